@@ -1,0 +1,5 @@
+"""Allow ``python -m quartier``."""
+
+from quartier.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Thin HTTP handlers: parse the request, call the core, serialize the answer."""

@@ -1,0 +1,40 @@
+"""Reading a JSON request body: media type, size limit, syntax."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+
+from quartier.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+
+JSON_TYPE = "application/json"
+JSON_PATCH_TYPE = "application/json-patch+json"
+
+
+def media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+async def read_json(request: Request, max_bytes: int, accepted: tuple[str, ...] = (JSON_TYPE,)) -> Any:
+    """The parsed body; 415 for another media type, 413 when too large, 400 when not JSON."""
+    kind = media_type(request)
+    if kind and kind not in accepted:
+        raise UnsupportedMediaType(
+            f"the body must be sent as {' or '.join(accepted)}, not {kind}",
+        )
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise PayloadTooLarge(f"the body is larger than the limit of {max_bytes} bytes")
+    chunks = bytearray()
+    async for chunk in request.stream():
+        chunks.extend(chunk)
+        if len(chunks) > max_bytes:
+            raise PayloadTooLarge(f"the body is larger than the limit of {max_bytes} bytes")
+    if not chunks.strip():
+        raise BadRequest("the request body is empty; send a JSON object")
+    try:
+        return orjson.loads(chunks)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}") from None

@@ -1,0 +1,21 @@
+"""JSON responses and the one error shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.responses import Response
+
+from quartier.errors import MethodNotAllowed, QuartierError
+
+
+def json_response(content: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        orjson.dumps(content), status_code=status, headers=headers, media_type="application/json"
+    )
+
+
+def error_response(error: QuartierError) -> Response:
+    headers = {"Allow": ", ".join(error.allowed)} if isinstance(error, MethodNotAllowed) else None
+    return json_response(error.body(), error.status, headers)

@@ -1,0 +1,1 @@
+"""The SensorThings API 1.1 HTTP binding."""

@@ -1,0 +1,85 @@
+"""``build_app(settings)``: the ASGI application. Nothing happens at import time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from quartier.api import convertors
+from quartier.api.responses import error_response, json_response
+from quartier.api.sensorthings.handlers import SensorThingsApi
+from quartier.errors import QuartierError
+from quartier.settings import Settings
+from quartier.store import Store, open_store
+
+log = logging.getLogger(__name__)
+
+_ALL_METHODS = ["GET", "HEAD", "POST", "PATCH", "PUT", "DELETE"]
+
+
+def build_app(settings: Settings, store: Store | None = None) -> Starlette:
+    """The Quartier web application; the store opens when the app starts."""
+    convertors.register()
+    store = store if store is not None else open_store(settings)
+    api = SensorThingsApi(store, settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await store.open()
+        log.info("Quartier serves data from %s", store.description)
+        try:
+            yield
+        finally:
+            await store.close()
+
+    routes = []
+    for prefix in ("", "/t/{tenant}"):
+        routes += [
+            Route(prefix + "/{version:version}", api.root, methods=["GET", "HEAD"]),
+            Route(prefix + "/{version:version}/", api.root, methods=["GET", "HEAD"]),
+            Route(prefix + "/{version:version}/{path:path}", api.resource, methods=_ALL_METHODS),
+        ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={
+            QuartierError: _quartier_error,
+            HTTPException: _http_error,
+            Exception: _unexpected_error,
+        },
+    )
+    app.state.store = store
+    app.state.settings = settings
+    return app
+
+
+async def _quartier_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, QuartierError)
+    return error_response(exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    message = exc.detail if exc.status_code != 404 else f"no resource at {request.url.path}"
+    return json_response({"code": code, "message": message}, exc.status_code, exc.headers)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return json_response(
+        {"code": "internal_error", "message": "an internal error occurred; see the server log"},
+        500,
+    )
+
+
+def app_from_env() -> Starlette:
+    """Factory for worker processes: the app from ``QUARTIER_*`` variables."""
+    return build_app(Settings.from_env())

@@ -1,0 +1,91 @@
+"""The ``quartier`` command line."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import click
+
+from quartier import __version__
+from quartier.errors import QuartierError
+from quartier.settings import Settings, documented_settings
+
+log = logging.getLogger("quartier")
+
+
+def _setting_options(fn: Any) -> Any:
+    """One click option per setting, each defaulting to its ``QUARTIER_*`` variable."""
+    for name, option, _default, help_text in reversed(documented_settings()):
+        if option is None:
+            continue
+        fn = click.option(
+            option, name, default=None, help=f"{help_text} [env: {Settings.env_name(name)}]"
+        )(fn)
+    return fn
+
+
+@click.group()
+@click.version_option(__version__, prog_name="quartier")
+def main() -> None:
+    """Quartier: an open urban data platform (OGC SensorThings API)."""
+
+
+@main.command()
+@_setting_options
+def serve(**options: Any) -> None:
+    """Start the server (embedded SQLite unless --database names PostgreSQL)."""
+    settings = _settings(options)
+    _run(settings)
+
+
+def _settings(options: dict[str, Any]) -> Settings:
+    try:
+        return Settings.from_env(**options)
+    except QuartierError as exc:
+        raise click.UsageError(exc.message) from None
+
+
+def _run(settings: Settings) -> None:
+    import uvicorn
+
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    _check_store(settings)
+    log.info("Quartier %s listening on http://%s:%d/v1.1", __version__, settings.host,
+             settings.port)
+    if settings.workers > 1:
+        # Each worker builds its app from the same environment.
+        import os
+
+        for name, _opt, _default, _help in documented_settings():
+            os.environ[Settings.env_name(name)] = str(getattr(settings, name))
+        uvicorn.run(
+            "quartier.app:app_from_env", factory=True, host=settings.host, port=settings.port,
+            workers=settings.workers, log_level=settings.log_level, access_log=False,
+        )
+        return
+    from quartier.app import build_app
+
+    uvicorn.run(build_app(settings), host=settings.host, port=settings.port,
+                log_level=settings.log_level, access_log=False)
+
+
+def _check_store(settings: Settings) -> None:
+    """Open the store once before serving, so a bad database stops here with its message."""
+    import asyncio
+
+    from quartier.store import open_store
+
+    async def check() -> None:
+        store = open_store(settings)
+        await store.open()
+        await store.close()
+
+    try:
+        asyncio.run(check())
+    except QuartierError as exc:
+        click.echo(f"quartier: {exc.message}", err=True)
+        sys.exit(2)

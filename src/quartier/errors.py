@@ -1,0 +1,66 @@
+"""Typed errors that carry their HTTP status; one handler turns them into JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class QuartierError(Exception):
+    """Base of every error a client or operator may see."""
+
+    status = 500
+    code = "internal_error"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def body(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, **self.details}
+
+
+class BadRequest(QuartierError):
+    status = 400
+    code = "bad_request"
+
+
+class NotFound(QuartierError):
+    status = 404
+    code = "not_found"
+
+
+class MethodNotAllowed(QuartierError):
+    status = 405
+    code = "method_not_allowed"
+
+    def __init__(self, message: str, allowed: list[str], **details: Any) -> None:
+        super().__init__(message, allowed=allowed, **details)
+        self.allowed = allowed
+
+
+class Conflict(QuartierError):
+    status = 409
+    code = "conflict"
+
+
+class PayloadTooLarge(QuartierError):
+    status = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(QuartierError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+class SettingsError(QuartierError):
+    """A setting is invalid; raised at start-up."""
+
+    code = "invalid_setting"
+
+
+class SchemaVersionError(QuartierError):
+    """The database schema is newer than this program, or cannot be migrated."""
+
+    code = "schema_version"

@@ -1,0 +1,92 @@
+"""A batch of entity changes: what every ingest route hands to ``Store.write``.
+
+References let one batch create entities that point at each other (a deep insert): a
+:class:`NewRef` names an earlier :class:`Create` of the same batch, an :class:`IdRef` an
+entity already stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from quartier.model.entities import EntityType, Relation
+
+
+@dataclass(frozen=True)
+class IdRef:
+    etype: EntityType
+    id: int
+
+
+@dataclass(frozen=True)
+class NewRef:
+    etype: EntityType
+    index: int  # position of the Create in the batch
+
+
+Ref = IdRef | NewRef
+
+
+@dataclass
+class Create:
+    etype: EntityType
+    values: dict[str, Any]  # property name -> parsed value
+    foreign_keys: dict[str, Ref] = field(default_factory=dict)  # relation name -> parent
+
+
+@dataclass
+class Link:
+    """Add a row to a link table between two entities (e.g. a Thing and a Location)."""
+
+    relation: Relation  # seen from ``owner``
+    owner: Ref
+    other: Ref
+
+
+@dataclass
+class Reassign:
+    """Point an existing entity's foreign key at another parent."""
+
+    child: IdRef
+    relation: Relation  # the child's FOREIGN_KEY relation
+    parent: Ref
+
+
+@dataclass
+class Update:
+    target: IdRef
+    values: dict[str, Any]
+    foreign_keys: dict[str, Ref] = field(default_factory=dict)
+    # LINK_TABLE relations whose links are replaced by the given set
+    replace_links: dict[str, list[Ref]] = field(default_factory=dict)
+
+
+@dataclass
+class Delete:
+    target: IdRef
+
+
+Change = Create | Link | Reassign | Update | Delete
+
+
+@dataclass
+class Batch:
+    """Changes applied in order, in one transaction: all of them or none."""
+
+    changes: list[Change] = field(default_factory=list)
+
+    def add(self, change: Change) -> int:
+        self.changes.append(change)
+        return len(self.changes) - 1
+
+
+@dataclass(frozen=True)
+class ChangeEvent:
+    """A committed change, published after the commit."""
+
+    tenant_id: int
+    entity_type: str
+    id: int
+    operation: str  # "create", "update" or "delete"
+    fields: tuple[str, ...] = ()

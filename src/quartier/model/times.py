@@ -1,0 +1,89 @@
+"""ISO 8601 time instants and intervals, as SensorThings uses them. Stored in UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import ciso8601
+
+from quartier.errors import BadRequest
+
+
+def parse_instant(text: object, what: str) -> datetime:
+    """A time instant with a UTC offset, converted to UTC."""
+    if not isinstance(text, str):
+        raise BadRequest(f"{what} must be an ISO 8601 time string, not {_json_kind(text)}")
+    try:
+        value = ciso8601.parse_rfc3339(text.strip())
+    except ValueError:
+        try:
+            value = ciso8601.parse_datetime(text.strip())
+        except ValueError:
+            raise BadRequest(
+                f"{what} is not a valid ISO 8601 time: {text!r} "
+                "(expected e.g. 2026-11-22T10:00:00Z)"
+            ) from None
+    if value.tzinfo is None:
+        raise BadRequest(
+            f"{what} needs a UTC offset: {text!r} (write e.g. 2026-11-22T10:00:00Z "
+            "or 2026-11-22T11:00:00+01:00)"
+        )
+    return value.astimezone(UTC)
+
+
+def parse_interval(text: object, what: str) -> tuple[datetime, datetime]:
+    """An interval ``start/end``; the end may not lie before the start."""
+    if not isinstance(text, str) or "/" not in text:
+        raise BadRequest(
+            f"{what} must be an ISO 8601 interval 'start/end', e.g. "
+            "2026-11-22T10:00:00Z/2026-11-22T11:00:00Z"
+        )
+    start_text, _, end_text = text.partition("/")
+    start = parse_instant(start_text, what)
+    end = parse_instant(end_text, what)
+    if end < start:
+        raise BadRequest(f"{what} ends before it starts: {text!r}")
+    return start, end
+
+
+def parse_instant_or_interval(text: object, what: str) -> tuple[datetime, datetime | None]:
+    if isinstance(text, str) and "/" in text:
+        return parse_interval(text, what)
+    return parse_instant(text, what), None
+
+
+def format_instant(value: datetime) -> str:
+    """UTC, with as many fractional digits as the value needs (none, 3 or 6)."""
+    value = value.astimezone(UTC)
+    micro = value.microsecond
+    if micro == 0:
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if micro % 1000 == 0:
+        return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{micro // 1000:03d}Z"
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def format_interval(start: datetime | None, end: datetime | None) -> str | None:
+    if start is None:
+        return None
+    if end is None:
+        return format_instant(start)
+    return f"{format_instant(start)}/{format_instant(end)}"
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def _json_kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__

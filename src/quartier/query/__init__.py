@@ -1,0 +1,1 @@
+"""SensorThings resource paths and query options."""

@@ -1,0 +1,130 @@
+"""Every setting, declared once: name, default, help and its ``QUARTIER_*`` variable.
+
+The CLI builds its options from this table, the docs test checks that each one is
+documented, and :func:`Settings.from_env` reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from quartier.errors import SettingsError
+
+
+def _meta(help_text: str, cli: str | None = None) -> dict[str, Any]:
+    return {"help": help_text, "cli": cli}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The validated configuration of one Quartier instance."""
+
+    host: str = field(default="127.0.0.1", metadata=_meta("Address to listen on.", "--host"))
+    port: int = field(default=8080, metadata=_meta("TCP port to listen on.", "--port"))
+    data_dir: Path = field(
+        default=Path("quartier-data"),
+        metadata=_meta("Folder for the embedded SQLite database and local state.", "--data-dir"),
+    )
+    database: str = field(
+        default="",
+        metadata=_meta(
+            "Database URL: postgresql://user@host/db for PostgreSQL with PostGIS; "
+            "empty for the embedded SQLite file in the data folder.",
+            "--database",
+        ),
+    )
+    workers: int = field(
+        default=1, metadata=_meta("Number of API worker processes.", "--workers")
+    )
+    base_url: str = field(
+        default="",
+        metadata=_meta(
+            "Public base URL used in self links (e.g. https://data.example.de); "
+            "empty: taken from each request.",
+            "--base-url",
+        ),
+    )
+    default_top: int = field(
+        default=100, metadata=_meta("Page size when a request gives no $top.", "--default-top")
+    )
+    max_top: int = field(
+        default=10000, metadata=_meta("Largest page size a client may ask for.", "--max-top")
+    )
+    max_body_bytes: int = field(
+        default=16 * 1024 * 1024,
+        metadata=_meta("Largest accepted request body in bytes.", "--max-body-bytes"),
+    )
+    log_level: str = field(
+        default="info", metadata=_meta("Log level: debug, info, warning, error.", "--log-level")
+    )
+
+    @staticmethod
+    def env_name(name: str) -> str:
+        return "QUARTIER_" + name.upper()
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Settings from ``QUARTIER_*`` variables, then explicit overrides."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(cls.env_name(f.name))
+            if raw is not None and raw != "":
+                values[f.name] = raw
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.validated(values)
+
+    @classmethod
+    def validated(cls, values: Mapping[str, Any]) -> Settings:
+        known = {f.name: f for f in fields(cls)}
+        out: dict[str, Any] = {}
+        for name, raw in values.items():
+            if name not in known:
+                raise SettingsError(f"unknown setting {name!r}")
+            default = known[name].default
+            out[name] = _coerce(name, raw, Path if isinstance(default, Path) else type(default))
+        settings = replace(cls(), **out)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        if not 0 < self.port < 65536:
+            raise SettingsError(f"port must be between 1 and 65535, not {self.port}")
+        if self.workers < 1:
+            raise SettingsError("workers must be at least 1")
+        if self.default_top < 1 or self.max_top < self.default_top:
+            raise SettingsError("default_top must be at least 1 and no larger than max_top")
+        if self.database and not self.database.startswith(("postgresql://", "postgres://")):
+            raise SettingsError(
+                f"database must be a postgresql:// URL or empty for SQLite, not {self.database!r}"
+            )
+        if self.log_level not in ("debug", "info", "warning", "error"):
+            raise SettingsError(f"log_level must be debug, info, warning or error, not {self.log_level!r}")
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "quartier.sqlite3"
+
+
+def _coerce(name: str, raw: Any, kind: type) -> Any:
+    if isinstance(raw, kind):
+        return raw
+    try:
+        if kind is int:
+            return int(raw)
+        if kind is Path:
+            return Path(raw)
+        return str(raw)
+    except (TypeError, ValueError):
+        raise SettingsError(f"setting {name} must be a {kind.__name__}, not {raw!r}") from None
+
+
+def documented_settings() -> list[tuple[str, str, Any, str]]:
+    """(name, CLI option, default, help) for every setting, for the CLI and the docs."""
+    return [
+        (f.name, f.metadata["cli"], f.default, f.metadata["help"]) for f in fields(Settings)
+    ]

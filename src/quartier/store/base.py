@@ -1,0 +1,87 @@
+"""The Store: the one contract both backends fulfil.
+
+A backend supplies connections (``transaction`` for the single write path, ``reader``
+for queries) and a :class:`Dialect`; everything else, writing a batch and reading
+entities, is shared SQL code in :mod:`quartier.store.write` and :mod:`quartier.store.read`.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from quartier.model.changes import Batch, ChangeEvent
+from quartier.store.connection import Connection
+from quartier.store.dialect import Dialect
+
+log = logging.getLogger(__name__)
+
+EventListener = Callable[[Sequence[ChangeEvent]], Any]
+
+
+class Store(ABC):
+    """Entities of every tenant, in one database."""
+
+    dialect: Dialect
+
+    def __init__(self) -> None:
+        self._listeners: list[EventListener] = []
+        self._tenants: dict[str, int] = {}
+
+    @abstractmethod
+    async def open(self) -> None:
+        """Connect, and create or migrate the schema."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    @abstractmethod
+    def transaction(self) -> AbstractAsyncContextManager[Connection]:
+        """A connection inside a write transaction, committed when the block ends."""
+
+    @abstractmethod
+    def reader(self) -> AbstractAsyncContextManager[Connection]:
+        """A connection for reads that sees committed data."""
+
+    @property
+    @abstractmethod
+    def description(self) -> str:
+        """Where the data is, for logs (no password)."""
+
+    def subscribe(self, listener: EventListener) -> None:
+        """Call ``listener`` with the events of each batch, after its commit."""
+        self._listeners.append(listener)
+
+    async def write(self, tenant_id: int, batch: Batch) -> list[int]:
+        """Apply a batch atomically; return the id of each change (created or touched)."""
+        from quartier.store.write import BatchWriter
+
+        async with self.transaction() as conn:
+            writer = BatchWriter(conn, self.dialect, tenant_id)
+            ids = await writer.apply(batch)
+        await self._publish(writer.events)
+        return ids
+
+    async def _publish(self, events: Sequence[ChangeEvent]) -> None:
+        for listener in self._listeners:
+            try:
+                result = listener(events)
+                if hasattr(result, "__await__"):
+                    await result
+            except Exception:  # a subscriber's failure must not undo a committed write
+                log.exception("event listener %r failed", listener)
+
+    async def tenant_id(self, name: str) -> int | None:
+        cached = self._tenants.get(name)
+        if cached is not None:
+            return cached
+        async with self.reader() as conn:
+            found = await conn.fetchval("SELECT id FROM tenants WHERE name = ?", (name,))
+        if found is not None:
+            self._tenants[name] = int(found)
+        return found
+
+

@@ -1,0 +1,75 @@
+"""What differs between SQLite and PostgreSQL SQL: placeholders, value encoding, geometry.
+
+SQL is written once with ``?`` placeholders; a dialect rewrites them where needed and
+encodes parameters. No value is ever pasted into SQL text.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+import orjson
+
+from quartier.model.values import JSON, TIME
+
+
+class Dialect:
+    """The SQLite way; PostgreSQL overrides what differs."""
+
+    name = "sqlite"
+    # SQL expression that turns a GeoJSON text parameter into a stored geometry, or "".
+    geometry_from_geojson = ""
+
+    def sql(self, text: str) -> str:
+        return text
+
+    def encode(self, kind: str, value: Any) -> Any:
+        if value is None:
+            return None
+        if kind == TIME:
+            return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        if kind == JSON:
+            return orjson.dumps(value).decode()
+        return value
+
+    def decode(self, kind: str, value: Any) -> Any:
+        if value is None:
+            return None
+        if kind == TIME:
+            return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        if kind == JSON:
+            return orjson.loads(value)
+        return value
+
+    def encode_time(self, value: datetime | None) -> Any:
+        return self.encode(TIME, value)
+
+    def decode_time(self, value: Any) -> datetime | None:
+        return self.decode(TIME, value)
+
+
+_PLACEHOLDER = re.compile(r"\?")
+
+
+@lru_cache(maxsize=4096)
+def _numbered(text: str) -> str:
+    counter = iter(range(1, 10_000))
+    return _PLACEHOLDER.sub(lambda _m: f"${next(counter)}", text)
+
+
+class PostgresDialect(Dialect):
+    name = "postgresql"
+    geometry_from_geojson = "ST_SetSRID(ST_GeomFromGeoJSON(?), 4326)"
+
+    def sql(self, text: str) -> str:
+        return _numbered(text)
+
+    def encode(self, kind: str, value: Any) -> Any:
+        # asyncpg takes datetimes as they are; JSON goes through the jsonb codec.
+        return value
+
+    def decode(self, kind: str, value: Any) -> Any:
+        return value

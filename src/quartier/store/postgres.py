@@ -1,0 +1,103 @@
+"""The production backend: PostgreSQL with PostGIS, through an asyncpg pool."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+import orjson
+
+from quartier.errors import SchemaVersionError
+from quartier.store.base import Store
+from quartier.store.dialect import PostgresDialect
+from quartier.store.migrate import migrate_postgres
+
+
+class PostgresConnection:
+    """An asyncpg connection that takes the shared ``?`` SQL."""
+
+    def __init__(self, raw: asyncpg.Connection, dialect: PostgresDialect) -> None:
+        self.raw = raw
+        self._sql = dialect.sql
+
+    async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
+        return await self.raw.fetch(self._sql(sql), *params)  # type: ignore[no-any-return]
+
+    async def fetchrow(self, sql: str, params: Sequence[Any] = ()) -> Sequence[Any] | None:
+        return await self.raw.fetchrow(self._sql(sql), *params)  # type: ignore[no-any-return]
+
+    async def fetchval(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return await self.raw.fetchval(self._sql(sql), *params)
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        status = await self.raw.execute(self._sql(sql), *params)
+        tail = status.rsplit(" ", 1)[-1]
+        return int(tail) if tail.isdigit() else 0
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        await self.raw.executemany(self._sql(sql), rows)
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for name in ("jsonb", "json"):
+        await conn.set_type_codec(
+            name,
+            encoder=lambda v: orjson.dumps(v).decode(),
+            decoder=orjson.loads,
+            schema="pg_catalog",
+        )
+
+
+class PostgresStore(Store):
+    """Quartier on PostgreSQL with PostGIS."""
+
+    dialect = PostgresDialect()
+
+    def __init__(self, url: str, min_size: int = 2, max_size: int = 10) -> None:
+        super().__init__()
+        self.url = url
+        self._min_size = min_size
+        self._max_size = max_size
+        self._pool: asyncpg.Pool | None = None
+
+    @property
+    def description(self) -> str:
+        head, _, tail = self.url.rpartition("@")
+        if not head:
+            return f"PostgreSQL {self.url}"
+        scheme, _, _ = head.partition("://")
+        return f"PostgreSQL {scheme}://…@{tail}"
+
+    async def open(self) -> None:
+        try:
+            conn = await asyncpg.connect(self.url)
+        except (OSError, asyncpg.PostgresError) as exc:
+            raise SchemaVersionError(f"cannot connect to {self.description}: {exc}") from None
+        try:
+            await migrate_postgres(conn)
+        finally:
+            await conn.close()
+        self._pool = await asyncpg.create_pool(
+            self.url, min_size=self._min_size, max_size=self._max_size, init=_init_connection
+        )
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    def _the_pool(self) -> asyncpg.Pool:
+        assert self._pool is not None, "store is not open"
+        return self._pool
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[PostgresConnection]:
+        async with self._the_pool().acquire() as raw, raw.transaction():
+            yield PostgresConnection(raw, self.dialect)
+
+    @asynccontextmanager
+    async def reader(self) -> AsyncIterator[PostgresConnection]:
+        async with self._the_pool().acquire() as raw:
+            yield PostgresConnection(raw, self.dialect)

@@ -1,0 +1,130 @@
+"""The embedded backend: one SQLite file, one writer connection, a few readers.
+
+Each connection has its own thread, so the event loop never waits on the disk. Writes
+go through a single connection under ``BEGIN IMMEDIATE``; other processes wait on the
+file lock (``busy_timeout``), so several API workers can share the file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from quartier.store.base import Store
+from quartier.store.dialect import Dialect
+from quartier.store.migrate import migrate_sqlite
+
+_READERS = 3
+
+
+class SqliteConnection:
+    """A sqlite3 connection driven from asyncio through its own thread."""
+
+    def __init__(self, path: Path) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
+        self._path = path
+        self.raw: sqlite3.Connection | None = None
+
+    async def open(self) -> None:
+        self.raw = await self._run(self._connect)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self._path, isolation_level=None, check_same_thread=False, timeout=30
+        )
+        conn.execute("PRAGMA journal_mode=WAL")
+        # FULL: a commit is on disk before the client hears of it.
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=30000")
+        return conn
+
+    async def _run(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    def _db(self) -> sqlite3.Connection:
+        assert self.raw is not None, "connection is not open"
+        return self.raw
+
+    async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
+        return await self._run(lambda: self._db().execute(sql, params).fetchall())
+
+    async def fetchrow(self, sql: str, params: Sequence[Any] = ()) -> Sequence[Any] | None:
+        return await self._run(lambda: self._db().execute(sql, params).fetchone())
+
+    async def fetchval(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        row = await self.fetchrow(sql, params)
+        return None if row is None else row[0]
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return int(await self._run(lambda: self._db().execute(sql, params).rowcount))
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        await self._run(lambda: self._db().executemany(sql, rows))
+
+    async def executescript(self, script: str) -> None:
+        await self._run(lambda: self._db().executescript(script))
+
+    async def close(self) -> None:
+        if self.raw is not None:
+            await self._run(self.raw.close)
+            self.raw = None
+        self._executor.shutdown(wait=True)
+
+
+class SqliteStore(Store):
+    """Quartier on an embedded SQLite file."""
+
+    dialect = Dialect()
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+        self._writer = SqliteConnection(path)
+        self._write_lock = asyncio.Lock()
+        self._readers: asyncio.Queue[SqliteConnection] = asyncio.Queue()
+        self._all_readers: list[SqliteConnection] = []
+
+    @property
+    def description(self) -> str:
+        return f"SQLite file {self.path}"
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        await self._writer.open()
+        await migrate_sqlite(self._writer)
+        for _ in range(_READERS):
+            reader = SqliteConnection(self.path)
+            await reader.open()
+            self._all_readers.append(reader)
+            self._readers.put_nowait(reader)
+
+    async def close(self) -> None:
+        for reader in self._all_readers:
+            await reader.close()
+        self._all_readers.clear()
+        await self._writer.close()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[SqliteConnection]:
+        async with self._write_lock:
+            await self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._writer
+            except BaseException:
+                await self._writer.execute("ROLLBACK")
+                raise
+            await self._writer.execute("COMMIT")
+
+    @asynccontextmanager
+    async def reader(self) -> AsyncIterator[SqliteConnection]:
+        conn = await self._readers.get()
+        try:
+            yield conn
+        finally:
+            self._readers.put_nowait(conn)

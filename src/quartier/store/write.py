@@ -1,0 +1,476 @@
+"""Applying a :class:`Batch` inside one transaction: the single write path.
+
+Besides the rows themselves this keeps the SensorThings side effects in one place:
+HistoricalLocations when a Thing's Locations change, FeaturesOfInterest made from a
+Thing's Location, and a Datastream's time ranges and observed area, updated once per
+batch rather than by a trigger per row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+from shapely.geometry import shape
+from shapely.geometry.base import BaseGeometry
+
+from quartier.errors import BadRequest, NotFound
+from quartier.model.changes import (
+    Batch,
+    ChangeEvent,
+    Create,
+    Delete,
+    IdRef,
+    Link,
+    NewRef,
+    Reassign,
+    Ref,
+    Update,
+)
+from quartier.model.entities import ENTITY_TYPES, EntityType, Kind, RelationKind
+from quartier.model.geometry import area_of, extend_area, geometry_json
+from quartier.model.times import now_utc
+from quartier.model.values import JSON, TIME, column_kinds, to_columns
+from quartier.store.connection import Connection
+from quartier.store.dialect import Dialect
+
+_THING = ENTITY_TYPES["Thing"]
+_LOCATION = ENTITY_TYPES["Location"]
+_FEATURE = ENTITY_TYPES["FeatureOfInterest"]
+_HISTORICAL_LOCATION = ENTITY_TYPES["HistoricalLocation"]
+_DS_STATE_COLUMNS = (
+    "thing_id, phenomenon_time_start, phenomenon_time_end, result_time_start, "
+    "result_time_end, observed_area"
+)
+
+
+@dataclass
+class _DatastreamState:
+    """A Datastream's derived fields, as the batch moves them."""
+
+    id: int
+    thing_id: int
+    phenomenon: list[datetime | None]
+    result: list[datetime | None]
+    area: dict[str, Any] | None
+    new_geometries: list[BaseGeometry] = field(default_factory=list)
+    seen_features: set[int] = field(default_factory=set)
+    changed: bool = False
+
+    def widen(self, bounds: list[datetime | None], start: datetime, end: datetime) -> None:
+        if bounds[0] is None or start < bounds[0]:
+            bounds[0] = start
+            self.changed = True
+        if bounds[1] is None or end > bounds[1]:
+            bounds[1] = end
+            self.changed = True
+
+
+class BatchWriter:
+    """Writes one batch on a connection that is inside a transaction."""
+
+    def __init__(self, conn: Connection, dialect: Dialect, tenant_id: int) -> None:
+        self.conn = conn
+        self.dialect = dialect
+        self.tenant_id = tenant_id
+        self.events: list[ChangeEvent] = []
+        self._ids: list[int] = []
+        self._known: set[tuple[str, int]] = set()
+        self._datastreams: dict[int, _DatastreamState] = {}
+        self._recompute: set[int] = set()
+        self._feature_geometry: dict[int, BaseGeometry] = {}
+        self._thing_feature: dict[int, int] = {}
+        self._thing_locations: dict[int, list[int]] = {}
+
+    async def apply(self, batch: Batch) -> list[int]:
+        for change in batch.changes:
+            if isinstance(change, Create):
+                self._ids.append(await self._create(change))
+            elif isinstance(change, Link):
+                self._ids.append(await self._link(change))
+            elif isinstance(change, Reassign):
+                self._ids.append(await self._reassign(change))
+            elif isinstance(change, Update):
+                self._ids.append(await self._update(change))
+            elif isinstance(change, Delete):
+                self._ids.append(await self._delete(change))
+        await self._record_thing_moves()
+        await self._save_datastreams()
+        await self._recompute_datastreams()
+        return self._ids
+
+    # -- references -------------------------------------------------------------------
+
+    async def _resolve(self, ref: Ref) -> int:
+        if isinstance(ref, NewRef):
+            return self._ids[ref.index]
+        await self._require(ref.etype, ref.id)
+        return ref.id
+
+    async def _require(self, etype: EntityType, entity_id: int, missing: type = BadRequest) -> None:
+        key = (etype.name, entity_id)
+        if key in self._known:
+            return
+        found = await self.conn.fetchval(
+            f"SELECT 1 FROM {etype.table} WHERE id = ? AND tenant_id = ?",
+            (entity_id, self.tenant_id),
+        )
+        if found is None:
+            raise missing(f"no {etype.name} with @iot.id {entity_id}")
+        self._known.add(key)
+
+    # -- columns ----------------------------------------------------------------------
+
+    def _columns(self, etype: EntityType, values: dict[str, Any]) -> list[tuple[str, str, Any]]:
+        """(column, SQL placeholder, parameter) for the given property values."""
+        out: list[tuple[str, str, Any]] = []
+        encode = self.dialect.encode
+        for prop in etype.properties:
+            if prop.name not in values:
+                continue
+            value = values[prop.name]
+            for col, kind, part in zip(
+                prop.columns, column_kinds(prop), to_columns(prop, value), strict=True
+            ):
+                out.append((col, "?", encode(kind, part)))
+            if prop.kind is Kind.GEOMETRY and self.dialect.geometry_from_geojson:
+                geo = None if value is None else orjson.dumps(geometry_json(value)).decode()
+                expr = self.dialect.geometry_from_geojson if geo is not None else "?"
+                out.append((f"{prop.column}_geom", expr, geo))
+        return out
+
+    async def _insert(self, table: str, columns: list[tuple[str, str, Any]]) -> int:
+        names = ", ".join(c for c, _, _ in columns)
+        marks = ", ".join(m for _, m, _ in columns)
+        new_id = await self.conn.fetchval(
+            f"INSERT INTO {table} ({names}) VALUES ({marks}) RETURNING id",
+            [p for _, _, p in columns],
+        )
+        return int(new_id)
+
+    # -- changes ----------------------------------------------------------------------
+
+    async def _create(self, change: Create) -> int:
+        etype = change.etype
+        columns = [("tenant_id", "?", self.tenant_id), *self._columns(etype, change.values)]
+        fk_ids: dict[str, int] = {}
+        for rel in etype.relations:
+            if rel.kind is not RelationKind.FOREIGN_KEY:
+                continue
+            ref = change.foreign_keys.get(rel.name)
+            if ref is not None:
+                fk_ids[rel.name] = await self._resolve(ref)
+        if etype.name == "Observation":
+            fk_ids["FeatureOfInterest"] = await self._observation_feature(
+                fk_ids["Datastream"], change.foreign_keys.get("FeatureOfInterest")
+            )
+        for rel in etype.relations:
+            if rel.name in fk_ids:
+                columns.append((rel.column, "?", fk_ids[rel.name]))
+        new_id = await self._insert(etype.table, columns)
+        self._known.add((etype.name, new_id))
+        if etype.name == "FeatureOfInterest":
+            self._feature_geometry[new_id] = shape(geometry_json(change.values["feature"]))
+        elif etype.name == "Observation":
+            await self._observation_added(fk_ids["Datastream"], fk_ids["FeatureOfInterest"],
+                                          change.values)
+        self.events.append(ChangeEvent(self.tenant_id, etype.name, new_id, "create"))
+        return new_id
+
+    async def _link(self, change: Link) -> int:
+        owner = await self._resolve(change.owner)
+        other = await self._resolve(change.other)
+        rel = change.relation
+        await self.conn.execute(
+            f"INSERT INTO {rel.link_table} ({rel.link_self}, {rel.link_other}) VALUES (?, ?) "
+            "ON CONFLICT DO NOTHING",
+            (owner, other),
+        )
+        self._note_thing_location(change.owner.etype, owner, other)
+        return owner
+
+    def _note_thing_location(self, owner_type: EntityType, owner: int, other: int) -> None:
+        if owner_type is _THING:
+            self._thing_locations.setdefault(owner, []).append(other)
+        elif owner_type is _LOCATION:
+            self._thing_locations.setdefault(other, []).append(owner)
+
+    async def _reassign(self, change: Reassign) -> int:
+        child = change.child
+        await self._require(child.etype, child.id)
+        parent = await self._resolve(change.parent)
+        if child.etype.name == "Observation":
+            await self._observation_moves(child.id)
+        await self.conn.execute(
+            f"UPDATE {child.etype.table} SET {change.relation.column} = ? "
+            "WHERE id = ? AND tenant_id = ?",
+            (parent, child.id, self.tenant_id),
+        )
+        if child.etype.name == "Observation":
+            self._recompute.add(parent)
+        self.events.append(
+            ChangeEvent(self.tenant_id, child.etype.name, child.id, "update",
+                        (change.relation.name,))
+        )
+        return child.id
+
+    async def _update(self, change: Update) -> int:
+        etype, entity_id = change.target.etype, change.target.id
+        await self._require(etype, entity_id, NotFound)
+        columns = self._columns(etype, change.values)
+        if etype is _LOCATION and "location" in change.values:
+            # A moved Location makes a new FeatureOfInterest for later Observations.
+            columns.append(("generated_feature_id", "?", None))
+        for name, ref in change.foreign_keys.items():
+            rel = etype.find_relation(name)
+            assert rel is not None
+            columns.append((rel.column, "?", await self._resolve(ref)))
+        if etype.name == "Observation":
+            await self._observation_moves(entity_id)
+        if columns:
+            assignments = ", ".join(f"{col} = {mark}" for col, mark, _ in columns)
+            await self.conn.execute(
+                f"UPDATE {etype.table} SET {assignments} WHERE id = ? AND tenant_id = ?",
+                [*(p for _, _, p in columns), entity_id, self.tenant_id],
+            )
+        if etype.name == "Observation":
+            await self._observation_moves(entity_id)
+        for name, refs in change.replace_links.items():
+            rel = etype.find_relation(name)
+            assert rel is not None
+            others = [await self._resolve(ref) for ref in refs]
+            await self.conn.execute(
+                f"DELETE FROM {rel.link_table} WHERE {rel.link_self} = ?", (entity_id,)
+            )
+            for other in others:
+                await self.conn.execute(
+                    f"INSERT INTO {rel.link_table} ({rel.link_self}, {rel.link_other}) "
+                    "VALUES (?, ?) ON CONFLICT DO NOTHING",
+                    (entity_id, other),
+                )
+                self._note_thing_location(etype, entity_id, other)
+            if etype is _THING and rel.target == "Location" and not others:
+                self._thing_locations.setdefault(entity_id, [])
+        fields = (*change.values, *change.foreign_keys, *change.replace_links)
+        self.events.append(ChangeEvent(self.tenant_id, etype.name, entity_id, "update", fields))
+        return entity_id
+
+    async def _delete(self, change: Delete) -> int:
+        etype, entity_id = change.target.etype, change.target.id
+        await self._require(etype, entity_id, NotFound)
+        if etype.name == "Observation":
+            await self._observation_moves(entity_id)
+        elif etype is _FEATURE:
+            rows = await self.conn.fetch(
+                "SELECT DISTINCT datastream_id FROM observations WHERE feature_id = ?",
+                (entity_id,),
+            )
+            self._recompute.update(int(r[0]) for r in rows)
+        elif etype is _LOCATION:
+            # HistoricalLocations that pointed only at this Location go with it.
+            await self.conn.execute(
+                "DELETE FROM historical_locations WHERE id IN ("
+                " SELECT historical_location_id FROM historical_locations_locations h"
+                " WHERE h.location_id = ? AND NOT EXISTS ("
+                "  SELECT 1 FROM historical_locations_locations o"
+                "  WHERE o.historical_location_id = h.historical_location_id"
+                "  AND o.location_id <> h.location_id))",
+                (entity_id,),
+            )
+        await self.conn.execute(
+            f"DELETE FROM {etype.table} WHERE id = ? AND tenant_id = ?",
+            (entity_id, self.tenant_id),
+        )
+        self._known.discard((etype.name, entity_id))
+        self.events.append(ChangeEvent(self.tenant_id, etype.name, entity_id, "delete"))
+        return entity_id
+
+    # -- Things and their Locations ---------------------------------------------------
+
+    async def _record_thing_moves(self) -> None:
+        """Each Thing whose Locations changed now has exactly those, and a new
+        HistoricalLocation that records them."""
+        for thing_id, location_ids in self._thing_locations.items():
+            keep = sorted(set(location_ids))
+            if keep:
+                marks = ", ".join("?" for _ in keep)
+                await self.conn.execute(
+                    f"DELETE FROM things_locations WHERE thing_id = ? "
+                    f"AND location_id NOT IN ({marks})",
+                    (thing_id, *keep),
+                )
+            else:
+                await self.conn.execute(
+                    "DELETE FROM things_locations WHERE thing_id = ?", (thing_id,)
+                )
+                continue
+            time = self.dialect.encode(TIME, now_utc())
+            hl_id = await self._insert(
+                _HISTORICAL_LOCATION.table,
+                [("tenant_id", "?", self.tenant_id), ("time", "?", time),
+                 ("thing_id", "?", thing_id)],
+            )
+            await self.conn.executemany(
+                "INSERT INTO historical_locations_locations "
+                "(historical_location_id, location_id) VALUES (?, ?)",
+                [(hl_id, loc) for loc in keep],
+            )
+            self.events.append(
+                ChangeEvent(self.tenant_id, "HistoricalLocation", hl_id, "create")
+            )
+
+    # -- Observations and their Datastream --------------------------------------------
+
+    async def _datastream(self, datastream_id: int) -> _DatastreamState:
+        state = self._datastreams.get(datastream_id)
+        if state is not None:
+            return state
+        row = await self.conn.fetchrow(
+            f"SELECT {_DS_STATE_COLUMNS} FROM datastreams WHERE id = ? AND tenant_id = ?",
+            (datastream_id, self.tenant_id),
+        )
+        if row is None:
+            raise BadRequest(f"no Datastream with @iot.id {datastream_id}")
+        decode = self.dialect.decode
+        state = _DatastreamState(
+            datastream_id,
+            int(row[0]),
+            [decode(TIME, row[1]), decode(TIME, row[2])],
+            [decode(TIME, row[3]), decode(TIME, row[4])],
+            decode(JSON, row[5]),
+        )
+        self._datastreams[datastream_id] = state
+        return state
+
+    async def _observation_feature(self, datastream_id: int, given: Ref | None) -> int:
+        """The FeatureOfInterest of a new Observation: the given one, or the one made
+        from its Thing's Location (made once per Location and reused)."""
+        if given is not None:
+            feature_id = await self._resolve(given)
+            if feature_id not in self._feature_geometry:
+                raw = await self.conn.fetchval(
+                    "SELECT feature FROM features WHERE id = ?", (feature_id,)
+                )
+                self._feature_geometry[feature_id] = shape(
+                    geometry_json(self.dialect.decode(JSON, raw))
+                )
+            return feature_id
+        state = await self._datastream(datastream_id)
+        cached = self._thing_feature.get(state.thing_id)
+        if cached is not None:
+            return cached
+        row = await self.conn.fetchrow(
+            "SELECT l.id, l.name, l.description, l.encoding_type, l.location, l.properties,"
+            " l.generated_feature_id FROM things_locations tl"
+            " JOIN locations l ON l.id = tl.location_id"
+            " WHERE tl.thing_id = ? ORDER BY l.id LIMIT 1",
+            (state.thing_id,),
+        )
+        if row is None:
+            raise BadRequest(
+                f"the Observation has no FeatureOfInterest, and Thing {state.thing_id} of "
+                f"Datastream {datastream_id} has no Location to make one from: give a "
+                "FeatureOfInterest"
+            )
+        location = self.dialect.decode(JSON, row[4])
+        feature_id = row[6]
+        if feature_id is None:
+            values = {
+                "name": row[1], "description": row[2], "encodingType": row[3],
+                "feature": location, "properties": self.dialect.decode(JSON, row[5]),
+            }
+            feature_id = await self._insert(
+                _FEATURE.table,
+                [("tenant_id", "?", self.tenant_id), *self._columns(_FEATURE, values)],
+            )
+            await self.conn.execute(
+                "UPDATE locations SET generated_feature_id = ? WHERE id = ?", (feature_id, row[0])
+            )
+            self.events.append(
+                ChangeEvent(self.tenant_id, "FeatureOfInterest", feature_id, "create")
+            )
+        feature_id = int(feature_id)
+        self._feature_geometry.setdefault(feature_id, shape(geometry_json(location)))
+        self._thing_feature[state.thing_id] = feature_id
+        return feature_id
+
+    async def _observation_added(
+        self, datastream_id: int, feature_id: int, values: dict[str, Any]
+    ) -> None:
+        state = await self._datastream(datastream_id)
+        start, end = values["phenomenonTime"]
+        state.widen(state.phenomenon, start, end or start)
+        result_time = values.get("resultTime")
+        if result_time is not None:
+            state.widen(state.result, result_time, result_time)
+        if feature_id not in state.seen_features:
+            state.seen_features.add(feature_id)
+            state.new_geometries.append(self._feature_geometry[feature_id])
+
+    async def _observation_moves(self, observation_id: int) -> None:
+        """An Observation changes or goes: its Datastream's fields are recomputed."""
+        datastream_id = await self.conn.fetchval(
+            "SELECT datastream_id FROM observations WHERE id = ?", (observation_id,)
+        )
+        if datastream_id is not None:
+            self._recompute.add(int(datastream_id))
+
+    async def _save_datastreams(self) -> None:
+        for state in self._datastreams.values():
+            if state.id in self._recompute:
+                continue
+            area = extend_area(state.area, state.new_geometries)
+            if area is None and not state.changed:
+                continue
+            await self._store_derived(state.id, state.phenomenon, state.result,
+                                      area if area is not None else state.area)
+
+    async def _store_derived(
+        self,
+        datastream_id: int,
+        phenomenon: list[datetime | None],
+        result: list[datetime | None],
+        area: dict[str, Any] | None,
+    ) -> None:
+        enc = self.dialect.encode
+        columns = [
+            ("phenomenon_time_start", "?", enc(TIME, phenomenon[0])),
+            ("phenomenon_time_end", "?", enc(TIME, phenomenon[1])),
+            ("result_time_start", "?", enc(TIME, result[0])),
+            ("result_time_end", "?", enc(TIME, result[1])),
+            ("observed_area", "?", enc(JSON, area)),
+        ]
+        if self.dialect.geometry_from_geojson:
+            geo = None if area is None else orjson.dumps(area).decode()
+            mark = self.dialect.geometry_from_geojson if geo is not None else "?"
+            columns.append(("observed_area_geom", mark, geo))
+        assignments = ", ".join(f"{col} = {mark}" for col, mark, _ in columns)
+        await self.conn.execute(
+            f"UPDATE datastreams SET {assignments} WHERE id = ?",
+            [*(p for _, _, p in columns), datastream_id],
+        )
+
+    async def _recompute_datastreams(self) -> None:
+        decode = self.dialect.decode
+        for datastream_id in sorted(self._recompute):
+            row = await self.conn.fetchrow(
+                "SELECT min(phenomenon_time_start),"
+                " max(coalesce(phenomenon_time_end, phenomenon_time_start)),"
+                " min(result_time), max(result_time) FROM observations WHERE datastream_id = ?",
+                (datastream_id,),
+            )
+            assert row is not None
+            features = await self.conn.fetch(
+                "SELECT feature FROM features WHERE id IN ("
+                " SELECT DISTINCT feature_id FROM observations WHERE datastream_id = ?)",
+                (datastream_id,),
+            )
+            area = area_of([shape(geometry_json(decode(JSON, f[0]))) for f in features])
+            await self._store_derived(
+                datastream_id,
+                [decode(TIME, row[0]), decode(TIME, row[1])],
+                [decode(TIME, row[2]), decode(TIME, row[3])],
+                area,
+            )
