@@ -69,7 +69,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
     message = exc.detail if exc.status_code != 404 else f"no resource at {request.url.path}"
-    return json_response({"code": code, "message": message}, exc.status_code, exc.headers)
+    return json_response(
+        {"code": code, "message": message}, exc.status_code, dict(exc.headers or {})
+    )
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:

@@ -83,8 +83,12 @@ class EntityType:
     )
 
     def __post_init__(self) -> None:
-        for member in (*self.properties, *self.relations):
+        members: tuple[Property | Relation, ...] = (*self.properties, *self.relations)
+        for member in members:
             self._by_name[member.name] = member
+
+    def __hash__(self) -> int:
+        return hash(self.name)
 
     def member(self, name: str) -> Property | Relation | None:
         return self._by_name.get(name)

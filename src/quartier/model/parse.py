@@ -199,11 +199,11 @@ def parse_update(etype: EntityType, entity_id: int, body: Any, replace: bool) ->
             raise BadRequest(f"{what}.{key} must be a JSON array of links, not {_json_kind(raw)}")
         refs = [_only_link(other, item, f"{what}.{key}[{i}]") for i, item in enumerate(raw)]
         if member.kind is RelationKind.LINK_TABLE:
-            replace_links[key] = refs
+            replace_links[key] = list[Ref](refs)
         else:
             back = other.find_relation(member.inverse)
             assert back is not None
-            reassign.extend(Reassign(ref, back, target) for ref in refs)  # type: ignore[arg-type]
+            reassign.extend(Reassign(ref, back, target) for ref in refs)
     if replace:
         for prop in etype.properties:
             if prop.derived or prop.name in values:

@@ -23,10 +23,10 @@ class PostgresConnection:
         self._sql = dialect.sql
 
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
-        return await self.raw.fetch(self._sql(sql), *params)  # type: ignore[no-any-return]
+        return await self.raw.fetch(self._sql(sql), *params)
 
     async def fetchrow(self, sql: str, params: Sequence[Any] = ()) -> Sequence[Any] | None:
-        return await self.raw.fetchrow(self._sql(sql), *params)  # type: ignore[no-any-return]
+        return await self.raw.fetchrow(self._sql(sql), *params)
 
     async def fetchval(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return await self.raw.fetchval(self._sql(sql), *params)

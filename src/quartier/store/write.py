@@ -22,7 +22,6 @@ from quartier.model.changes import (
     ChangeEvent,
     Create,
     Delete,
-    IdRef,
     Link,
     NewRef,
     Reassign,

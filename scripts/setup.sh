@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Set up Quartier on a fresh Debian/Ubuntu machine: system packages (when run as root),
+# a virtual environment in .venv, and the package itself. Safe to run again.
+#   scripts/setup.sh          what running Quartier needs
+#   scripts/setup.sh --test   plus what the test suite needs (PostGIS, test tools)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_test=false
+[ "${1:-}" = "--test" ] && want_test=true
+
+log() { printf 'setup: %s\n' "$*" >&2; }
+
+apt_install() {
+    # Installs Debian packages that are missing, when we may (root with apt-get).
+    local missing=()
+    for pkg in "$@"; do
+        dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
+        log "please install these packages: ${missing[*]}"
+        return 0
+    fi
+    log "installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+if $want_test && [ -d /usr/lib/postgresql ]; then
+    # PostGIS for the PostgreSQL server the tests use, matching its major version.
+    for version_dir in /usr/lib/postgresql/*; do
+        apt_install "postgresql-$(basename "$version_dir")-postgis-3"
+    done
+    if command -v pg_lsclusters >/dev/null && ! pg_isready -q -h 127.0.0.1 -p 5432; then
+        log "starting the local PostgreSQL cluster"
+        pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+    fi
+fi
+
+python=${PYTHON:-python3}
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+    log "Quartier needs Python 3.11 or newer; $("$python" --version 2>&1) found"
+    exit 1
+fi
+if [ ! -x .venv/bin/python ]; then
+    log "creating .venv"
+    "$python" -m venv .venv
+fi
+extras=""
+$want_test && extras="[test]"
+log "installing quartier$extras into .venv"
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".$extras" 2>&1 \
+    | grep -v -e "^WARNING: Location" || true
+.venv/bin/python -c "import quartier" || { log "installation failed"; exit 1; }

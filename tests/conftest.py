@@ -1,0 +1,193 @@
+"""Fixtures: one app per test, on each backend (SQLite file, PostgreSQL with PostGIS).
+
+PostgreSQL tests use the server on 127.0.0.1:5432 (override with QUARTIER_TEST_PG).
+They skip when it cannot be reached, except under CI=true, where that is a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from starlette.testclient import TestClient
+
+from quartier.app import build_app
+from quartier.settings import Settings
+
+PG_ADMIN_URL = os.environ.get("QUARTIER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+BACKENDS = ["sqlite", "postgresql"]
+_TABLES = (
+    "observations, datastreams, historical_locations_locations, historical_locations, "
+    "things_locations, things, locations, features, sensors, observed_properties"
+)
+
+
+def _pg_url(database: str) -> str:
+    head, _, _ = PG_ADMIN_URL.rpartition("/")
+    return f"{head}/{database}"
+
+
+def skip_or_fail(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"CI=true, so this may not be skipped: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A fresh database for this test session; dropped at the end."""
+    name = f"quartier_test_{uuid.uuid4().hex[:10]}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    try:
+        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
+        skip_or_fail(f"PostgreSQL at {PG_ADMIN_URL} is not reachable: {exc}")
+    yield _pg_url(name)
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def _truncate(url: str) -> None:
+    async def run() -> None:
+        conn = await asyncpg.connect(url)
+        try:
+            exists = await conn.fetchval("SELECT to_regclass('things') IS NOT NULL")
+            if exists:
+                await conn.execute(f"TRUNCATE {_TABLES} RESTART IDENTITY CASCADE")
+                await conn.execute("DELETE FROM tenants WHERE name <> 'default'")
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    if backend == "postgresql":
+        url = request.getfixturevalue("pg_database")
+        _truncate(url)
+        return Settings.validated({"database": url, "data_dir": tmp_path})
+    return Settings.validated({"data_dir": tmp_path})
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    app = build_app(settings)
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+class Api:
+    """Short helpers for SensorThings calls in tests."""
+
+    def __init__(self, client: TestClient, root: str = "/v1.1") -> None:
+        self.client = client
+        self.root = root
+
+    def url(self, path: str) -> str:
+        return f"{self.root}/{path}"
+
+    def post(self, path: str, body: Any) -> Any:
+        return self.client.post(self.url(path), json=body)
+
+    def create(self, path: str, body: Any) -> int:
+        response = self.post(path, body)
+        assert response.status_code == 201, response.text
+        location = response.headers["location"]
+        return int(location[location.index("(") + 1 : location.index(")")])
+
+    def get(self, path: str, **params: Any) -> Any:
+        return self.client.get(self.url(path), params=params)
+
+    def ok(self, path: str, **params: Any) -> Any:
+        response = self.get(path, **params)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+
+@pytest.fixture
+def api(client: TestClient) -> Api:
+    return Api(client)
+
+
+# -- sample entities ------------------------------------------------------------------
+
+POINT = {"type": "Point", "coordinates": [9.18, 48.78]}
+
+
+def location_body(name: str = "Brücke Mühlbach", point: Any = None) -> dict[str, Any]:
+    return {
+        "name": name,
+        "description": "gauge at the bridge",
+        "encodingType": "application/geo+json",
+        "location": point or POINT,
+    }
+
+
+def sensor_body(name: str = "Radar gauge") -> dict[str, Any]:
+    return {
+        "name": name,
+        "description": "radar water level sensor",
+        "encodingType": "application/pdf",
+        "metadata": "https://example.org/radar.pdf",
+    }
+
+
+def observed_property_body(name: str = "Water level") -> dict[str, Any]:
+    return {
+        "name": name,
+        "definition": "https://example.org/water-level",
+        "description": "height of the water surface above gauge zero",
+    }
+
+
+def datastream_body(name: str = "Level", **links: Any) -> dict[str, Any]:
+    body = {
+        "name": name,
+        "description": "water level every 15 minutes",
+        "observationType": "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement",
+        "unitOfMeasurement": {
+            "name": "centimetre", "symbol": "cm",
+            "definition": "http://unitsofmeasure.org/ucum.html#para-30",
+        },
+    }
+    body.update(links)
+    return body
+
+
+def thing_body(name: str = "Pegel Mühlbach", with_location: bool = True) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": name,
+        "description": "water level gauge",
+        "properties": {"district": "Nord"},
+    }
+    if with_location:
+        body["Locations"] = [location_body()]
+    return body
+
+
+def full_thing_body(name: str = "Pegel Mühlbach") -> dict[str, Any]:
+    """A Thing with a Location and one Datastream with a new Sensor and ObservedProperty."""
+    body = thing_body(name)
+    body["Datastreams"] = [
+        datastream_body(Sensor=sensor_body(), ObservedProperty=observed_property_body())
+    ]
+    return body
