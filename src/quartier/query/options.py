@@ -71,6 +71,8 @@ def _orderby(raw: str) -> list[tuple[str, bool]]:
     out = []
     for part in raw.split(","):
         words = part.split()
+        if len(words) == 2:
+            words[1] = words[1].lower()  # FROST and its clients send ASC/DESC too
         if not words or len(words) > 2 or (len(words) == 2 and words[1] not in ("asc", "desc")):
             raise BadRequest(
                 f"$orderby takes 'property [asc|desc]' items separated by commas, not {raw!r}"
