@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import shapely
@@ -12,10 +13,12 @@ from quartier.errors import BadRequest
 
 GEOJSON_ENCODINGS = frozenset({"application/geo+json", "application/vnd.geo+json"})
 
-_GEOMETRY_TYPES = frozenset({
-    "Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon",
-    "GeometryCollection",
-})
+# How deeply each geometry type nests its positions.
+_DEPTH = {
+    "Point": 0, "MultiPoint": 1, "LineString": 1, "MultiLineString": 2, "Polygon": 2,
+    "MultiPolygon": 3,
+}
+_GEOMETRY_TYPES = frozenset({*_DEPTH, "GeometryCollection"})
 
 
 def geometry_of(value: Any, what: str) -> BaseGeometry:
@@ -30,6 +33,18 @@ def geometry_of(value: Any, what: str) -> BaseGeometry:
             f"{what} has GeoJSON type {kind!r}; expected one of "
             + ", ".join(sorted(_GEOMETRY_TYPES | {"Feature"}))
         )
+    if kind == "GeometryCollection":
+        members = value.get("geometries")
+        if not isinstance(members, list):
+            raise BadRequest(f"{what}.geometries must be an array of geometries")
+        for index, member in enumerate(members):
+            if isinstance(member, dict) and member.get("type") == "Feature":
+                raise BadRequest(f"{what}.geometries[{index}] must be a geometry, not a Feature")
+            geometry_of(member, f"{what}.geometries[{index}]")
+    else:
+        coords = value.get("coordinates")
+        _check_positions(coords, _DEPTH[kind], f"{what}.coordinates")
+        _check_shape(kind, coords, f"{what}.coordinates")
     try:
         geom = shape(value)
     except (KeyError, TypeError, ValueError, IndexError, AttributeError,
@@ -40,6 +55,39 @@ def geometry_of(value: Any, what: str) -> BaseGeometry:
     if not _finite(geom):
         raise BadRequest(f"{what} has coordinates that are not finite numbers")
     return geom
+
+
+def _check_positions(coords: Any, depth: int, what: str) -> None:
+    """Arrays nested ``depth`` deep around positions of two or three finite numbers."""
+    if not isinstance(coords, list):
+        raise BadRequest(f"{what} must be an array")
+    if depth == 0:
+        if len(coords) not in (2, 3) or not all(
+            isinstance(c, int | float) and not isinstance(c, bool) and math.isfinite(c)
+            for c in coords
+        ):
+            raise BadRequest(f"{what} must be a position: two or three numbers, e.g. [9.18, 48.78]")
+        return
+    if not coords:
+        raise BadRequest(f"{what} is empty")
+    for index, inner in enumerate(coords):
+        _check_positions(inner, depth - 1, f"{what}[{index}]")
+
+
+def _check_shape(kind: str, coords: Any, what: str) -> None:
+    """RFC 7946: a line has two positions or more; a ring four or more and is closed."""
+    lines = {"LineString": [coords], "MultiLineString": coords}.get(kind, [])
+    for line in lines:
+        if len(line) < 2:
+            raise BadRequest(f"{what}: a line needs at least two positions")
+    polygons = {"Polygon": [coords], "MultiPolygon": coords}.get(kind, [])
+    for polygon in polygons:
+        for ring in polygon:
+            if len(ring) < 4 or ring[0] != ring[-1]:
+                raise BadRequest(
+                    f"{what}: each polygon ring needs at least four positions, "
+                    "the last the same as the first"
+                )
 
 
 def geometry_json(value: dict[str, Any]) -> dict[str, Any]:

@@ -28,7 +28,10 @@ def parse_instant(text: object, what: str) -> datetime:
             f"{what} needs a UTC offset: {text!r} (write e.g. 2026-11-22T10:00:00Z "
             "or 2026-11-22T11:00:00+01:00)"
         )
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise BadRequest(f"{what} lies outside the years 1 to 9999 in UTC: {text!r}") from None
 
 
 def parse_interval(text: object, what: str) -> tuple[datetime, datetime]:

@@ -14,6 +14,7 @@ from quartier.errors import BadRequest
 from quartier.model.entities import EntityType, Kind, Property
 
 _KNOWN = ("$top", "$skip", "$count", "$orderby", "$select")
+_MAX_COUNT = 2**62
 _LATER = ("$filter", "$expand", "$resultFormat", "$search", "$format")
 
 
@@ -64,7 +65,10 @@ def parse_options(
 def _count_value(name: str, raw: str) -> int:
     if not raw.strip().isdigit():
         raise BadRequest(f"{name} must be a non-negative whole number, not {raw!r}")
-    return int(raw)
+    value = int(raw)
+    if value > _MAX_COUNT:
+        raise BadRequest(f"{name} is too large: {raw}")
+    return value
 
 
 def _orderby(raw: str) -> list[tuple[str, bool]]:
@@ -90,7 +94,7 @@ def order_terms(etype: EntityType, orderby: list[tuple[str, bool]]) -> list[tupl
             continue
         prop = etype.find_property(name)
         if prop is None:
-            raise BadRequest(f"cannot order {etype.plural} by {name!r}: no such property")
+            raise BadRequest(f"$orderby: {etype.name} has no property {name!r} to order by")
         terms.extend((expr, desc) for expr in _sort_columns(prop))
     return terms
 
@@ -102,7 +106,7 @@ def _sort_columns(prop: Property) -> list[str]:
         return [f"t.{prop.columns[0]}", f"t.{prop.columns[1]}"]
     if prop.kind in (Kind.TEXT, Kind.INSTANT):
         return [f"t.{prop.column}"]
-    raise BadRequest(f"cannot order by {prop.name}: it holds JSON, not a single value")
+    raise BadRequest(f"$orderby: cannot order by {prop.name}, it holds JSON, not a single value")
 
 
 def check_select(etype: EntityType, select: list[str] | None) -> None:

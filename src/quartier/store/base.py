@@ -11,6 +11,7 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from typing import Any
 
 from quartier.model.changes import Batch, ChangeEvent
@@ -18,6 +19,14 @@ from quartier.store.connection import Connection
 from quartier.store.dialect import Dialect
 
 log = logging.getLogger(__name__)
+
+@dataclass
+class WriteResult:
+    """What a committed batch did."""
+
+    ids: list[int]  # the id each change created or touched, in batch order
+    rows: dict[int, dict[str, Any]]  # some created entities as stored, by change index
+
 
 EventListener = Callable[[Sequence[ChangeEvent]], Any]
 
@@ -55,15 +64,15 @@ class Store(ABC):
         """Call ``listener`` with the events of each batch, after its commit."""
         self._listeners.append(listener)
 
-    async def write(self, tenant_id: int, batch: Batch) -> list[int]:
-        """Apply a batch atomically; return the id of each change (created or touched)."""
+    async def write(self, tenant_id: int, batch: Batch) -> WriteResult:
+        """Apply a batch atomically: all of it is committed, or nothing."""
         from quartier.store.write import BatchWriter
 
         async with self.transaction() as conn:
             writer = BatchWriter(conn, self.dialect, tenant_id)
             ids = await writer.apply(batch)
         await self._publish(writer.events)
-        return ids
+        return WriteResult(ids, writer.rows)
 
     async def _publish(self, events: Sequence[ChangeEvent]) -> None:
         for listener in self._listeners:

@@ -39,6 +39,7 @@ class _Layout:
     """Where each property's columns sit in a SELECT of an entity type."""
 
     select: str
+    returning: str  # the same columns, for INSERT ... RETURNING
     slices: tuple[tuple[Property, int, int, tuple[str, ...]], ...]
     foreign_keys: tuple[tuple[str, int], ...]
 
@@ -57,8 +58,16 @@ def _layout(etype: EntityType) -> _Layout:
             fks.append((rel.name, len(columns)))
             columns.append(f"t.{rel.column}")
     return _Layout(
-        f"SELECT {', '.join(columns)} FROM {etype.table} t", tuple(slices), tuple(fks)
+        f"SELECT {', '.join(columns)} FROM {etype.table} t",
+        ", ".join(c.removeprefix("t.") for c in columns),
+        tuple(slices),
+        tuple(fks),
     )
+
+
+def returning_columns(etype: EntityType) -> str:
+    """The columns of :func:`decode_row`, for an INSERT's RETURNING clause."""
+    return _layout(etype).returning
 
 
 def decode_row(etype: EntityType, row: Sequence[Any], dialect: Dialect) -> dict[str, Any]:

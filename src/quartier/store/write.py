@@ -8,6 +8,7 @@ batch rather than by a trigger per row.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -34,15 +35,13 @@ from quartier.model.times import now_utc
 from quartier.model.values import JSON, TIME, column_kinds, to_columns
 from quartier.store.connection import Connection
 from quartier.store.dialect import Dialect
+from quartier.store.read import decode_row, returning_columns
 
 _THING = ENTITY_TYPES["Thing"]
 _LOCATION = ENTITY_TYPES["Location"]
 _FEATURE = ENTITY_TYPES["FeatureOfInterest"]
 _HISTORICAL_LOCATION = ENTITY_TYPES["HistoricalLocation"]
-_DS_STATE_COLUMNS = (
-    "thing_id, phenomenon_time_start, phenomenon_time_end, result_time_start, "
-    "result_time_end, observed_area"
-)
+_OBSERVATION = ENTITY_TYPES["Observation"]
 
 
 @dataclass
@@ -54,6 +53,9 @@ class _DatastreamState:
     phenomenon: list[datetime | None]
     result: list[datetime | None]
     area: dict[str, Any] | None
+    location_id: int | None = None  # the Thing's first Location, for FeaturesOfInterest
+    location: dict[str, Any] | None = None
+    location_feature_id: int | None = None
     new_geometries: list[BaseGeometry] = field(default_factory=list)
     seen_features: set[int] = field(default_factory=set)
     changed: bool = False
@@ -76,6 +78,8 @@ class BatchWriter:
         self.tenant_id = tenant_id
         self.events: list[ChangeEvent] = []
         self._ids: list[int] = []
+        # Created Observations as stored (no later change in a batch alters them), by index.
+        self.rows: dict[int, dict[str, Any]] = {}
         self._known: set[tuple[str, int]] = set()
         self._datastreams: dict[int, _DatastreamState] = {}
         self._recompute: set[int] = set()
@@ -149,26 +153,47 @@ class BatchWriter:
         )
         return int(new_id)
 
+    async def _insert_returning(
+        self, etype: EntityType, columns: list[tuple[str, str, Any]]
+    ) -> Sequence[Any]:
+        names = ", ".join(c for c, _, _ in columns)
+        marks = ", ".join(m for _, m, _ in columns)
+        row = await self.conn.fetchrow(
+            f"INSERT INTO {etype.table} ({names}) VALUES ({marks}) "
+            f"RETURNING {returning_columns(etype)}",
+            [p for _, _, p in columns],
+        )
+        assert row is not None
+        return row
+
     # -- changes ----------------------------------------------------------------------
 
     async def _create(self, change: Create) -> int:
         etype = change.etype
         columns = [("tenant_id", "?", self.tenant_id), *self._columns(etype, change.values)]
         fk_ids: dict[str, int] = {}
-        for rel in etype.relations:
-            if rel.kind is not RelationKind.FOREIGN_KEY:
-                continue
-            ref = change.foreign_keys.get(rel.name)
-            if ref is not None:
-                fk_ids[rel.name] = await self._resolve(ref)
-        if etype.name == "Observation":
-            fk_ids["FeatureOfInterest"] = await self._observation_feature(
-                fk_ids["Datastream"], change.foreign_keys.get("FeatureOfInterest")
+        if etype is _OBSERVATION:
+            parent = change.foreign_keys["Datastream"]
+            datastream = await self._datastream(
+                self._ids[parent.index] if isinstance(parent, NewRef) else parent.id
             )
+            fk_ids["Datastream"] = datastream.id
+            fk_ids["FeatureOfInterest"] = await self._observation_feature(
+                datastream, change.foreign_keys.get("FeatureOfInterest")
+            )
+        for rel in etype.relations:
+            ref = change.foreign_keys.get(rel.name)
+            if rel.kind is RelationKind.FOREIGN_KEY and ref is not None and rel.name not in fk_ids:
+                fk_ids[rel.name] = await self._resolve(ref)
         for rel in etype.relations:
             if rel.name in fk_ids:
                 columns.append((rel.column, "?", fk_ids[rel.name]))
-        new_id = await self._insert(etype.table, columns)
+        if etype is _OBSERVATION:
+            row = decode_row(etype, await self._insert_returning(etype, columns), self.dialect)
+            self.rows[len(self._ids)] = row
+            new_id = row["id"]
+        else:
+            new_id = await self._insert(etype.table, columns)
         self._known.add((etype.name, new_id))
         if etype.name == "FeatureOfInterest":
             self._feature_geometry[new_id] = shape(geometry_json(change.values["feature"]))
@@ -323,11 +348,17 @@ class BatchWriter:
     # -- Observations and their Datastream --------------------------------------------
 
     async def _datastream(self, datastream_id: int) -> _DatastreamState:
+        """The Datastream's derived fields and its Thing's first Location, in one query."""
         state = self._datastreams.get(datastream_id)
         if state is not None:
             return state
         row = await self.conn.fetchrow(
-            f"SELECT {_DS_STATE_COLUMNS} FROM datastreams WHERE id = ? AND tenant_id = ?",
+            "SELECT d.thing_id, d.phenomenon_time_start, d.phenomenon_time_end,"
+            " d.result_time_start, d.result_time_end, d.observed_area,"
+            " l.id, l.location, l.generated_feature_id FROM datastreams d"
+            " LEFT JOIN locations l ON l.id = ("
+            "  SELECT min(tl.location_id) FROM things_locations tl WHERE tl.thing_id = d.thing_id)"
+            " WHERE d.id = ? AND d.tenant_id = ?",
             (datastream_id, self.tenant_id),
         )
         if row is None:
@@ -339,11 +370,15 @@ class BatchWriter:
             [decode(TIME, row[1]), decode(TIME, row[2])],
             [decode(TIME, row[3]), decode(TIME, row[4])],
             decode(JSON, row[5]),
+            location_id=row[6],
+            location=decode(JSON, row[7]),
+            location_feature_id=row[8],
         )
         self._datastreams[datastream_id] = state
+        self._known.add(("Datastream", datastream_id))
         return state
 
-    async def _observation_feature(self, datastream_id: int, given: Ref | None) -> int:
+    async def _observation_feature(self, state: _DatastreamState, given: Ref | None) -> int:
         """The FeatureOfInterest of a new Observation: the given one, or the one made
         from its Thing's Location (made once per Location and reused)."""
         if given is not None:
@@ -356,43 +391,46 @@ class BatchWriter:
                     geometry_json(self.dialect.decode(JSON, raw))
                 )
             return feature_id
-        state = await self._datastream(datastream_id)
         cached = self._thing_feature.get(state.thing_id)
         if cached is not None:
             return cached
-        row = await self.conn.fetchrow(
-            "SELECT l.id, l.name, l.description, l.encoding_type, l.location, l.properties,"
-            " l.generated_feature_id FROM things_locations tl"
-            " JOIN locations l ON l.id = tl.location_id"
-            " WHERE tl.thing_id = ? ORDER BY l.id LIMIT 1",
-            (state.thing_id,),
-        )
-        if row is None:
+        if state.location_id is None or state.location is None:
             raise BadRequest(
                 f"the Observation has no FeatureOfInterest, and Thing {state.thing_id} of "
-                f"Datastream {datastream_id} has no Location to make one from: give a "
+                f"Datastream {state.id} has no Location to make one from: give a "
                 "FeatureOfInterest"
             )
-        location = self.dialect.decode(JSON, row[4])
-        feature_id = row[6]
-        if feature_id is None:
-            values = {
-                "name": row[1], "description": row[2], "encodingType": row[3],
-                "feature": location, "properties": self.dialect.decode(JSON, row[5]),
-            }
-            feature_id = await self._insert(
-                _FEATURE.table,
-                [("tenant_id", "?", self.tenant_id), *self._columns(_FEATURE, values)],
-            )
-            await self.conn.execute(
-                "UPDATE locations SET generated_feature_id = ? WHERE id = ?", (feature_id, row[0])
-            )
-            self.events.append(
-                ChangeEvent(self.tenant_id, "FeatureOfInterest", feature_id, "create")
-            )
-        feature_id = int(feature_id)
-        self._feature_geometry.setdefault(feature_id, shape(geometry_json(location)))
+        known = state.location_feature_id
+        feature_id = (
+            int(known) if known is not None
+            else await self._feature_from_location(state.location_id)
+        )
+        self._feature_geometry.setdefault(feature_id, shape(geometry_json(state.location)))
         self._thing_feature[state.thing_id] = feature_id
+        return feature_id
+
+    async def _feature_from_location(self, location_id: int) -> int:
+        row = await self.conn.fetchrow(
+            "SELECT name, description, encoding_type, location, properties FROM locations"
+            " WHERE id = ?",
+            (location_id,),
+        )
+        assert row is not None
+        decode = self.dialect.decode
+        values = {
+            "name": row[0], "description": row[1], "encodingType": row[2],
+            "feature": decode(JSON, row[3]), "properties": decode(JSON, row[4]),
+        }
+        feature_id = await self._insert(
+            _FEATURE.table, [("tenant_id", "?", self.tenant_id), *self._columns(_FEATURE, values)]
+        )
+        await self.conn.execute(
+            "UPDATE locations SET generated_feature_id = ? WHERE id = ?", (feature_id, location_id)
+        )
+        for state in self._datastreams.values():
+            if state.location_id == location_id:
+                state.location_feature_id = feature_id
+        self.events.append(ChangeEvent(self.tenant_id, "FeatureOfInterest", feature_id, "create"))
         return feature_id
 
     async def _observation_added(

@@ -95,6 +95,7 @@ class SensorThingsApi:
             request.query_params.multi_items(), ctx.settings.default_top, ctx.settings.max_top
         )
         check_select(target.etype, options.select)
+        order = order_terms(target.etype, options.orderby)
         etype = target.etype
         if target.single:
             entity = await self._one(ctx, target.scope)
@@ -103,7 +104,6 @@ class SensorThingsApi:
             if target.property is not None:
                 return _property_response(target, entity[target.property.name])
             return json_response(entity_json(etype, entity, ctx.base, options.select))
-        order = order_terms(etype, options.orderby)
         async with self.store.reader() as conn:
             rows = await fetch_entities(
                 conn, self.store.dialect, ctx.tenant_id, target.scope, order,
@@ -138,9 +138,10 @@ class SensorThingsApi:
     async def _post(self, ctx: Context, request: Request, target: Target) -> Response:
         body = await read_json(request, ctx.settings.max_body_bytes)
         batch, root = parse_create(target.etype, body, target.parent)
-        ids = await self.store.write(ctx.tenant_id, batch)
-        new_id = ids[root.index] if isinstance(root, NewRef) else root.id
-        entity = await self._one(ctx, Scope(target.etype, [("t.id = ?", (new_id,))]))
+        result = await self.store.write(ctx.tenant_id, batch)
+        stored = result.rows.get(root.index) if isinstance(root, NewRef) else None
+        new_id = result.ids[root.index] if isinstance(root, NewRef) else root.id
+        entity = stored or await self._one(ctx, Scope(target.etype, [("t.id = ?", (new_id,))]))
         location = self_link(ctx.base, target.etype, new_id)
         return json_response(entity_json(target.etype, entity, ctx.base), 201,
                              {"Location": location})
@@ -207,4 +208,6 @@ def _apply_json_patch(etype: EntityType, current: dict[str, Any], patch: Any) ->
             f"the JSON Patch may only change {etype.name} properties; unknown: "
             f"{', '.join(sorted(unknown)) or 'the whole document'}"
         )
-    return {k: v for k, v in patched.items() if document.get(k) != v}
+    changed = {k: v for k, v in patched.items() if document.get(k) != v}
+    changed.update({k: None for k in document if k not in patched})  # removed properties
+    return changed
