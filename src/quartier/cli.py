@@ -40,6 +40,51 @@ def serve(**options: Any) -> None:
     _run(settings)
 
 
+@main.group()
+def tenant() -> None:
+    """Manage tenants: the municipalities that share one platform."""
+
+
+@tenant.command("create")
+@click.argument("name")
+@_setting_options
+def tenant_create(name: str, **options: Any) -> None:
+    """Add a tenant NAME; its SensorThings API is served at /t/NAME/v1.1."""
+    settings = _settings(options)
+    _with_store(settings, lambda store: store.create_tenant(name))
+    click.echo(f"created tenant {name}: /t/{name}/v1.1")
+
+
+@tenant.command("list")
+@_setting_options
+def tenant_list(**options: Any) -> None:
+    """List the tenants."""
+    settings = _settings(options)
+    for name in _with_store(settings, lambda store: store.tenant_names()):
+        click.echo(name)
+
+
+def _with_store(settings: Settings, action: Any) -> Any:
+    """Run ``action(store)`` on an opened store; report Quartier errors without a traceback."""
+    import asyncio
+
+    from quartier.store import open_store
+
+    async def run() -> Any:
+        store = open_store(settings)
+        await store.open()
+        try:
+            return await action(store)
+        finally:
+            await store.close()
+
+    try:
+        return asyncio.run(run())
+    except QuartierError as exc:
+        click.echo(f"quartier: {exc.message}", err=True)
+        sys.exit(2)
+
+
 def _settings(options: dict[str, Any]) -> Settings:
     try:
         return Settings.from_env(**options)
@@ -75,17 +120,8 @@ def _run(settings: Settings) -> None:
 
 def _check_store(settings: Settings) -> None:
     """Open the store once before serving, so a bad database stops here with its message."""
-    import asyncio
 
-    from quartier.store import open_store
+    async def nothing(store: Any) -> None:
+        return None
 
-    async def check() -> None:
-        store = open_store(settings)
-        await store.open()
-        await store.close()
-
-    try:
-        asyncio.run(check())
-    except QuartierError as exc:
-        click.echo(f"quartier: {exc.message}", err=True)
-        sys.exit(2)
+    _with_store(settings, nothing)

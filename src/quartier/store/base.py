@@ -8,6 +8,7 @@ entities, is shared SQL code in :mod:`quartier.store.write` and :mod:`quartier.s
 from __future__ import annotations
 
 import logging
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -19,6 +20,8 @@ from quartier.store.connection import Connection
 from quartier.store.dialect import Dialect
 
 log = logging.getLogger(__name__)
+
+_TENANT_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 
 @dataclass
 class WriteResult:
@@ -82,6 +85,25 @@ class Store(ABC):
                     await result
             except Exception:  # a subscriber's failure must not undo a committed write
                 log.exception("event listener %r failed", listener)
+
+    async def create_tenant(self, name: str) -> int:
+        """Add a tenant (a municipality); 409 when the name is taken."""
+        from quartier.errors import BadRequest, Conflict
+
+        if not _TENANT_NAME.fullmatch(name):
+            raise BadRequest(
+                f"tenant names are 1 to 63 lower-case letters, digits and dashes, not {name!r}"
+            )
+        async with self.transaction() as conn:
+            if await conn.fetchval("SELECT id FROM tenants WHERE name = ?", (name,)) is not None:
+                raise Conflict(f"a tenant named {name!r} exists already")
+            return int(await conn.fetchval(
+                "INSERT INTO tenants (name) VALUES (?) RETURNING id", (name,)
+            ))
+
+    async def tenant_names(self) -> list[str]:
+        async with self.reader() as conn:
+            return [str(r[0]) for r in await conn.fetch("SELECT name FROM tenants ORDER BY id")]
 
     async def tenant_id(self, name: str) -> int | None:
         cached = self._tenants.get(name)
