@@ -60,7 +60,7 @@ def pg_database() -> Iterator[str]:
     asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-def _truncate(url: str) -> None:
+def truncate_tables(url: str) -> None:
     async def run() -> None:
         conn = await asyncpg.connect(url)
         try:
@@ -83,7 +83,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
     if backend == "postgresql":
         url = request.getfixturevalue("pg_database")
-        _truncate(url)
+        truncate_tables(url)
         return Settings.validated({"database": url, "data_dir": tmp_path})
     return Settings.validated({"data_dir": tmp_path})
 

@@ -22,7 +22,7 @@ def parse_id(raw: Any, what: str) -> int:
     """An ``@iot.id`` from a body: a whole number (a numeric string is accepted too)."""
     if isinstance(raw, bool):
         raise BadRequest(f"{what} must be a whole number, not a boolean")
-    if isinstance(raw, str) and raw.strip().isdigit():
+    if isinstance(raw, str) and raw.strip().isascii() and raw.strip().isdigit():
         raw = int(raw.strip())
     if not isinstance(raw, int) or raw < 0:
         raise BadRequest(f"{what} must be a non-negative whole number, not {raw!r}")
@@ -100,6 +100,9 @@ class _CreateParser:
 
         ref = NewRef(etype, len(self.batch.changes))
         self.batch.add(Create(etype, values, to_one))
+        # Links first: a Thing's Locations must be there before Observations deeper in the
+        # body look for one to make their FeatureOfInterest from, whatever the member order.
+        later.sort(key=lambda item: item[0].kind is not RelationKind.LINK_TABLE)
         for relation, raw in later:
             self.children(relation, ref, raw, f"{what}.{relation.name}", depth)
         return ref

@@ -89,4 +89,6 @@ def _json_kind(value: object) -> str:
         return "an array"
     if isinstance(value, dict):
         return "an object"
+    if isinstance(value, str):
+        return "a string"
     return type(value).__name__

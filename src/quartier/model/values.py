@@ -42,6 +42,8 @@ def column_kinds(prop: Property) -> tuple[str, ...]:
 def parse_property(etype: EntityType, prop: Property, raw: Any) -> Any:
     """The validated value of one property from a request body; 400 when it is wrong."""
     what = f"{etype.name}.{prop.name}"
+    if prop.kind is not Kind.GEOMETRY and _has_nul(raw):
+        raise BadRequest(f"{what} contains the character U+0000, which cannot be stored")
     if raw is None:
         if prop.kind is Kind.RESULT:
             return None
@@ -73,6 +75,16 @@ def parse_property(etype: EntityType, prop: Property, raw: Any) -> Any:
             raise BadRequest(f"{what} is not a number")
         return raw
     return raw  # JSON_ANY
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def check_encoding(etype: EntityType, values: dict[str, Any]) -> None:

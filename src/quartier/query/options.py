@@ -63,7 +63,8 @@ def parse_options(
 
 
 def _count_value(name: str, raw: str) -> int:
-    if not raw.strip().isdigit():
+    raw = raw.strip()
+    if not (raw.isascii() and raw.isdigit()):
         raise BadRequest(f"{name} must be a non-negative whole number, not {raw!r}")
     value = int(raw)
     if value > _MAX_COUNT:

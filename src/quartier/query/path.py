@@ -51,7 +51,7 @@ def _key(raw: str, text: str) -> int:
     raw = raw.strip()
     if raw.startswith("'") and raw.endswith("'") and len(raw) >= 2:
         raw = raw[1:-1]
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):
         raise NotFound(f"no resource at {text!r}: ids are whole numbers, not {raw!r}")
     value = int(raw)
     if value > _MAX_ID:

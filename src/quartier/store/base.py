@@ -109,6 +109,8 @@ class Store(ABC):
         cached = self._tenants.get(name)
         if cached is not None:
             return cached
+        if not _TENANT_NAME.fullmatch(name):
+            return None
         async with self.reader() as conn:
             found = await conn.fetchval("SELECT id FROM tenants WHERE name = ?", (name,))
         if found is not None:
