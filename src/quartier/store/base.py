@@ -18,6 +18,7 @@ from typing import Any
 from quartier.model.changes import Batch, ChangeEvent
 from quartier.store.connection import Connection
 from quartier.store.dialect import Dialect
+from quartier.store.group import GroupWriter
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ class Store(ABC):
     def __init__(self) -> None:
         self._listeners: list[EventListener] = []
         self._tenants: dict[str, int] = {}
+        self._group: GroupWriter | None = None
 
     @abstractmethod
     async def open(self) -> None:
@@ -68,14 +70,12 @@ class Store(ABC):
         self._listeners.append(listener)
 
     async def write(self, tenant_id: int, batch: Batch) -> WriteResult:
-        """Apply a batch atomically: all of it is committed, or nothing."""
-        from quartier.store.write import BatchWriter
-
-        async with self.transaction() as conn:
-            writer = BatchWriter(conn, self.dialect, tenant_id)
-            ids = await writer.apply(batch)
-        await self._publish(writer.events)
-        return WriteResult(ids, writer.rows)
+        """Apply a batch atomically: all of it is committed, or nothing. Returns after the
+        commit; concurrent batches share a transaction (see :mod:`quartier.store.group`)."""
+        if self._group is None:
+            self._group = GroupWriter(self.transaction, self.dialect, self._publish)
+        result: WriteResult = await self._group.write(tenant_id, batch)
+        return result
 
     async def _publish(self, events: Sequence[ChangeEvent]) -> None:
         for listener in self._listeners:

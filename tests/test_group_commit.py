@@ -1,0 +1,61 @@
+"""Concurrent batches share a transaction, yet each one succeeds or fails on its own."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from conftest import full_thing_body
+from quartier.errors import BadRequest
+from quartier.model.changes import Batch
+from quartier.model.entities import ENTITY_TYPES
+from quartier.model.parse import parse_create
+from quartier.settings import Settings
+from quartier.store import open_store
+from quartier.store.read import Scope, count_entities, fetch_entities
+
+_OBSERVATION = ENTITY_TYPES["Observation"]
+
+
+def _observation(datastream: int, value: Any) -> Batch:
+    batch, _ = parse_create(_OBSERVATION, {
+        "result": value, "phenomenonTime": f"2026-11-22T10:{value % 60:02d}:00Z",
+        "Datastream": {"@iot.id": datastream},
+    })
+    return batch
+
+
+def test_concurrent_batches_fail_alone(settings: Settings) -> None:
+    async def scenario() -> None:
+        store = open_store(settings)
+        await store.open()
+        try:
+            tenant = await store.tenant_id("default")
+            assert tenant is not None
+            thing, _ = parse_create(ENTITY_TYPES["Thing"], full_thing_body())
+            await store.write(tenant, thing)
+            async with store.reader() as conn:
+                ds = (await fetch_entities(conn, store.dialect, tenant,
+                                           Scope(ENTITY_TYPES["Datastream"])))[0]["id"]
+            # Every fifth batch names a Datastream that does not exist.
+            batches = [_observation(ds if i % 5 else 999_999, i) for i in range(100)]
+            results = await asyncio.gather(
+                *(store.write(tenant, b) for b in batches), return_exceptions=True
+            )
+            failed = [i for i, r in enumerate(results) if isinstance(r, BaseException)]
+            assert failed == list(range(0, 100, 5))
+            assert all(isinstance(results[i], BadRequest) for i in failed)
+            async with store.reader() as conn:
+                stored = await fetch_entities(
+                    conn, store.dialect, tenant, Scope(_OBSERVATION), limit=1000
+                )
+                assert sorted(o["result"] for o in stored) == [i for i in range(100) if i % 5]
+                assert await count_entities(conn, tenant, Scope(ENTITY_TYPES["FeatureOfInterest"])) == 1
+                datastream = (await fetch_entities(conn, store.dialect, tenant,
+                                                   Scope(ENTITY_TYPES["Datastream"])))[0]
+            # The derived time range covers exactly the committed Observations.
+            assert datastream["phenomenonTime"] == "2026-11-22T10:01:00Z/2026-11-22T10:59:00Z"
+        finally:
+            await store.close()
+
+    asyncio.run(scenario())
