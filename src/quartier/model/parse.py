@@ -10,7 +10,7 @@ from typing import Any
 
 from quartier.errors import BadRequest
 from quartier.model.changes import Batch, Create, IdRef, Link, NewRef, Reassign, Ref, Update
-from quartier.model.entities import ENTITY_TYPES, EntityType, Property, Relation, RelationKind
+from quartier.model.entities import ENTITY_TYPES, EntityType, Relation, RelationKind
 from quartier.model.times import _json_kind, now_utc
 from quartier.model.values import check_encoding, parse_property
 
@@ -45,6 +45,23 @@ def _unknown(etype: EntityType, key: str) -> BadRequest:
     )
 
 
+def _members(etype: EntityType, body: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[Relation, Any]]]:
+    """The body's parsed property values, and its relations with their raw JSON."""
+    values: dict[str, Any] = {}
+    relations: list[tuple[Relation, Any]] = []
+    for key, raw in body.items():
+        if _ignored_key(key):
+            continue
+        member = etype.member(key)
+        if member is None:
+            raise _unknown(etype, key)
+        if isinstance(member, Relation):
+            relations.append((member, raw))
+        elif not member.derived:
+            values[key] = parse_property(etype, member, raw)
+    return values, relations
+
+
 def _link_id(etype: EntityType, item: dict[str, Any], what: str) -> IdRef | None:
     if item.get("@iot.id") is None:
         return None
@@ -74,19 +91,11 @@ class _CreateParser:
                 self.batch.add(Reassign(existing, parent[0], parent[1]))
             return existing
 
-        values: dict[str, Any] = {}
+        values, relations = _members(etype, body)
         to_one: dict[str, Ref] = {}
         later: list[tuple[Relation, Any]] = []
-        for key, raw in body.items():
-            if _ignored_key(key):
-                continue
-            member = etype.member(key)
-            if member is None:
-                raise _unknown(etype, key)
-            if isinstance(member, Property):
-                if not member.derived:
-                    values[key] = parse_property(etype, member, raw)
-                continue
+        for member, raw in relations:
+            key = member.name
             if member.kind is RelationKind.FOREIGN_KEY:
                 if parent is not None and parent[0].name == key:
                     raise BadRequest(f"{what}.{key} is given by the request path already")
@@ -179,21 +188,13 @@ def parse_update(etype: EntityType, entity_id: int, body: Any, replace: bool) ->
     what = f"{etype.name}({entity_id})"
     if not isinstance(body, dict):
         raise BadRequest(f"the body must be a JSON object, not {_json_kind(body)}")
-    values: dict[str, Any] = {}
+    values, relations = _members(etype, body)
     foreign_keys: dict[str, Ref] = {}
     replace_links: dict[str, list[Ref]] = {}
     reassign: list[Reassign] = []
     target = IdRef(etype, entity_id)
-    for key, raw in body.items():
-        if _ignored_key(key):
-            continue
-        member = etype.member(key)
-        if member is None:
-            raise _unknown(etype, key)
-        if isinstance(member, Property):
-            if not member.derived:
-                values[key] = parse_property(etype, member, raw)
-            continue
+    for member, raw in relations:
+        key = member.name
         other = ENTITY_TYPES[member.target]
         if member.kind is RelationKind.FOREIGN_KEY:
             foreign_keys[key] = _only_link(other, raw, f"{what}.{key}")
