@@ -59,3 +59,34 @@ def test_concurrent_batches_fail_alone(settings: Settings) -> None:
             await store.close()
 
     asyncio.run(scenario())
+
+
+def test_caller_that_goes_away_does_not_break_the_group(settings: Settings) -> None:
+    async def scenario() -> None:
+        store = open_store(settings)
+        await store.open()
+        published: list[str] = []
+        store.subscribe(lambda events: published.extend(e.entity_type for e in events))
+        try:
+            tenant = await store.tenant_id("default")
+            assert tenant is not None
+            thing, _ = parse_create(ENTITY_TYPES["Thing"], full_thing_body())
+            await store.write(tenant, thing)
+            published.clear()
+            async with store.reader() as conn:
+                ds = (await fetch_entities(conn, store.dialect, tenant,
+                                           Scope(ENTITY_TYPES["Datastream"])))[0]["id"]
+            tasks = [asyncio.create_task(store.write(tenant, _observation(ds, i))) for i in range(10)]
+            await asyncio.sleep(0)  # all ten are queued
+            tasks[3].cancel()
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+            assert isinstance(results[3], asyncio.CancelledError)
+            assert all(not isinstance(r, BaseException) for i, r in enumerate(results) if i != 3)
+            # The group was committed whole, so the abandoned batch is stored and announced too.
+            async with store.reader() as conn:
+                assert await count_entities(conn, tenant, Scope(_OBSERVATION)) == 10
+            assert published.count("Observation") == 10
+        finally:
+            await store.close()
+
+    asyncio.run(scenario())

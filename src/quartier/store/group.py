@@ -69,10 +69,11 @@ class GroupWriter:
                     raise
                 continue
             for item in group:
-                if item.done.done():
+                if item.result is None:  # this batch failed and was rolled back
                     continue
-                await self._publish(item.events)
-                item.done.set_result(item.result)
+                await self._publish(item.events)  # committed: published even if nobody waits
+                if not item.done.done():
+                    item.done.set_result(item.result)
 
     async def _commit(self, group: list[_Pending]) -> None:
         from quartier.store.base import WriteResult
@@ -86,7 +87,8 @@ class GroupWriter:
                     ids = await writer.apply(item.batch)
                 except Exception as exc:
                     await conn.execute("ROLLBACK TO SAVEPOINT quartier_batch")
-                    item.done.set_exception(exc)
+                    if not item.done.done():  # its caller may have gone away meanwhile
+                        item.done.set_exception(exc)
                     continue
                 await conn.execute("RELEASE SAVEPOINT quartier_batch")
                 item.events = writer.events
