@@ -90,3 +90,75 @@ def test_caller_that_goes_away_does_not_break_the_group(settings: Settings) -> N
             await store.close()
 
     asyncio.run(scenario())
+
+
+def test_two_stores_writing_one_datastream_keep_its_range(settings: Settings) -> None:
+    """Two stores on one database stand for two worker processes."""
+
+    async def scenario() -> None:
+        first, second = open_store(settings), open_store(settings)
+        await first.open()
+        await second.open()
+        try:
+            tenant = await first.tenant_id("default")
+            assert tenant is not None
+            thing, _ = parse_create(ENTITY_TYPES["Thing"], full_thing_body())
+            await first.write(tenant, thing)
+            async with first.reader() as conn:
+                ds = (await fetch_entities(conn, first.dialect, tenant,
+                                           Scope(ENTITY_TYPES["Datastream"])))[0]["id"]
+            # Pairs of lone writes, one through each store: two transactions at once.
+            for pair in range(50):
+                writes = []
+                for store, minute in ((first, 2 * pair + 1), (second, 2 * pair)):
+                    batch, _ = parse_create(_OBSERVATION, {
+                        "result": minute, "Datastream": {"@iot.id": ds},
+                        "phenomenonTime": f"2026-11-22T{minute // 60:02d}:{minute % 60:02d}:00Z",
+                    })
+                    writes.append(store.write(tenant, batch))
+                await asyncio.gather(*writes)
+            async with first.reader() as conn:
+                datastream = (await fetch_entities(conn, first.dialect, tenant,
+                                                   Scope(ENTITY_TYPES["Datastream"])))[0]
+            assert datastream["phenomenonTime"] == "2026-11-22T00:00:00Z/2026-11-22T01:39:00Z"
+        finally:
+            await first.close()
+            await second.close()
+
+    asyncio.run(scenario())
+
+
+def test_crossing_writers_survive_a_deadlock(settings: Settings) -> None:
+    """Batches that lock two Datastreams in opposite orders: the database breaks the
+    deadlock by aborting one transaction, and the group is written again."""
+
+    async def scenario() -> None:
+        first, second = open_store(settings), open_store(settings)
+        await first.open()
+        await second.open()
+        try:
+            tenant = await first.tenant_id("default")
+            assert tenant is not None
+            body = full_thing_body()
+            body["Datastreams"].append(dict(body["Datastreams"][0], name="Second"))
+            thing, _ = parse_create(ENTITY_TYPES["Thing"], body)
+            await first.write(tenant, thing)
+            async with first.reader() as conn:
+                a, b = [d["id"] for d in await fetch_entities(
+                    conn, first.dialect, tenant, Scope(ENTITY_TYPES["Datastream"]))]
+
+            def crossing(one: int, other: int, value: int) -> Batch:
+                return Batch([*_observation(one, value).changes, *_observation(other, value).changes])
+
+            for round_ in range(10):
+                await asyncio.gather(
+                    first.write(tenant, crossing(a, b, round_)),
+                    second.write(tenant, crossing(b, a, round_)),
+                )
+            async with first.reader() as conn:
+                assert await count_entities(conn, tenant, Scope(_OBSERVATION)) == 40
+        finally:
+            await first.close()
+            await second.close()
+
+    asyncio.run(scenario())

@@ -91,17 +91,22 @@ def test_two_workers_share_one_truth(settings: Settings) -> None:
 
         def post(i: int) -> int:
             with httpx.Client(timeout=30) as client:  # a new connection may reach either worker
-                response = client.post(f"{url}/Datastreams({ds})/Observations", json={"result": i})
+                response = client.post(f"{url}/Datastreams({ds})/Observations", json={
+                    "result": i, "phenomenonTime": f"2026-11-22T{i // 60:02d}:{i % 60:02d}:00Z",
+                })
                 assert response.status_code == 201, response.text
                 return int(response.json()["@iot.id"])
 
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            ids = list(pool.map(post, range(60)))
-        assert len(set(ids)) == 60
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            ids = list(pool.map(post, range(200)))
+        assert len(set(ids)) == 200
         body = httpx.get(f"{url}/Datastreams({ds})/Observations",
-                         params={"$count": "true", "$top": "100"}).json()
-        assert body["@iot.count"] == 60
-        assert sorted(o["result"] for o in body["value"]) == list(range(60))
+                         params={"$count": "true", "$top": "1000"}).json()
+        assert body["@iot.count"] == 200
+        assert sorted(o["result"] for o in body["value"]) == list(range(200))
+        # The derived time range saw every write, whichever worker made it.
+        datastream = httpx.get(f"{url}/Datastreams({ds})").json()
+        assert datastream["phenomenonTime"] == "2026-11-22T00:00:00Z/2026-11-22T03:19:00Z"
 
 
 def test_bad_database_url_stops_with_a_message(tmp_path: Path) -> None:

@@ -17,6 +17,8 @@ from quartier.model.entities import EntityType, Relation
 class IdRef:
     etype: EntityType
     id: int
+    # Named by the request path (POST Datastreams(1)/Observations): missing means 404.
+    from_path: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from quartier.errors import NotFound
 from quartier.model.changes import IdRef
 from quartier.model.entities import ENTITY_SETS, EntityType, Property, Relation, RelationKind
-from quartier.store.connection import Connection
+from quartier.store.base import Store
 from quartier.store.read import Scope, first_id, foreign_key
 
 _SEGMENT = re.compile(r"^(?P<name>[A-Za-z$][A-Za-z0-9_]*)(?:\((?P<key>[^()]*)\))?$")
@@ -74,8 +74,14 @@ class Target:
     ref: bool = False
 
 
-async def resolve(conn: Connection, tenant_id: int, path: ResourcePath) -> Target:
-    """Walk ``path``; 404 for unknown names, ids or entities that do not belong together."""
+async def resolve(
+    store: Store, tenant_id: int, path: ResourcePath, for_create: bool = False
+) -> Target:
+    """Walk ``path``; 404 for unknown names, ids or entities that do not belong together.
+
+    With ``for_create``, a POST to ``Set(id)/Collection`` does not look its parent up
+    first: the write checks it (and answers 404) in its own transaction.
+    """
     first, rest = path.segments[0], path.segments[1:]
     etype = ENTITY_SETS.get(first.name)
     if etype is None:
@@ -114,7 +120,8 @@ async def resolve(conn: Connection, tenant_id: int, path: ResourcePath) -> Targe
                 raise NotFound(f"the property {segment.name} takes no id")
             target.property = member
             continue
-        target = await _navigate(conn, tenant_id, target, member, segment, path)
+        trust_parent = for_create and last and _only_by_id(target)
+        target = await _navigate(store, tenant_id, target, member, segment, path, trust_parent)
     return target
 
 
@@ -126,17 +133,21 @@ def _by_id(target: Target, key: int) -> Target:
 
 
 async def _navigate(
-    conn: Connection, tenant_id: int, target: Target, rel: Relation, segment: Segment,
-    path: ResourcePath,
+    store: Store, tenant_id: int, target: Target, rel: Relation, segment: Segment,
+    path: ResourcePath, trust_parent: bool = False,
 ) -> Target:
     from quartier.model.entities import ENTITY_TYPES
 
-    parent_id = await _existing_id(conn, tenant_id, target, path)
     other = ENTITY_TYPES[rel.target]
+    if trust_parent and rel.many and segment.key is None and target.entity_id is not None:
+        parent_ref = IdRef(target.etype, target.entity_id, from_path=True)
+        return Target(other, Scope(other), single=False, parent=(rel, parent_ref))
+    parent_id = await _existing_id(store, tenant_id, target, path)
     if rel.kind is RelationKind.FOREIGN_KEY:
         if segment.key is not None:
             raise NotFound(f"{rel.name} names one entity and takes no id: {path.text!r}")
-        linked = await foreign_key(conn, tenant_id, target.etype, parent_id, rel.column)
+        async with store.reader() as conn:
+            linked = await foreign_key(conn, tenant_id, target.etype, parent_id, rel.column)
         if linked is None:
             raise NotFound(f"{target.etype.name}({parent_id}) has no {rel.name}")
         return Target(other, Scope(other, [("t.id = ?", (linked,))]), True, entity_id=linked)
@@ -151,8 +162,14 @@ async def _navigate(
     return _by_id(nav, segment.key) if segment.key is not None else nav
 
 
-async def _existing_id(conn: Connection, tenant_id: int, target: Target, path: ResourcePath) -> int:
-    found = await first_id(conn, tenant_id, target.scope)
+def _only_by_id(target: Target) -> bool:
+    """The target is ``Set(id)`` with nothing else narrowing it."""
+    return target.single and len(target.scope.conditions) == 1 and target.parent is None
+
+
+async def _existing_id(store: Store, tenant_id: int, target: Target, path: ResourcePath) -> int:
+    async with store.reader() as conn:
+        found = await first_id(conn, tenant_id, target.scope)
     if found is None:
         what = f"{target.etype.name}({target.entity_id})" if target.entity_id else target.etype.name
         raise NotFound(f"no {what} on the path {path.text!r}")

@@ -23,8 +23,19 @@ class Dialect:
     # SQL expression that turns a GeoJSON text parameter into a stored geometry, or "".
     geometry_from_geojson = ""
 
+    # Appended to the SELECT that reads a Datastream's derived fields before changing them.
+    lock_for_update = ""
+
     def sql(self, text: str) -> str:
         return text
+
+    def next_savepoint(self, release_previous: bool) -> str:
+        # sqlite3 runs one statement per call; the writer lock already serialises writers.
+        return "SAVEPOINT quartier_batch"
+
+    def is_transient(self, exc: BaseException) -> bool:
+        """Whether the database aborted the transaction only to resolve a conflict."""
+        return False
 
     def encode(self, kind: str, value: Any) -> Any:
         if value is None:
@@ -63,9 +74,24 @@ def _numbered(text: str) -> str:
 class PostgresDialect(Dialect):
     name = "postgresql"
     geometry_from_geojson = "ST_SetSRID(ST_GeomFromGeoJSON(?), 4326)"
+    # Writers of one Datastream in several processes take turns, so none of them computes
+    # the derived fields from a state another is about to change.
+    lock_for_update = " FOR UPDATE OF d"
 
     def sql(self, text: str) -> str:
         return _numbered(text)
+
+    def next_savepoint(self, release_previous: bool) -> str:
+        if release_previous:
+            return "RELEASE SAVEPOINT quartier_batch; SAVEPOINT quartier_batch"
+        return "SAVEPOINT quartier_batch"
+
+    def is_transient(self, exc: BaseException) -> bool:
+        import asyncpg
+
+        return isinstance(
+            exc, asyncpg.exceptions.DeadlockDetectedError | asyncpg.exceptions.SerializationError
+        )
 
     def encode(self, kind: str, value: Any) -> Any:
         # asyncpg takes datetimes as they are; JSON goes through the jsonb codec.

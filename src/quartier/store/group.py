@@ -16,13 +16,14 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
-from quartier.model.changes import Batch, ChangeEvent
+from quartier.model.changes import Batch, ChangeEvent, Create, IdRef
 from quartier.store.connection import Connection
 from quartier.store.dialect import Dialect
 
 log = logging.getLogger(__name__)
 
 MAX_GROUP = 200  # batches per transaction; bounds the work lost to one failed commit
+RETRIES = 5
 
 
 @dataclass
@@ -32,6 +33,7 @@ class _Pending:
     done: asyncio.Future[Any]
     events: list[ChangeEvent] = field(default_factory=list)
     result: Any = None
+    error: Exception | None = None
 
 
 class GroupWriter:
@@ -60,7 +62,7 @@ class GroupWriter:
         while self._queue:
             group, self._queue = self._queue[:MAX_GROUP], self._queue[MAX_GROUP:]
             try:
-                await self._commit(group)
+                await self._commit_with_retries(group)
             except BaseException as exc:  # the commit failed: nobody's batch was written
                 for item in group:
                     if not item.done.done():
@@ -69,27 +71,77 @@ class GroupWriter:
                     raise
                 continue
             for item in group:
-                if item.result is None:  # this batch failed and was rolled back
+                if item.error is not None:  # this batch failed and was rolled back
+                    if not item.done.done():  # its caller may have gone away meanwhile
+                        item.done.set_exception(item.error)
                     continue
                 await self._publish(item.events)  # committed: published even if nobody waits
                 if not item.done.done():
                     item.done.set_result(item.result)
+
+    async def _commit_with_retries(self, group: list[_Pending]) -> None:
+        """Commit the group; start it again when the database gave it up to break a
+        deadlock with another process (nothing of it was written then)."""
+        for attempt in range(1, RETRIES + 1):
+            try:
+                await self._commit(group)
+                return
+            except Exception as exc:
+                if attempt == RETRIES or not self._dialect.is_transient(exc):
+                    raise
+                log.info("write group of %d retried after %s", len(group), type(exc).__name__)
+                await asyncio.sleep(0.005 * attempt)
 
     async def _commit(self, group: list[_Pending]) -> None:
         from quartier.store.base import WriteResult
         from quartier.store.write import BatchWriter
 
         async with self._transaction() as conn:
+            if len(group) == 1:  # alone: no savepoint, its failure rolls back the transaction
+                item = group[0]
+                item.error, item.result, item.events = None, None, []
+                await self._lock_datastreams(conn, group)
+                writer = BatchWriter(conn, self._dialect, item.tenant_id)
+                ids = await writer.apply(item.batch)
+                item.events = writer.events
+                item.result = WriteResult(ids, writer.rows)
+                return
+            await self._lock_datastreams(conn, group)
+            opened = False
             for item in group:
-                await conn.execute("SAVEPOINT quartier_batch")
+                item.error, item.result, item.events = None, None, []
+                # One round trip closes the last batch's savepoint and opens the next.
+                await conn.execute(self._dialect.next_savepoint(opened))
+                opened = True
                 writer = BatchWriter(conn, self._dialect, item.tenant_id)
                 try:
                     ids = await writer.apply(item.batch)
                 except Exception as exc:
+                    if self._dialect.is_transient(exc):
+                        raise  # the whole transaction is lost: retry the group
                     await conn.execute("ROLLBACK TO SAVEPOINT quartier_batch")
-                    if not item.done.done():  # its caller may have gone away meanwhile
-                        item.done.set_exception(exc)
+                    item.error = exc
                     continue
-                await conn.execute("RELEASE SAVEPOINT quartier_batch")
                 item.events = writer.events
                 item.result = WriteResult(ids, writer.rows)
+
+    async def _lock_datastreams(self, conn: Connection, group: list[_Pending]) -> None:
+        """Lock the group's Datastreams in id order before any batch does, so that two
+        processes writing the same Datastreams cannot deadlock."""
+        if not self._dialect.lock_for_update:
+            return
+        ids: set[int] = set()
+        for item in group:
+            for change in item.batch.changes:
+                if isinstance(change, Create) and change.etype.name == "Observation":
+                    parent = change.foreign_keys.get("Datastream")
+                    if isinstance(parent, IdRef):
+                        ids.add(parent.id)
+        if len(ids) > 1:  # one row is locked where it is read; only several can deadlock
+            ordered = sorted(ids)
+            marks = ", ".join("?" for _ in ordered)
+            await conn.fetch(
+                f"SELECT d.id FROM datastreams d WHERE d.id IN ({marks}) ORDER BY d.id"
+                + self._dialect.lock_for_update,
+                ordered,
+            )

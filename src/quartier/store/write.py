@@ -17,12 +17,13 @@ import orjson
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
-from quartier.errors import BadRequest, NotFound
+from quartier.errors import BadRequest, NotFound, QuartierError
 from quartier.model.changes import (
     Batch,
     ChangeEvent,
     Create,
     Delete,
+    IdRef,
     Link,
     NewRef,
     Reassign,
@@ -109,10 +110,12 @@ class BatchWriter:
     async def _resolve(self, ref: Ref) -> int:
         if isinstance(ref, NewRef):
             return self._ids[ref.index]
-        await self._require(ref.etype, ref.id)
+        await self._require(ref.etype, ref.id, NotFound if ref.from_path else BadRequest)
         return ref.id
 
-    async def _require(self, etype: EntityType, entity_id: int, missing: type = BadRequest) -> None:
+    async def _require(
+        self, etype: EntityType, entity_id: int, missing: type[QuartierError] = BadRequest
+    ) -> None:
         key = (etype.name, entity_id)
         if key in self._known:
             return
@@ -175,7 +178,8 @@ class BatchWriter:
         if etype is _OBSERVATION:
             parent = change.foreign_keys["Datastream"]
             datastream = await self._datastream(
-                self._ids[parent.index] if isinstance(parent, NewRef) else parent.id
+                self._ids[parent.index] if isinstance(parent, NewRef) else parent.id,
+                NotFound if isinstance(parent, IdRef) and parent.from_path else BadRequest,
             )
             fk_ids["Datastream"] = datastream.id
             fk_ids["FeatureOfInterest"] = await self._observation_feature(
@@ -347,7 +351,9 @@ class BatchWriter:
 
     # -- Observations and their Datastream --------------------------------------------
 
-    async def _datastream(self, datastream_id: int) -> _DatastreamState:
+    async def _datastream(
+        self, datastream_id: int, missing: type[QuartierError] = BadRequest
+    ) -> _DatastreamState:
         """The Datastream's derived fields and its Thing's first Location, in one query."""
         state = self._datastreams.get(datastream_id)
         if state is not None:
@@ -358,11 +364,11 @@ class BatchWriter:
             " l.id, l.location, l.generated_feature_id FROM datastreams d"
             " LEFT JOIN locations l ON l.id = ("
             "  SELECT min(tl.location_id) FROM things_locations tl WHERE tl.thing_id = d.thing_id)"
-            " WHERE d.id = ? AND d.tenant_id = ?",
+            " WHERE d.id = ? AND d.tenant_id = ?" + self.dialect.lock_for_update,
             (datastream_id, self.tenant_id),
         )
         if row is None:
-            raise BadRequest(f"no Datastream with @iot.id {datastream_id}")
+            raise missing(f"no Datastream with @iot.id {datastream_id}")
         decode = self.dialect.decode
         state = _DatastreamState(
             datastream_id,
@@ -461,8 +467,9 @@ class BatchWriter:
             area = extend_area(state.area, state.new_geometries)
             if area is None and not state.changed:
                 continue
-            await self._store_derived(state.id, state.phenomenon, state.result,
-                                      area if area is not None else state.area)
+            # The area only changes when a FeatureOfInterest lies outside it.
+            await self._store_derived(state.id, state.phenomenon, state.result, area,
+                                      area_changed=area is not None)
 
     async def _store_derived(
         self,
@@ -470,6 +477,7 @@ class BatchWriter:
         phenomenon: list[datetime | None],
         result: list[datetime | None],
         area: dict[str, Any] | None,
+        area_changed: bool = True,
     ) -> None:
         enc = self.dialect.encode
         columns = [
@@ -477,9 +485,10 @@ class BatchWriter:
             ("phenomenon_time_end", "?", enc(TIME, phenomenon[1])),
             ("result_time_start", "?", enc(TIME, result[0])),
             ("result_time_end", "?", enc(TIME, result[1])),
-            ("observed_area", "?", enc(JSON, area)),
         ]
-        if self.dialect.geometry_from_geojson:
+        if area_changed:
+            columns.append(("observed_area", "?", enc(JSON, area)))
+        if area_changed and self.dialect.geometry_from_geojson:
             geo = None if area is None else orjson.dumps(area).decode()
             mark = self.dialect.geometry_from_geojson if geo is not None else "?"
             columns.append(("observed_area_geom", mark, geo))
@@ -492,6 +501,10 @@ class BatchWriter:
     async def _recompute_datastreams(self) -> None:
         decode = self.dialect.decode
         for datastream_id in sorted(self._recompute):
+            await self.conn.fetch(
+                "SELECT d.id FROM datastreams d WHERE d.id = ?" + self.dialect.lock_for_update,
+                (datastream_id,),
+            )
             row = await self.conn.fetchrow(
                 "SELECT min(phenomenon_time_start),"
                 " max(coalesce(phenomenon_time_end, phenomenon_time_start)),"

@@ -74,9 +74,8 @@ class SensorThingsApi:
     async def resource(self, request: Request) -> Response:
         ctx = await self._context(request)
         path = parse_path(request.path_params["path"])
-        async with self.store.reader() as conn:
-            target = await resolve(conn, ctx.tenant_id, path)
         method = request.method
+        target = await resolve(self.store, ctx.tenant_id, path, for_create=method == "POST")
         if method in ("GET", "HEAD"):
             return await self._get(ctx, request, target)
         allowed = _allowed(target)
