@@ -50,6 +50,14 @@ def test_concurrent_batches_fail_alone(settings: Settings) -> None:
                     conn, store.dialect, tenant, Scope(_OBSERVATION), limit=1000
                 )
                 assert sorted(o["result"] for o in stored) == [i for i in range(100) if i % 5]
+                # What each caller got back is the row as stored.
+                by_id = {o["id"]: o for o in stored}
+                for i, result in enumerate(results):
+                    if i % 5:
+                        assert not isinstance(result, BaseException)
+                        row = result.rows[0]
+                        assert row == by_id[row["id"]]
+                        assert row["result"] == i
                 assert await count_entities(conn, tenant, Scope(ENTITY_TYPES["FeatureOfInterest"])) == 1
                 datastream = (await fetch_entities(conn, store.dialect, tenant,
                                                    Scope(ENTITY_TYPES["Datastream"])))[0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from quartier.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 
@@ -28,10 +28,13 @@ async def read_json(request: Request, max_bytes: int, accepted: tuple[str, ...] 
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         raise PayloadTooLarge(f"the body is larger than the limit of {max_bytes} bytes")
     chunks = bytearray()
-    async for chunk in request.stream():
-        chunks.extend(chunk)
-        if len(chunks) > max_bytes:
-            raise PayloadTooLarge(f"the body is larger than the limit of {max_bytes} bytes")
+    try:
+        async for chunk in request.stream():
+            chunks.extend(chunk)
+            if len(chunks) > max_bytes:
+                raise PayloadTooLarge(f"the body is larger than the limit of {max_bytes} bytes")
+    except ClientDisconnect:  # nobody is left to answer; not a server error worth a traceback
+        raise BadRequest("the client closed the connection before the body arrived") from None
     if not chunks.strip():
         raise BadRequest("the request body is empty; send a JSON object")
     try:

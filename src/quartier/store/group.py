@@ -107,8 +107,9 @@ class GroupWriter:
                 item.result = WriteResult(ids, writer.rows)
                 return
             await self._lock_datastreams(conn, group)
+            rest = await self._write_lone_observations(conn, group)
             opened = False
-            for item in group:
+            for item in rest:
                 item.error, item.result, item.events = None, None, []
                 # One round trip closes the last batch's savepoint and opens the next.
                 await conn.execute(self._dialect.next_savepoint(opened))
@@ -124,6 +125,30 @@ class GroupWriter:
                     continue
                 item.events = writer.events
                 item.result = WriteResult(ids, writer.rows)
+
+    async def _write_lone_observations(
+        self, conn: Connection, group: list[_Pending]
+    ) -> list[_Pending]:
+        """Write the group's lone Observations in bulk; return the other batches."""
+        from quartier.store.base import WriteResult
+        from quartier.store.bulk import is_lone_observation, write_lone_observations
+        from quartier.store.write import BatchWriter
+
+        lone: dict[int, list[_Pending]] = {}
+        rest = []
+        for item in group:
+            if is_lone_observation(item.batch):
+                lone.setdefault(item.tenant_id, []).append(item)
+            else:
+                rest.append(item)
+        for tenant_id, items in lone.items():
+            writer = BatchWriter(conn, self._dialect, tenant_id)
+            outcomes = await write_lone_observations(writer, [i.batch for i in items])
+            for item, outcome in zip(items, outcomes, strict=True):
+                item.error, item.events, item.result = outcome.error, outcome.events or [], None
+                if outcome.row is not None:
+                    item.result = WriteResult([outcome.row["id"]], {0: outcome.row})
+        return rest
 
     async def _lock_datastreams(self, conn: Connection, group: list[_Pending]) -> None:
         """Lock the group's Datastreams in id order before any batch does, so that two

@@ -100,10 +100,14 @@ class BatchWriter:
                 self._ids.append(await self._update(change))
             elif isinstance(change, Delete):
                 self._ids.append(await self._delete(change))
+        await self.finish()
+        return self._ids
+
+    async def finish(self) -> None:
+        """The side effects owed once per batch: history, derived Datastream fields."""
         await self._record_thing_moves()
         await self._save_datastreams()
         await self._recompute_datastreams()
-        return self._ids
 
     # -- references -------------------------------------------------------------------
 
@@ -129,7 +133,7 @@ class BatchWriter:
 
     # -- columns ----------------------------------------------------------------------
 
-    def _columns(self, etype: EntityType, values: dict[str, Any]) -> list[tuple[str, str, Any]]:
+    def columns(self, etype: EntityType, values: dict[str, Any]) -> list[tuple[str, str, Any]]:
         """(column, SQL placeholder, parameter) for the given property values."""
         out: list[tuple[str, str, Any]] = []
         encode = self.dialect.encode
@@ -173,16 +177,16 @@ class BatchWriter:
 
     async def _create(self, change: Create) -> int:
         etype = change.etype
-        columns = [("tenant_id", "?", self.tenant_id), *self._columns(etype, change.values)]
+        columns = [("tenant_id", "?", self.tenant_id), *self.columns(etype, change.values)]
         fk_ids: dict[str, int] = {}
         if etype is _OBSERVATION:
             parent = change.foreign_keys["Datastream"]
-            datastream = await self._datastream(
+            datastream = await self.datastream(
                 self._ids[parent.index] if isinstance(parent, NewRef) else parent.id,
                 NotFound if isinstance(parent, IdRef) and parent.from_path else BadRequest,
             )
             fk_ids["Datastream"] = datastream.id
-            fk_ids["FeatureOfInterest"] = await self._observation_feature(
+            fk_ids["FeatureOfInterest"] = await self.observation_feature(
                 datastream, change.foreign_keys.get("FeatureOfInterest")
             )
         for rel in etype.relations:
@@ -202,7 +206,7 @@ class BatchWriter:
         if etype.name == "FeatureOfInterest":
             self._feature_geometry[new_id] = shape(geometry_json(change.values["feature"]))
         elif etype.name == "Observation":
-            await self._observation_added(fk_ids["Datastream"], fk_ids["FeatureOfInterest"],
+            await self.observation_added(fk_ids["Datastream"], fk_ids["FeatureOfInterest"],
                                           change.values)
         self.events.append(ChangeEvent(self.tenant_id, etype.name, new_id, "create"))
         return new_id
@@ -247,7 +251,7 @@ class BatchWriter:
     async def _update(self, change: Update) -> int:
         etype, entity_id = change.target.etype, change.target.id
         await self._require(etype, entity_id, NotFound)
-        columns = self._columns(etype, change.values)
+        columns = self.columns(etype, change.values)
         if etype is _LOCATION and "location" in change.values:
             # A moved Location makes a new FeatureOfInterest for later Observations.
             columns.append(("generated_feature_id", "?", None))
@@ -351,40 +355,51 @@ class BatchWriter:
 
     # -- Observations and their Datastream --------------------------------------------
 
-    async def _datastream(
+    async def datastream(
         self, datastream_id: int, missing: type[QuartierError] = BadRequest
     ) -> _DatastreamState:
         """The Datastream's derived fields and its Thing's first Location, in one query."""
         state = self._datastreams.get(datastream_id)
         if state is not None:
             return state
-        row = await self.conn.fetchrow(
-            "SELECT d.thing_id, d.phenomenon_time_start, d.phenomenon_time_end,"
+        await self.load_datastreams([datastream_id])
+        state = self._datastreams.get(datastream_id)
+        if state is None:
+            raise missing(f"no Datastream with @iot.id {datastream_id}")
+        return state
+
+    async def load_datastreams(self, ids: Sequence[int]) -> None:
+        """Read (and on PostgreSQL lock, in id order) the state of several Datastreams."""
+        wanted = sorted(set(ids) - set(self._datastreams))
+        if not wanted:
+            return
+        marks = ", ".join("?" for _ in wanted)
+        rows = await self.conn.fetch(
+            "SELECT d.id, d.thing_id, d.phenomenon_time_start, d.phenomenon_time_end,"
             " d.result_time_start, d.result_time_end, d.observed_area,"
             " l.id, l.location, l.generated_feature_id FROM datastreams d"
             " LEFT JOIN locations l ON l.id = ("
             "  SELECT min(tl.location_id) FROM things_locations tl WHERE tl.thing_id = d.thing_id)"
-            " WHERE d.id = ? AND d.tenant_id = ?" + self.dialect.lock_for_update,
-            (datastream_id, self.tenant_id),
+            f" WHERE d.id IN ({marks}) AND d.tenant_id = ? ORDER BY d.id"
+            + self.dialect.lock_for_update,
+            (*wanted, self.tenant_id),
         )
-        if row is None:
-            raise missing(f"no Datastream with @iot.id {datastream_id}")
         decode = self.dialect.decode
-        state = _DatastreamState(
-            datastream_id,
-            int(row[0]),
-            [decode(TIME, row[1]), decode(TIME, row[2])],
-            [decode(TIME, row[3]), decode(TIME, row[4])],
-            decode(JSON, row[5]),
-            location_id=row[6],
-            location=decode(JSON, row[7]),
-            location_feature_id=row[8],
-        )
-        self._datastreams[datastream_id] = state
-        self._known.add(("Datastream", datastream_id))
-        return state
+        for row in rows:
+            state = _DatastreamState(
+                int(row[0]),
+                int(row[1]),
+                [decode(TIME, row[2]), decode(TIME, row[3])],
+                [decode(TIME, row[4]), decode(TIME, row[5])],
+                decode(JSON, row[6]),
+                location_id=row[7],
+                location=decode(JSON, row[8]),
+                location_feature_id=row[9],
+            )
+            self._datastreams[state.id] = state
+            self._known.add(("Datastream", state.id))
 
-    async def _observation_feature(self, state: _DatastreamState, given: Ref | None) -> int:
+    async def observation_feature(self, state: _DatastreamState, given: Ref | None) -> int:
         """The FeatureOfInterest of a new Observation: the given one, or the one made
         from its Thing's Location (made once per Location and reused)."""
         if given is not None:
@@ -428,7 +443,7 @@ class BatchWriter:
             "feature": decode(JSON, row[3]), "properties": decode(JSON, row[4]),
         }
         feature_id = await self._insert(
-            _FEATURE.table, [("tenant_id", "?", self.tenant_id), *self._columns(_FEATURE, values)]
+            _FEATURE.table, [("tenant_id", "?", self.tenant_id), *self.columns(_FEATURE, values)]
         )
         await self.conn.execute(
             "UPDATE locations SET generated_feature_id = ? WHERE id = ?", (feature_id, location_id)
@@ -439,10 +454,10 @@ class BatchWriter:
         self.events.append(ChangeEvent(self.tenant_id, "FeatureOfInterest", feature_id, "create"))
         return feature_id
 
-    async def _observation_added(
+    async def observation_added(
         self, datastream_id: int, feature_id: int, values: dict[str, Any]
     ) -> None:
-        state = await self._datastream(datastream_id)
+        state = await self.datastream(datastream_id)
         start, end = values["phenomenonTime"]
         state.widen(state.phenomenon, start, end or start)
         result_time = values.get("resultTime")

@@ -1,0 +1,101 @@
+"""Lone Observations of a write group, written with one INSERT: group commit's hot path.
+
+A POST of one Observation to a Datastream is what devices send most. When several such
+batches meet in one group, their Datastreams are read (and locked) in one query, their
+rows go in with one multi-row INSERT, and each Datastream's derived fields are updated
+once. A batch that cannot be written (an unknown Datastream, no Location to make a
+FeatureOfInterest from) is refused before anything of it is written, so it needs no
+savepoint.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from quartier.errors import BadRequest, NotFound, QuartierError
+from quartier.model.changes import Batch, ChangeEvent, Create, IdRef
+from quartier.model.entities import ENTITY_TYPES
+from quartier.store.read import decode_row, returning_columns
+from quartier.store.write import BatchWriter
+
+_OBSERVATION = ENTITY_TYPES["Observation"]
+_COLUMNS_PER_QUERY = 30_000  # below SQLite's limit of bound parameters
+
+
+@dataclass
+class Outcome:
+    """What became of one batch: its error, or its events and stored row."""
+
+    error: QuartierError | None = None
+    events: list[ChangeEvent] | None = None
+    row: dict[str, Any] | None = None
+
+
+def is_lone_observation(batch: Batch) -> bool:
+    """One new Observation linked to an existing Datastream, with no FeatureOfInterest."""
+    if len(batch.changes) != 1:
+        return False
+    change = batch.changes[0]
+    return (
+        isinstance(change, Create)
+        and change.etype is _OBSERVATION
+        and set(change.foreign_keys) == {"Datastream"}
+        and isinstance(change.foreign_keys["Datastream"], IdRef)
+    )
+
+
+async def write_lone_observations(writer: BatchWriter, batches: list[Batch]) -> list[Outcome]:
+    """Write the batches (all :func:`is_lone_observation`, of the writer's tenant)."""
+    creates = [b.changes[0] for b in batches]
+    parents = [
+        p for c in creates if isinstance(c, Create)
+        for p in [c.foreign_keys["Datastream"]] if isinstance(p, IdRef)
+    ]
+    await writer.load_datastreams([p.id for p in parents])
+    outcomes: list[Outcome] = []
+    ready: list[tuple[Outcome, Create, int, int, list[tuple[str, str, Any]]]] = []
+    for change, parent in zip(creates, parents, strict=True):
+        assert isinstance(change, Create) and isinstance(parent, IdRef)
+        outcome = Outcome()
+        outcomes.append(outcome)
+        mark = len(writer.events)
+        try:
+            state = await writer.datastream(parent.id, NotFound if parent.from_path else BadRequest)
+            feature = await writer.observation_feature(state, None)
+        except QuartierError as exc:
+            outcome.error = exc
+            continue
+        outcome.events = writer.events[mark:]  # a FeatureOfInterest it made
+        values = {p.name: change.values.get(p.name) for p in _OBSERVATION.properties}
+        columns = [
+            ("tenant_id", "?", writer.tenant_id), *writer.columns(_OBSERVATION, values),
+            ("datastream_id", "?", state.id), ("feature_id", "?", feature),
+        ]
+        ready.append((outcome, change, state.id, feature, columns))
+    rows = []
+    per_query = max(1, _COLUMNS_PER_QUERY // (len(ready[0][4]) if ready else 1))
+    for start in range(0, len(ready), per_query):
+        rows.extend(await _insert_rows([r[4] for r in ready[start:start + per_query]], writer))
+    for (outcome, change, datastream, feature, _), row in zip(ready, rows, strict=True):
+        await writer.observation_added(datastream, feature, change.values)
+        outcome.row = row
+        assert outcome.events is not None
+        outcome.events.append(ChangeEvent(writer.tenant_id, "Observation", row["id"], "create"))
+    await writer.finish()
+    return outcomes
+
+
+async def _insert_rows(
+    rows: list[list[tuple[str, str, Any]]], writer: BatchWriter
+) -> list[dict[str, Any]]:
+    names = ", ".join(c for c, _, _ in rows[0])
+    one = "(" + ", ".join(m for _, m, _ in rows[0]) + ")"
+    stored = await writer.conn.fetch(
+        f"INSERT INTO {_OBSERVATION.table} ({names}) VALUES {', '.join(one for _ in rows)} "
+        f"RETURNING {returning_columns(_OBSERVATION)}",
+        [p for columns in rows for _, _, p in columns],
+    )
+    # Ids are drawn in the order of the VALUES rows, so sorting by id restores that order.
+    decoded = [decode_row(_OBSERVATION, r, writer.dialect) for r in stored]
+    return sorted(decoded, key=lambda r: int(r["id"]))
