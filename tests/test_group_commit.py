@@ -11,7 +11,7 @@ from quartier.model.changes import Batch
 from quartier.model.entities import ENTITY_TYPES
 from quartier.model.parse import parse_create
 from quartier.settings import Settings
-from quartier.store import open_store
+from quartier.store import Store, open_store
 from quartier.store.read import Scope, count_entities, fetch_entities
 
 _OBSERVATION = ENTITY_TYPES["Observation"]
@@ -25,18 +25,23 @@ def _observation(datastream: int, value: Any) -> Batch:
     return batch
 
 
+async def _seed(store: Store, body: dict[str, Any] | None = None) -> tuple[int, list[int]]:
+    """A Thing with its Datastreams in the default tenant: the tenant and their ids."""
+    tenant = await store.tenant_id("default")
+    assert tenant is not None
+    thing, _ = parse_create(ENTITY_TYPES["Thing"], body or full_thing_body())
+    await store.write(tenant, thing)
+    async with store.reader() as conn:
+        rows = await fetch_entities(conn, store.dialect, tenant, Scope(ENTITY_TYPES["Datastream"]))
+    return tenant, [row["id"] for row in rows]
+
+
 def test_concurrent_batches_fail_alone(settings: Settings) -> None:
     async def scenario() -> None:
         store = open_store(settings)
         await store.open()
         try:
-            tenant = await store.tenant_id("default")
-            assert tenant is not None
-            thing, _ = parse_create(ENTITY_TYPES["Thing"], full_thing_body())
-            await store.write(tenant, thing)
-            async with store.reader() as conn:
-                ds = (await fetch_entities(conn, store.dialect, tenant,
-                                           Scope(ENTITY_TYPES["Datastream"])))[0]["id"]
+            tenant, (ds,) = await _seed(store)
             # Every fifth batch names a Datastream that does not exist.
             batches = [_observation(ds if i % 5 else 999_999, i) for i in range(100)]
             results = await asyncio.gather(
@@ -76,14 +81,8 @@ def test_caller_that_goes_away_does_not_break_the_group(settings: Settings) -> N
         published: list[str] = []
         store.subscribe(lambda events: published.extend(e.entity_type for e in events))
         try:
-            tenant = await store.tenant_id("default")
-            assert tenant is not None
-            thing, _ = parse_create(ENTITY_TYPES["Thing"], full_thing_body())
-            await store.write(tenant, thing)
+            tenant, (ds,) = await _seed(store)
             published.clear()
-            async with store.reader() as conn:
-                ds = (await fetch_entities(conn, store.dialect, tenant,
-                                           Scope(ENTITY_TYPES["Datastream"])))[0]["id"]
             tasks = [asyncio.create_task(store.write(tenant, _observation(ds, i))) for i in range(10)]
             await asyncio.sleep(0)  # all ten are queued
             tasks[3].cancel()
@@ -108,13 +107,7 @@ def test_two_stores_writing_one_datastream_keep_its_range(settings: Settings) ->
         await first.open()
         await second.open()
         try:
-            tenant = await first.tenant_id("default")
-            assert tenant is not None
-            thing, _ = parse_create(ENTITY_TYPES["Thing"], full_thing_body())
-            await first.write(tenant, thing)
-            async with first.reader() as conn:
-                ds = (await fetch_entities(conn, first.dialect, tenant,
-                                           Scope(ENTITY_TYPES["Datastream"])))[0]["id"]
+            tenant, (ds,) = await _seed(first)
             # Pairs of lone writes, one through each store: two transactions at once.
             for pair in range(50):
                 writes = []
@@ -145,15 +138,9 @@ def test_crossing_writers_survive_a_deadlock(settings: Settings) -> None:
         await first.open()
         await second.open()
         try:
-            tenant = await first.tenant_id("default")
-            assert tenant is not None
             body = full_thing_body()
             body["Datastreams"].append(dict(body["Datastreams"][0], name="Second"))
-            thing, _ = parse_create(ENTITY_TYPES["Thing"], body)
-            await first.write(tenant, thing)
-            async with first.reader() as conn:
-                a, b = [d["id"] for d in await fetch_entities(
-                    conn, first.dialect, tenant, Scope(ENTITY_TYPES["Datastream"]))]
+            tenant, (a, b) = await _seed(first, body)
 
             def crossing(one: int, other: int, value: int) -> Batch:
                 return Batch([*_observation(one, value).changes, *_observation(other, value).changes])
