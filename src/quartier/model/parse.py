@@ -141,14 +141,19 @@ class _CreateParser:
                 raise BadRequest(f"{what}: Observation.result is required (it may be null)")
         for prop in etype.properties:
             if prop.required and values.get(prop.name) is None and prop.name != "result":
-                raise BadRequest(f"{what}: {etype.name}.{prop.name} is required")
+                raise BadRequest(f"{etype.name}.{prop.name} is required{_at(what, etype)}")
         for rel in etype.relations:
             if rel.required and rel.name not in to_one:
                 raise BadRequest(
-                    f"{what}: {etype.name} needs a {rel.name}, either nested or as "
+                    f"{etype.name} needs a {rel.name}{_at(what, etype)}, either nested or as "
                     f'{{"@iot.id": …}}'
                 )
         check_encoding(etype, values)
+
+
+def _at(what: str, etype: EntityType) -> str:
+    """Where a nested entity sits in the body, for messages; nothing at the top."""
+    return "" if what == etype.name else f" (at {what})"
 
 
 def parse_create(
