@@ -54,6 +54,13 @@ class UnsupportedMediaType(QuartierError):
     code = "unsupported_media_type"
 
 
+class ServiceUnavailable(QuartierError):
+    """The database cannot be reached just now; the client may try again."""
+
+    status = 503
+    code = "service_unavailable"
+
+
 class SettingsError(QuartierError):
     """A setting is invalid; raised at start-up."""
 

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import asyncpg
 import orjson
 
-from quartier.errors import SchemaVersionError
+from quartier.errors import SchemaVersionError, ServiceUnavailable
 from quartier.store.base import Store
 from quartier.store.dialect import PostgresDialect
 from quartier.store.migrate import migrate_postgres
+
+_CONNECTION_LOST = (
+    OSError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,  # admin shutdown, crash, cannot connect now
+    asyncpg.exceptions.InterfaceError,  # "connection is closed"
+)
 
 
 class PostgresConnection:
@@ -101,10 +108,24 @@ class PostgresStore(Store):
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PostgresConnection]:
-        async with self._the_pool().acquire() as raw, raw.transaction():
-            yield PostgresConnection(raw, self.dialect)
+        with self._unavailable_as_503():
+            async with self._the_pool().acquire() as raw, raw.transaction():
+                yield PostgresConnection(raw, self.dialect)
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[PostgresConnection]:
-        async with self._the_pool().acquire() as raw:
-            yield PostgresConnection(raw, self.dialect)
+        with self._unavailable_as_503():
+            async with self._the_pool().acquire() as raw:
+                yield PostgresConnection(raw, self.dialect)
+
+    @contextmanager
+    def _unavailable_as_503(self) -> Iterator[None]:
+        """A lost or refused connection (a database restart) is the client's 503, not a
+        server bug; the pool connects afresh on the next request."""
+        try:
+            yield
+        except _CONNECTION_LOST as exc:
+            raise ServiceUnavailable(
+                f"the database is not reachable just now ({type(exc).__name__}); a write "
+                "that gets this answer was not acknowledged: check for it, or send it again"
+            ) from exc
