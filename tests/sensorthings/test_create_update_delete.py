@@ -248,3 +248,20 @@ def test_writes_through_paths(api: Api) -> None:
     response = api.client.patch(api.url(f"Datastreams({ds})/Sensor"), json={"name": "Radar 2"})
     assert response.status_code == 200
     assert api.ok(f"Datastreams({ds})/Sensor")["name"] == "Radar 2"
+
+
+def test_observation_moved_to_another_datastream_updates_both(api: Api) -> None:
+    body = full_thing_body()
+    body["Datastreams"].append(datastream_body("Second", Sensor=sensor_body("Other"),
+                                               ObservedProperty=observed_property_body("Other")))
+    thing = api.create("Things", body)
+    first, second = (d["@iot.id"] for d in api.ok(f"Things({thing})/Datastreams")["value"])
+    obs = api.create(f"Datastreams({first})/Observations",
+                     {"result": 1, "phenomenonTime": "2026-03-01T00:00:00Z"})
+    response = api.client.patch(api.url(f"Observations({obs})"),
+                                json={"Datastream": {"@iot.id": second}})
+    assert response.status_code == 200
+    assert "phenomenonTime" not in api.ok(f"Datastreams({first})")
+    assert api.ok(f"Datastreams({second})")["phenomenonTime"] == (
+        "2026-03-01T00:00:00Z/2026-03-01T00:00:00Z"
+    )

@@ -89,12 +89,8 @@ async def write_lone_observations(writer: BatchWriter, batches: list[Batch]) -> 
 async def _insert_rows(
     rows: list[list[tuple[str, str, Any]]], writer: BatchWriter
 ) -> list[dict[str, Any]]:
-    names = ", ".join(c for c, _, _ in rows[0])
-    one = "(" + ", ".join(m for _, m, _ in rows[0]) + ")"
-    stored = await writer.conn.fetch(
-        f"INSERT INTO {_OBSERVATION.table} ({names}) VALUES {', '.join(one for _ in rows)} "
-        f"RETURNING {returning_columns(_OBSERVATION)}",
-        [p for columns in rows for _, _, p in columns],
+    stored = await writer.insert_rows(
+        _OBSERVATION.table, rows, returning_columns(_OBSERVATION)
     )
     # Ids are drawn in the order of the VALUES rows, so sorting by id restores that order.
     decoded = [decode_row(_OBSERVATION, r, writer.dialect) for r in stored]

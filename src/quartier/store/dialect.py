@@ -6,6 +6,7 @@ encodes parameters. No value is ever pasted into SQL text.
 
 from __future__ import annotations
 
+import itertools
 import re
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -55,19 +56,13 @@ class Dialect:
             return orjson.loads(value)
         return value
 
-    def encode_time(self, value: datetime | None) -> Any:
-        return self.encode(TIME, value)
-
-    def decode_time(self, value: Any) -> datetime | None:
-        return self.decode(TIME, value)
-
 
 _PLACEHOLDER = re.compile(r"\?")
 
 
 @lru_cache(maxsize=4096)
 def _numbered(text: str) -> str:
-    counter = iter(range(1, 10_000))
+    counter = itertools.count(1)
     return _PLACEHOLDER.sub(lambda _m: f"${next(counter)}", text)
 
 

@@ -151,27 +151,20 @@ class BatchWriter:
                 out.append((f"{prop.column}_geom", expr, geo))
         return out
 
-    async def _insert(self, table: str, columns: list[tuple[str, str, Any]]) -> int:
-        names = ", ".join(c for c, _, _ in columns)
-        marks = ", ".join(m for _, m, _ in columns)
-        new_id = await self.conn.fetchval(
-            f"INSERT INTO {table} ({names}) VALUES ({marks}) RETURNING id",
-            [p for _, _, p in columns],
+    async def insert_rows(
+        self, table: str, rows: list[list[tuple[str, str, Any]]], returning: str = "id"
+    ) -> list[Sequence[Any]]:
+        """One INSERT of rows that name the same columns; the ``returning`` columns of each."""
+        names = ", ".join(c for c, _, _ in rows[0])
+        one = "(" + ", ".join(m for _, m, _ in rows[0]) + ")"
+        return await self.conn.fetch(
+            f"INSERT INTO {table} ({names}) VALUES {', '.join(one for _ in rows)} "
+            f"RETURNING {returning}",
+            [p for columns in rows for _, _, p in columns],
         )
-        return int(new_id)
 
-    async def _insert_returning(
-        self, etype: EntityType, columns: list[tuple[str, str, Any]]
-    ) -> Sequence[Any]:
-        names = ", ".join(c for c, _, _ in columns)
-        marks = ", ".join(m for _, m, _ in columns)
-        row = await self.conn.fetchrow(
-            f"INSERT INTO {etype.table} ({names}) VALUES ({marks}) "
-            f"RETURNING {returning_columns(etype)}",
-            [p for _, _, p in columns],
-        )
-        assert row is not None
-        return row
+    async def _insert(self, table: str, columns: list[tuple[str, str, Any]]) -> int:
+        return int((await self.insert_rows(table, [columns]))[0][0])
 
     # -- changes ----------------------------------------------------------------------
 
@@ -197,7 +190,8 @@ class BatchWriter:
             if rel.name in fk_ids:
                 columns.append((rel.column, "?", fk_ids[rel.name]))
         if etype is _OBSERVATION:
-            row = decode_row(etype, await self._insert_returning(etype, columns), self.dialect)
+            stored = await self.insert_rows(etype.table, [columns], returning_columns(etype))
+            row = decode_row(etype, stored[0], self.dialect)
             self.rows[len(self._ids)] = row
             new_id = row["id"]
         else:
@@ -258,17 +252,18 @@ class BatchWriter:
         for name, ref in change.foreign_keys.items():
             rel = etype.find_relation(name)
             assert rel is not None
-            columns.append((rel.column, "?", await self._resolve(ref)))
-        if etype.name == "Observation":
-            await self._observation_moves(entity_id)
+            linked = await self._resolve(ref)
+            columns.append((rel.column, "?", linked))
+            if etype is _OBSERVATION and name == "Datastream":
+                self._recompute.add(linked)  # the Datastream it moves to
+        if etype is _OBSERVATION:
+            await self._observation_moves(entity_id)  # the Datastream it leaves or stays in
         if columns:
             assignments = ", ".join(f"{col} = {mark}" for col, mark, _ in columns)
             await self.conn.execute(
                 f"UPDATE {etype.table} SET {assignments} WHERE id = ? AND tenant_id = ?",
                 [*(p for _, _, p in columns), entity_id, self.tenant_id],
             )
-        if etype.name == "Observation":
-            await self._observation_moves(entity_id)
         for name, refs in change.replace_links.items():
             rel = etype.find_relation(name)
             assert rel is not None
