@@ -54,6 +54,24 @@ class Settings:
     max_top: int = field(
         default=10000, metadata=_meta("Largest page size a client may ask for.", "--max-top")
     )
+    max_expand_depth: int = field(
+        default=5, metadata=_meta("Deepest nesting of $expand a request may use.", "--max-expand-depth")
+    )
+    max_filter_length: int = field(
+        default=8000,
+        metadata=_meta("Longest $filter (and $orderby) text in characters.", "--max-filter-length"),
+    )
+    exact_count_limit: int = field(
+        default=100_000,
+        metadata=_meta(
+            "@iot.count is exact up to this many entities; above it PostgreSQL gives the "
+            "planner's estimate (never less than this limit).",
+            "--exact-count-limit",
+        ),
+    )
+    max_batch_requests: int = field(
+        default=1000, metadata=_meta("Most requests one $batch may carry.", "--max-batch-requests")
+    )
     max_body_bytes: int = field(
         default=16 * 1024 * 1024,
         metadata=_meta("Largest accepted request body in bytes.", "--max-body-bytes"),
@@ -98,6 +116,9 @@ class Settings:
             raise SettingsError("workers must be at least 1")
         if self.default_top < 1 or self.max_top < self.default_top:
             raise SettingsError("default_top must be at least 1 and no larger than max_top")
+        for name in ("max_expand_depth", "max_filter_length", "exact_count_limit", "max_batch_requests"):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"{name} must be at least 1")
         if self.database and not self.database.startswith(("postgresql://", "postgres://")):
             raise SettingsError(
                 f"database must be a postgresql:// URL or empty for SQLite, not {self.database!r}"

@@ -78,6 +78,9 @@ def small_pages(settings: Settings) -> Iterator[Api]:
 def test_default_and_max_page_size(small_pages: Api) -> None:
     ds = _observations(small_pages, 5)
     assert len(small_pages.ok(f"Datastreams({ds})/Observations")["value"]) == 2
-    capped = small_pages.ok(f"Datastreams({ds})/Observations", **{"$top": 1000})
-    assert len(capped["value"]) == 3
-    assert "$top=3" in capped["@iot.nextLink"]
+    largest = small_pages.ok(f"Datastreams({ds})/Observations", **{"$top": 3})
+    assert len(largest["value"]) == 3
+    assert "$top=3" in largest["@iot.nextLink"]
+    too_many = small_pages.get(f"Datastreams({ds})/Observations", **{"$top": 4})
+    assert too_many.status_code == 400
+    assert "at most 3" in too_many.json()["message"]

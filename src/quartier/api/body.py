@@ -17,13 +17,21 @@ def media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
-async def read_json(request: Request, max_bytes: int, accepted: tuple[str, ...] = (JSON_TYPE,)) -> Any:
-    """The parsed body; 415 for another media type, 413 when too large, 400 when not JSON."""
-    kind = media_type(request)
+def check_media_type(kind: str, accepted: tuple[str, ...]) -> None:
     if kind and kind not in accepted:
         raise UnsupportedMediaType(
             f"the body must be sent as {' or '.join(accepted)}, not {kind}",
         )
+
+
+async def read_json(request: Request, max_bytes: int, accepted: tuple[str, ...] = (JSON_TYPE,)) -> Any:
+    """The parsed body; 415 for another media type, 413 when too large, 400 when not JSON."""
+    check_media_type(media_type(request), accepted)
+    return parse_json(await read_bytes(request, max_bytes))
+
+
+async def read_bytes(request: Request, max_bytes: int) -> bytes:
+    """The raw body; 413 when it is larger than ``max_bytes``."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         raise PayloadTooLarge(f"the body is larger than the limit of {max_bytes} bytes")
@@ -35,6 +43,10 @@ async def read_json(request: Request, max_bytes: int, accepted: tuple[str, ...] 
                 raise PayloadTooLarge(f"the body is larger than the limit of {max_bytes} bytes")
     except ClientDisconnect:  # nobody is left to answer; not a server error worth a traceback
         raise BadRequest("the client closed the connection before the body arrived") from None
+    return bytes(chunks)
+
+
+def parse_json(chunks: bytes) -> Any:
     if not chunks.strip():
         raise BadRequest("the request body is empty; send a JSON object")
     try:

@@ -7,12 +7,18 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+import orjson
+
 from quartier.model.entities import EntityType, Property, RelationKind
 from quartier.model.values import PLAIN, column_kinds, from_columns
+from quartier.query.sqltext import Sql
 from quartier.store.connection import Connection
 from quartier.store.dialect import Dialect
 
 Condition = tuple[str, tuple[Any, ...]]  # SQL on alias ``t`` with ? placeholders
+# An ORDER BY item on alias ``t`` with its direction, e.g. "t.name DESC"; ``source`` is
+# "id" for the id, which makes the order total.
+OrderTerm = Sql
 
 
 @dataclass
@@ -34,12 +40,18 @@ class Scope:
         return Scope(self.etype, [*self.conditions, (sql, params)])
 
 
+def id_scope(etype: EntityType, ids: Sequence[int]) -> Scope:
+    """The entities of ``etype`` with these ids (keep ``ids`` to a few hundred)."""
+    return Scope(etype, [(f"t.id IN ({', '.join('?' * len(ids))})", tuple(ids))])
+
+
 @dataclass(frozen=True)
 class _Layout:
     """Where each property's columns sit in a SELECT of an entity type."""
 
     select: str
     returning: str  # the same columns, for INSERT ... RETURNING
+    returning_aliased: str  # the same columns on alias t
     slices: tuple[tuple[Property, int, int, tuple[str, ...]], ...]
     foreign_keys: tuple[tuple[str, int], ...]
 
@@ -60,6 +72,7 @@ def _layout(etype: EntityType) -> _Layout:
     return _Layout(
         f"SELECT {', '.join(columns)} FROM {etype.table} t",
         ", ".join(c.removeprefix("t.") for c in columns),
+        ", ".join(columns),
         tuple(slices),
         tuple(fks),
     )
@@ -88,21 +101,28 @@ def decode_row(etype: EntityType, row: Sequence[Any], dialect: Dialect) -> dict[
     return out
 
 
+def _order_by(order: Sequence[OrderTerm], params: list[Any]) -> str:
+    terms = []
+    for term in order:
+        terms.append(term.text)
+        params.extend(term.params)
+    if not any(term.source == "id" for term in order):
+        terms.append("t.id ASC")
+    return " ORDER BY " + ", ".join(terms)
+
+
 async def fetch_entities(
     conn: Connection,
     dialect: Dialect,
     tenant_id: int,
     scope: Scope,
-    order: Sequence[tuple[str, bool]] = (),
+    order: Sequence[OrderTerm] = (),
     limit: int | None = None,
     offset: int = 0,
 ) -> list[dict[str, Any]]:
     """Entities in ``scope``, ordered by the given SQL expressions, then by id."""
     where, params = scope.where(tenant_id)
-    terms = [f"{expr} {'DESC' if desc else 'ASC'}" for expr, desc in order]
-    if not any(expr == "t.id" for expr, _ in order):
-        terms.append("t.id ASC")
-    sql = f"{_layout(scope.etype).select} WHERE {where} ORDER BY {', '.join(terms)}"
+    sql = f"{_layout(scope.etype).select} WHERE {where}{_order_by(order, params)}"
     if limit is not None:
         sql += " LIMIT ? OFFSET ?"
         params.extend((limit, offset))
@@ -110,10 +130,95 @@ async def fetch_entities(
     return [decode_row(scope.etype, row, dialect) for row in rows]
 
 
-async def count_entities(conn: Connection, tenant_id: int, scope: Scope) -> int:
+@dataclass(frozen=True)
+class Related:
+    """How the rows of a to-many relation are found: a join and the parent's key."""
+
+    join: str  # e.g. " JOIN things_locations k ON k.location_id = t.id", or ""
+    key: str  # e.g. "t.thing_id" or "k.thing_id"
+
+
+_UNION_CHUNK = 200  # SQLite allows 500 terms in one compound SELECT
+
+
+async def fetch_related(
+    conn: Connection,
+    dialect: Dialect,
+    tenant_id: int,
+    scope: Scope,
+    related: Related,
+    parent_ids: Sequence[int],
+    order: Sequence[OrderTerm],
+    limit: int,
+    offset: int,
+) -> list[tuple[int, dict[str, Any]]]:
+    """For each parent, its first ``limit`` related entities after ``offset``, in order.
+
+    PostgreSQL runs one LATERAL subquery per parent; SQLite a UNION ALL of them. Either
+    way each parent's page comes from the index, not from all of its rows.
+    """
+    layout = _layout(scope.etype)
+    where, where_params = scope.where(tenant_id)
+    order_params: list[Any] = []
+    order_sql = _order_by(order, order_params)
+    head = f"SELECT {layout.returning_aliased}"
+    body = f" FROM {scope.etype.table} t{related.join} WHERE {where} AND {related.key} = "
+    tail = f"{order_sql} LIMIT ? OFFSET ?"
+    out: list[tuple[int, dict[str, Any]]] = []
+    if dialect.name == "postgresql":
+        sql = (f"SELECT x.*, p.pid FROM unnest(CAST(? AS bigint[])) AS p(pid) CROSS JOIN LATERAL "
+               f"({head}{body}p.pid{tail}) x")
+        rows = await conn.fetch(sql, [list(parent_ids), *where_params, *order_params, limit, offset])
+    else:
+        rows = []
+        for start in range(0, len(parent_ids), _UNION_CHUNK):
+            chunk = parent_ids[start:start + _UNION_CHUNK]
+            branch = f"SELECT * FROM ({head}, ?{body}?{tail})"
+            params: list[Any] = []
+            for pid in chunk:
+                params.extend((pid, *where_params, pid, *order_params, limit, offset))
+            rows.extend(await conn.fetch(" UNION ALL ".join([branch] * len(chunk)), params))
+    for row in rows:
+        out.append((int(row[-1]), decode_row(scope.etype, row[:-1], dialect)))
+    return out
+
+
+async def count_related(
+    conn: Connection, tenant_id: int, scope: Scope, related: Related, parent_ids: Sequence[int]
+) -> dict[int, int]:
     where, params = scope.where(tenant_id)
-    value = await conn.fetchval(f"SELECT count(*) FROM {scope.etype.table} t WHERE {where}", params)
-    return int(value)
+    marks = ", ".join("?" * len(parent_ids))
+    rows = await conn.fetch(
+        f"SELECT {related.key}, count(*) FROM {scope.etype.table} t{related.join} "
+        f"WHERE {where} AND {related.key} IN ({marks}) GROUP BY {related.key}",
+        [*params, *parent_ids],
+    )
+    return {int(key): int(n) for key, n in rows}
+
+
+async def count_entities(
+    conn: Connection, tenant_id: int, scope: Scope, exact_up_to: int | None = None,
+    estimate: bool = False,
+) -> int:
+    """How many entities ``scope`` holds.
+
+    With ``exact_up_to``, counting stops there; above it, ``estimate`` asks the planner
+    (PostgreSQL) instead of reading every row, and the larger of the two is returned.
+    """
+    where, params = scope.where(tenant_id)
+    rows_sql = f"FROM {scope.etype.table} t WHERE {where}"
+    if exact_up_to is None:
+        return int(await conn.fetchval(f"SELECT count(*) {rows_sql}", params))
+    value = int(await conn.fetchval(
+        f"SELECT count(*) FROM (SELECT 1 {rows_sql} LIMIT ?) s", [*params, exact_up_to + 1]
+    ))
+    if value <= exact_up_to:
+        return value
+    if not estimate:
+        return int(await conn.fetchval(f"SELECT count(*) {rows_sql}", params))
+    plan = await conn.fetchval(f"EXPLAIN (FORMAT JSON) SELECT 1 {rows_sql}", params)
+    planned = (orjson.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]["Plan Rows"]
+    return max(value, int(planned))
 
 
 async def first_id(conn: Connection, tenant_id: int, scope: Scope) -> int | None:

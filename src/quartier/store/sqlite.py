@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from quartier.store import sqlite_functions
 from quartier.store.base import Store
 from quartier.store.dialect import Dialect
 from quartier.store.migrate import migrate_sqlite
@@ -42,6 +43,7 @@ class SqliteConnection:
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA busy_timeout=30000")
+        sqlite_functions.register(conn)
         return conn
 
     async def _run(self, fn: Any, *args: Any) -> Any:

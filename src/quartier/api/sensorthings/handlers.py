@@ -1,33 +1,42 @@
-"""One set of handlers for every entity type and path: GET, POST, PATCH, PUT, DELETE."""
+"""One set of handlers for every entity type and path: GET, POST, PATCH, PUT, DELETE.
+
+A request becomes a :class:`Call` and its answer a :class:`Reply`, so that ``$batch``
+runs its parts through exactly the same code as single requests.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
 
 import jsonpatch
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from quartier.api.body import JSON_PATCH_TYPE, JSON_TYPE, media_type, read_json
+from quartier.api.body import JSON_PATCH_TYPE, JSON_TYPE, check_media_type, media_type, read_json
 from quartier.api.responses import json_response
-from quartier.api.sensorthings.serialize import entity_json, self_link
+from quartier.api.sensorthings import formats
+from quartier.api.sensorthings.serialize import entity_json, page_link, self_link
 from quartier.errors import BadRequest, MethodNotAllowed, NotFound
 from quartier.model.changes import Batch, Delete, IdRef, NewRef
 from quartier.model.entities import ENTITY_SETS, EntityType
 from quartier.model.parse import parse_create, parse_update
-from quartier.query.options import check_select, order_terms, parse_options
+from quartier.query.options import Limits, QueryOptions, parse_options
 from quartier.query.path import Target, parse_path, resolve
+from quartier.query.run import QueryRunner
 from quartier.settings import Settings
 from quartier.store.base import Store
-from quartier.store.read import Scope, count_entities, fetch_entities
+from quartier.store.read import Scope, fetch_entities
 
 CONFORMANCE = (
     "http://www.opengis.net/spec/iot_sensing/1.1/req/datamodel",
     "http://www.opengis.net/spec/iot_sensing/1.1/req/resource-path/resource-path-to-entities",
+    "http://www.opengis.net/spec/iot_sensing/1.1/req/request-data",
     "http://www.opengis.net/spec/iot_sensing/1.1/req/create-update-delete",
+    "http://www.opengis.net/spec/iot_sensing/1.1/req/batch-request/batch-request",
+    "http://www.opengis.net/spec/iot_sensing/1.1/req/data-array/data-array",
 )
 _ENTITY_METHODS = ["GET", "PATCH", "PUT", "DELETE"]
 _COLLECTION_METHODS = ["GET", "POST"]
@@ -44,14 +53,44 @@ class Context:
     base: str  # e.g. http://host/v1.1 or http://host/t/nord/v1.1
 
 
+@dataclass
+class Call:
+    """One request below the version root, from HTTP or from a ``$batch``."""
+
+    method: str
+    path: str  # e.g. "Things(1)/Datastreams"
+    query: list[tuple[str, str]]
+    media_type: str
+    read_body: Callable[[], Awaitable[Any]]  # the parsed JSON body
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    response: Response | None = None  # a streamed or non-JSON answer
+
+    def to_response(self) -> Response:
+        if self.response is not None:
+            return self.response
+        if self.body is None:
+            return Response(status_code=self.status, headers=self.headers)
+        return json_response(self.body, self.status, self.headers)
+
+
 class SensorThingsApi:
     """The handlers, bound to a store and settings."""
 
     def __init__(self, store: Store, settings: Settings) -> None:
         self.store = store
         self.settings = settings
+        self.limits = Limits(
+            settings.default_top, settings.max_top, settings.max_expand_depth,
+            settings.max_filter_length,
+        )
 
-    async def _context(self, request: Request) -> Context:
+    async def context(self, request: Request) -> Context:
         tenant = request.path_params.get("tenant", "default")
         tenant_id = await self.store.tenant_id(tenant)
         if tenant_id is None:
@@ -62,7 +101,7 @@ class SensorThingsApi:
         return Context(self.store, self.settings, tenant_id, f"{root}{prefix}/{version}")
 
     async def root(self, request: Request) -> Response:
-        ctx = await self._context(request)
+        ctx = await self.context(request)
         return json_response({
             "value": [
                 {"name": etype.plural, "url": f"{ctx.base}/{etype.plural}"}
@@ -72,60 +111,96 @@ class SensorThingsApi:
         })
 
     async def resource(self, request: Request) -> Response:
-        ctx = await self._context(request)
-        path = parse_path(request.path_params["path"])
-        method = request.method
+        ctx = await self.context(request)
+
+        async def body() -> Any:
+            accepted = (JSON_TYPE, JSON_PATCH_TYPE) if request.method == "PATCH" else (JSON_TYPE,)
+            return await read_json(request, self.settings.max_body_bytes, accepted)
+
+        call = Call(request.method, request.path_params["path"], request.query_params.multi_items(),
+                    media_type(request), body)
+        reply = await self.execute(ctx, call)
+        return reply.to_response()
+
+    async def execute(self, ctx: Context, call: Call) -> Reply:
+        if call.path.strip("/") == "CreateObservations":
+            if call.method != "POST":
+                raise MethodNotAllowed("CreateObservations takes POST only", allowed=["POST"])
+            return await formats.create_observations(ctx, await call.read_body())
+        path = parse_path(call.path)
+        method = call.method
         target = await resolve(self.store, ctx.tenant_id, path, for_create=method == "POST")
         if method in ("GET", "HEAD"):
-            return await self._get(ctx, request, target)
+            return await self._get(ctx, call, target)
         allowed = _allowed(target)
         if method not in allowed:
             raise MethodNotAllowed(f"{method} is not allowed on {path.text}", allowed=allowed)
         if method == "POST":
-            return await self._post(ctx, request, target)
+            return await self._post(ctx, call, target)
         if method == "DELETE":
             return await self._delete(ctx, target)
-        return await self._update(ctx, request, target, replace=method == "PUT")
+        return await self._update(ctx, call, target, replace=method == "PUT")
 
     # -- reads ------------------------------------------------------------------------
 
-    async def _get(self, ctx: Context, request: Request, target: Target) -> Response:
-        options = parse_options(
-            request.query_params.multi_items(), ctx.settings.default_top, ctx.settings.max_top
-        )
-        check_select(target.etype, options.select)
-        order = order_terms(target.etype, options.orderby)
-        etype = target.etype
-        if target.single:
-            entity = await self._one(ctx, target.scope)
-            if target.ref:
-                return json_response({"@iot.selfLink": self_link(ctx.base, etype, entity["id"])})
-            if target.property is not None:
-                return _property_response(target, entity[target.property.name])
-            return json_response(entity_json(etype, entity, ctx.base, options.select))
-        async with self.store.reader() as conn:
-            rows = await fetch_entities(
-                conn, self.store.dialect, ctx.tenant_id, target.scope, order,
-                limit=options.top + 1, offset=options.skip,
-            )
-            count = (
-                await count_entities(conn, ctx.tenant_id, target.scope) if options.count else None
-            )
-        more = len(rows) > options.top
-        rows = rows[: options.top]
-        body: dict[str, Any] = {}
-        if count is not None:
-            body["@iot.count"] = count
-        if more:
-            body["@iot.nextLink"] = _next_link(request, ctx, options.skip + options.top,
-                                               options.top)
-        if target.ref:
-            body["value"] = [{"@iot.selfLink": self_link(ctx.base, etype, r["id"])} for r in rows]
-        else:
-            body["value"] = [entity_json(etype, r, ctx.base, options.select) for r in rows]
-        return json_response(body)
+    def runner(self, ctx: Context, conn: Any) -> QueryRunner:
+        return QueryRunner(conn, self.store.dialect, ctx.tenant_id, self.settings.exact_count_limit)
 
-    async def _one(self, ctx: Context, scope: Scope) -> dict[str, Any]:
+    async def _get(self, ctx: Context, call: Call, target: Target) -> Reply:
+        etype = target.etype
+        options = parse_options(call.query, etype, self.limits)
+        if target.single:
+            return await self._get_one(ctx, target, options)
+        if options.result_format == "CSV" and not target.ref:
+            return Reply(200, response=formats.csv_response(self, ctx, target.scope, options))
+        async with self.store.reader() as conn:
+            runner = self.runner(ctx, conn)
+            if options.result_format == "GeoJSON":
+                formats.add_geometry_expand(etype, options)
+            page = await runner.collection(target.scope, options)
+        body: dict[str, Any] = {}
+        if page.count is not None:
+            body["@iot.count"] = page.count
+        if page.more:
+            raw = dict(call.query)
+            body["@iot.nextLink"] = page_link(
+                f"{ctx.base}/{call.path.strip('/')}", raw, options.skip + options.top, options.top
+            )
+        if target.ref:
+            body["value"] = [{"@iot.selfLink": self_link(ctx.base, etype, r["id"])} for r in page.rows]
+            return Reply(200, body)
+        if options.result_format == "dataArray":
+            body["value"] = formats.data_array(page.rows, options, ctx.base)
+            return Reply(200, body)
+        values = [entity_json(etype, r, ctx.base, options.select, options.expand) for r in page.rows]
+        if options.result_format == "GeoJSON":
+            return Reply(200, formats.feature_collection(etype, values, body))
+        body["value"] = values
+        return Reply(200, body)
+
+    async def _get_one(self, ctx: Context, target: Target, options: QueryOptions) -> Reply:
+        etype = target.etype
+        if options.result_format is not None and options.result_format != "GeoJSON":
+            raise BadRequest(f"$resultFormat={options.result_format} applies to collections only")
+        async with self.store.reader() as conn:
+            runner = self.runner(ctx, conn)
+            if options.result_format == "GeoJSON":
+                formats.add_geometry_expand(etype, options)
+            rows = await fetch_entities(conn, self.store.dialect, ctx.tenant_id, target.scope, limit=1)
+            if not rows:
+                raise NotFound(f"no such {etype.name}")
+            await runner.expand(etype, rows, options.expand)
+        entity = rows[0]
+        if target.ref:
+            return Reply(200, {"@iot.selfLink": self_link(ctx.base, etype, entity["id"])})
+        if target.property is not None:
+            return _property_reply(target, entity[target.property.name])
+        value = entity_json(etype, entity, ctx.base, options.select, options.expand)
+        if options.result_format == "GeoJSON":
+            return Reply(200, formats.feature(etype, value))
+        return Reply(200, value)
+
+    async def one(self, ctx: Context, scope: Scope) -> dict[str, Any]:
         async with self.store.reader() as conn:
             rows = await fetch_entities(conn, self.store.dialect, ctx.tenant_id, scope, limit=1)
         if not rows:
@@ -134,36 +209,35 @@ class SensorThingsApi:
 
     # -- writes -----------------------------------------------------------------------
 
-    async def _post(self, ctx: Context, request: Request, target: Target) -> Response:
-        body = await read_json(request, ctx.settings.max_body_bytes)
+    async def _post(self, ctx: Context, call: Call, target: Target) -> Reply:
+        body = await call.read_body()
         batch, root = parse_create(target.etype, body, target.parent)
         result = await self.store.write(ctx.tenant_id, batch)
         stored = result.rows.get(root.index) if isinstance(root, NewRef) else None
         new_id = result.ids[root.index] if isinstance(root, NewRef) else root.id
-        entity = stored or await self._one(ctx, Scope(target.etype, [("t.id = ?", (new_id,))]))
+        entity = stored or await self.one(ctx, Scope(target.etype, [("t.id = ?", (new_id,))]))
         location = self_link(ctx.base, target.etype, new_id)
-        return json_response(entity_json(target.etype, entity, ctx.base), 201,
-                             {"Location": location})
+        return Reply(201, entity_json(target.etype, entity, ctx.base), {"Location": location})
 
-    async def _update(self, ctx: Context, request: Request, target: Target, replace: bool) -> Response:
+    async def _update(self, ctx: Context, call: Call, target: Target, replace: bool) -> Reply:
         etype = target.etype
-        accepted = (JSON_TYPE,) if replace else (JSON_TYPE, JSON_PATCH_TYPE)
-        body = await read_json(request, ctx.settings.max_body_bytes, accepted)
-        current = await self._one(ctx, target.scope)
+        check_media_type(call.media_type, (JSON_TYPE,) if replace else (JSON_TYPE, JSON_PATCH_TYPE))
+        body = await call.read_body()
+        current = await self.one(ctx, target.scope)
         entity_id = current["id"]
-        if media_type(request) == JSON_PATCH_TYPE:
+        if call.media_type == JSON_PATCH_TYPE:
             body = _apply_json_patch(etype, current, body)
         batch = parse_update(etype, entity_id, body, replace)
         await self.store.write(ctx.tenant_id, batch)
-        entity = await self._one(ctx, Scope(etype, [("t.id = ?", (entity_id,))]))
-        return json_response(entity_json(etype, entity, ctx.base))
+        entity = await self.one(ctx, Scope(etype, [("t.id = ?", (entity_id,))]))
+        return Reply(200, entity_json(etype, entity, ctx.base))
 
-    async def _delete(self, ctx: Context, target: Target) -> Response:
-        current = await self._one(ctx, target.scope)
+    async def _delete(self, ctx: Context, target: Target) -> Reply:
+        current = await self.one(ctx, target.scope)
         batch = Batch()
         batch.add(Delete(IdRef(target.etype, current["id"])))
         await self.store.write(ctx.tenant_id, batch)
-        return Response(status_code=200)
+        return Reply(200)
 
 
 def _allowed(target: Target) -> list[str]:
@@ -172,23 +246,14 @@ def _allowed(target: Target) -> list[str]:
     return _ENTITY_METHODS if target.single else _COLLECTION_METHODS
 
 
-def _property_response(target: Target, value: Any) -> Response:
+def _property_reply(target: Target, value: Any) -> Reply:
     assert target.property is not None
     if value is None:
-        return Response(status_code=204)
+        return Reply(204)
     if target.raw_value:
         text = value if isinstance(value, str) else orjson.dumps(value).decode()
-        return Response(text, media_type="text/plain; charset=utf-8")
-    return json_response({target.property.name: value})
-
-
-def _next_link(request: Request, ctx: Context, skip: int, top: int) -> str:
-    params = [(k, v) for k, v in request.query_params.multi_items() if k not in ("$skip", "$top")]
-    params.extend((("$top", str(top)), ("$skip", str(skip))))
-    path = request.url.path
-    version_at = path.find(f"/{request.path_params['version']}/")
-    tail = path[version_at + len(request.path_params["version"]) + 1:] if version_at >= 0 else path
-    return f"{ctx.base}{tail}?{urlencode(params, safe='$,()')}"
+        return Reply(200, response=Response(text, media_type="text/plain; charset=utf-8"))
+    return Reply(200, {target.property.name: value})
 
 
 def _apply_json_patch(etype: EntityType, current: dict[str, Any], patch: Any) -> dict[str, Any]:
