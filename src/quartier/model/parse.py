@@ -157,14 +157,18 @@ def _at(what: str, etype: EntityType) -> str:
 
 
 def parse_create(
-    etype: EntityType, body: Any, parent: tuple[Relation, IdRef] | None = None
+    etype: EntityType, body: Any, parent: tuple[Relation, Ref] | None = None,
+    into: Batch | None = None,
 ) -> tuple[Batch, Ref]:
     """The batch for a POST of ``body`` to an entity set, or to a parent's collection.
 
     ``parent`` is the relation seen from the parent (e.g. ``Thing.Datastreams``) and the
-    parent itself, when the POST went to ``Things(1)/Datastreams``.
+    parent itself, when the POST went to ``Things(1)/Datastreams``. With ``into``, the
+    changes are added to that batch (a change set of a ``$batch``).
     """
     parser = _CreateParser()
+    if into is not None:
+        parser.batch = into
     what = etype.name
     if isinstance(body, dict) and body.get("@iot.id") is not None:
         raise BadRequest(
@@ -188,7 +192,9 @@ def parse_create(
     return parser.batch, root
 
 
-def parse_update(etype: EntityType, entity_id: int, body: Any, replace: bool) -> Batch:
+def parse_update(
+    etype: EntityType, entity_id: int, body: Any, replace: bool, into: Batch | None = None
+) -> Batch:
     """The batch for a PATCH (merge) or, with ``replace``, a PUT of one entity."""
     what = f"{etype.name}({entity_id})"
     if not isinstance(body, dict):
@@ -224,7 +230,7 @@ def parse_update(etype: EntityType, entity_id: int, body: Any, replace: bool) ->
         if prop.name in values and values[prop.name] is None and not prop.nullable:
             raise BadRequest(f"{etype.name}.{prop.name} may not be null")
     check_encoding(etype, values)
-    batch = Batch()
+    batch = Batch() if into is None else into
     batch.add(Update(target, values, foreign_keys, replace_links))
     for change in reassign:
         batch.add(change)

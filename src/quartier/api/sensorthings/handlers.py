@@ -18,6 +18,7 @@ from starlette.responses import Response
 from quartier.api.body import JSON_PATCH_TYPE, JSON_TYPE, check_media_type, media_type, read_json
 from quartier.api.responses import json_response
 from quartier.api.sensorthings import formats
+from quartier.api.sensorthings.batch import batch_endpoint
 from quartier.api.sensorthings.serialize import entity_json, page_link, self_link
 from quartier.errors import BadRequest, MethodNotAllowed, NotFound
 from quartier.model.changes import Batch, Delete, IdRef, NewRef
@@ -112,6 +113,8 @@ class SensorThingsApi:
 
     async def resource(self, request: Request) -> Response:
         ctx = await self.context(request)
+        if request.path_params["path"].strip("/") == "$batch":
+            return await batch_endpoint(self, ctx, request)
 
         async def body() -> Any:
             accepted = (JSON_TYPE, JSON_PATCH_TYPE) if request.method == "PATCH" else (JSON_TYPE,)
@@ -226,7 +229,7 @@ class SensorThingsApi:
         current = await self.one(ctx, target.scope)
         entity_id = current["id"]
         if call.media_type == JSON_PATCH_TYPE:
-            body = _apply_json_patch(etype, current, body)
+            body = apply_json_patch(etype, current, body)
         batch = parse_update(etype, entity_id, body, replace)
         await self.store.write(ctx.tenant_id, batch)
         entity = await self.one(ctx, Scope(etype, [("t.id = ?", (entity_id,))]))
@@ -256,7 +259,7 @@ def _property_reply(target: Target, value: Any) -> Reply:
     return Reply(200, {target.property.name: value})
 
 
-def _apply_json_patch(etype: EntityType, current: dict[str, Any], patch: Any) -> dict[str, Any]:
+def apply_json_patch(etype: EntityType, current: dict[str, Any], patch: Any) -> dict[str, Any]:
     """Apply RFC 6902 operations to the entity's properties; return the properties changed."""
     if not isinstance(patch, list):
         raise BadRequest("a JSON Patch body must be an array of operations")
