@@ -29,7 +29,36 @@ class Outcome:
 
     error: QuartierError | None = None
     events: list[ChangeEvent] | None = None
+    id: int = 0
     row: dict[str, Any] | None = None
+
+
+def is_observation_batch(batch: Batch) -> bool:
+    """Several new Observations of existing Datastreams (and FeaturesOfInterest), nothing else."""
+    return len(batch.changes) > 1 and all(_plain_observation(c) for c in batch.changes)
+
+
+def _plain_observation(change: object) -> bool:
+    if not (isinstance(change, Create) and change.etype is _OBSERVATION):
+        return False
+    keys = change.foreign_keys
+    feature = keys.get("FeatureOfInterest")
+    return (
+        isinstance(keys.get("Datastream"), IdRef)
+        and (feature is None or isinstance(feature, IdRef))
+        and len(keys) <= 2
+    )
+
+
+async def write_observation_batch(writer: BatchWriter, batch: Batch) -> list[int]:
+    """Write an :func:`is_observation_batch` batch in bulk, all of it or (raising) none."""
+    creates = [c for c in batch.changes if isinstance(c, Create)]
+    outcomes = await _write(writer, creates, keep_rows=False)
+    for outcome in outcomes:
+        if outcome.error is not None:
+            raise outcome.error
+    writer.events.extend(e for o in outcomes for e in o.events or ())
+    return [o.id for o in outcomes]
 
 
 def is_lone_observation(batch: Batch) -> bool:
@@ -48,6 +77,11 @@ def is_lone_observation(batch: Batch) -> bool:
 async def write_lone_observations(writer: BatchWriter, batches: list[Batch]) -> list[Outcome]:
     """Write the batches (all :func:`is_lone_observation`, of the writer's tenant)."""
     creates = [b.changes[0] for b in batches]
+    return await _write(writer, [c for c in creates if isinstance(c, Create)], keep_rows=True)
+
+
+async def _write(writer: BatchWriter, creates: list[Create], keep_rows: bool) -> list[Outcome]:
+    """Each Create's outcome; with ``keep_rows``, the stored row comes back too."""
     parents = [
         p for c in creates if isinstance(c, Create)
         for p in [c.foreign_keys["Datastream"]] if isinstance(p, IdRef)
@@ -62,7 +96,7 @@ async def write_lone_observations(writer: BatchWriter, batches: list[Batch]) -> 
         mark = len(writer.events)
         try:
             state = await writer.datastream(parent.id, NotFound if parent.from_path else BadRequest)
-            feature = await writer.observation_feature(state, None)
+            feature = await writer.observation_feature(state, change.foreign_keys.get("FeatureOfInterest"))
         except QuartierError as exc:
             outcome.error = exc
             continue
@@ -73,15 +107,21 @@ async def write_lone_observations(writer: BatchWriter, batches: list[Batch]) -> 
             ("datastream_id", "?", state.id), ("feature_id", "?", feature),
         ]
         ready.append((outcome, change, state.id, feature, columns))
-    rows = []
-    per_query = max(1, _COLUMNS_PER_QUERY // (len(ready[0][4]) if ready else 1))
-    for start in range(0, len(ready), per_query):
-        rows.extend(await _insert_rows([r[4] for r in ready[start:start + per_query]], writer))
-    for (outcome, change, datastream, feature, _), row in zip(ready, rows, strict=True):
+    ids: list[int] = []
+    if keep_rows:
+        rows: list[dict[str, Any]] = []
+        per_query = max(1, _COLUMNS_PER_QUERY // (len(ready[0][4]) if ready else 1))
+        for start in range(0, len(ready), per_query):
+            rows.extend(await _insert_rows([r[4] for r in ready[start:start + per_query]], writer))
+        ids = [row["id"] for row in rows]
+    elif ready:
+        ids = await writer.copy_rows(_OBSERVATION.table, [r[4] for r in ready])
+    for index, (outcome, change, datastream, feature, _) in enumerate(ready):
         await writer.observation_added(datastream, feature, change.values)
-        outcome.row = row
+        outcome.id = ids[index]
+        outcome.row = rows[index] if keep_rows else None
         assert outcome.events is not None
-        outcome.events.append(ChangeEvent(writer.tenant_id, "Observation", row["id"], "create"))
+        outcome.events.append(ChangeEvent(writer.tenant_id, "Observation", ids[index], "create"))
     await writer.finish()
     return outcomes
 

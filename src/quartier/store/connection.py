@@ -20,3 +20,9 @@ class Connection(Protocol):
         ...
 
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
+    async def copy_rows(
+        self, table: str, columns: Sequence[str], records: Sequence[Sequence[Any]]
+    ) -> list[int]:
+        """Insert many rows of plain values the fastest way; their new ids, in order."""
+        ...

@@ -46,15 +46,40 @@ class PostgresConnection:
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         await self.raw.executemany(self._sql(sql), rows)
 
+    async def copy_rows(
+        self, table: str, columns: Sequence[str], records: Sequence[Sequence[Any]]
+    ) -> list[int]:
+        # COPY returns no ids: draw them from the table's identity sequence first.
+        ids = [
+            int(r[0]) for r in await self.raw.fetch(
+                f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) "
+                "FROM generate_series(1, $1)", len(records),
+            )
+        ]
+        await self.raw.copy_records_to_table(
+            table, columns=["id", *columns],
+            records=[(i, *r) for i, r in zip(ids, records, strict=True)],
+        )
+        return ids
+
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
-    for name in ("jsonb", "json"):
-        await conn.set_type_codec(
-            name,
-            encoder=lambda v: orjson.dumps(v).decode(),
-            decoder=orjson.loads,
-            schema="pg_catalog",
-        )
+    # Binary formats, so that COPY (binary only) takes JSON too: jsonb is a version
+    # byte and the text, json is the text.
+    await conn.set_type_codec(
+        "jsonb", encoder=_jsonb_encode, decoder=_jsonb_decode, schema="pg_catalog", format="binary"
+    )
+    await conn.set_type_codec(
+        "json", encoder=orjson.dumps, decoder=orjson.loads, schema="pg_catalog", format="binary"
+    )
+
+
+def _jsonb_encode(value: Any) -> bytes:
+    return b"\x01" + orjson.dumps(value)
+
+
+def _jsonb_decode(data: bytes) -> Any:
+    return orjson.loads(data[1:])
 
 
 async def _keep_session(conn: asyncpg.Connection) -> None:

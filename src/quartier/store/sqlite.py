@@ -21,6 +21,7 @@ from quartier.store.dialect import Dialect
 from quartier.store.migrate import migrate_sqlite
 
 _READERS = 3
+_PARAMETERS_PER_QUERY = 30_000  # below SQLite's limit of bound parameters
 
 
 class SqliteConnection:
@@ -68,6 +69,25 @@ class SqliteConnection:
 
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         await self._run(lambda: self._db().executemany(sql, rows))
+
+    async def copy_rows(
+        self, table: str, columns: Sequence[str], records: Sequence[Sequence[Any]]
+    ) -> list[int]:
+        names = ", ".join(columns)
+        one = "(" + ", ".join("?" * len(columns)) + ")"
+        per_query = max(1, _PARAMETERS_PER_QUERY // len(columns))
+
+        def insert() -> list[int]:
+            ids: list[int] = []
+            for start in range(0, len(records), per_query):
+                chunk = records[start:start + per_query]
+                sql = f"INSERT INTO {table} ({names}) VALUES {', '.join([one] * len(chunk))} RETURNING id"
+                params = [v for record in chunk for v in record]
+                # Ids are drawn in the order of the VALUES rows.
+                ids.extend(sorted(int(r[0]) for r in self._db().execute(sql, params).fetchall()))
+            return ids
+
+        return await self._run(insert)
 
     async def executescript(self, script: str) -> None:
         await self._run(lambda: self._db().executescript(script))

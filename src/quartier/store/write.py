@@ -89,6 +89,11 @@ class BatchWriter:
         self._thing_locations: dict[int, list[int]] = {}
 
     async def apply(self, batch: Batch) -> list[int]:
+        from quartier.store.bulk import is_observation_batch, write_observation_batch
+
+        if is_observation_batch(batch):
+            self._ids = await write_observation_batch(self, batch)
+            return self._ids
         for change in batch.changes:
             if isinstance(change, Create):
                 self._ids.append(await self._create(change))
@@ -162,6 +167,12 @@ class BatchWriter:
             f"RETURNING {returning}",
             [p for columns in rows for _, _, p in columns],
         )
+
+    async def copy_rows(self, table: str, rows: list[list[tuple[str, str, Any]]]) -> list[int]:
+        """Many rows of plain values (every placeholder ``?``) on the fastest path the
+        database has; the new ids, in row order."""
+        names = [c for c, _, _ in rows[0]]
+        return await self.conn.copy_rows(table, names, [[p for _, _, p in row] for row in rows])
 
     async def _insert(self, table: str, columns: list[tuple[str, str, Any]]) -> int:
         return int((await self.insert_rows(table, [columns]))[0][0])
