@@ -413,6 +413,41 @@ def test_group_with_first_request_invalid_writes_nothing(api: Api) -> None:
     assert counts(api) == dict.fromkeys(ENTITY_SETS, 0)
 
 
+GROUP_REFUSALS = {
+    "POST without a body": lambda thing: req("c", "POST", "Things", group="g"),
+    "PATCH without a body": lambda thing: req("c", "PATCH", f"Things({thing})", group="g"),
+    "PATCH of a collection": lambda thing: req("c", "PATCH", "Things", {"name": "alle"}, group="g"),
+    "POST to one entity": lambda thing: req("c", "POST", f"Things({thing})", thing_body(), group="g"),
+    "PATCH of a property": lambda thing: req("c", "PATCH", f"Things({thing})/name", {"name": "n"},
+                                             group="g"),
+    "unknown relation of $N": lambda thing: req("c", "POST", "$a/Sensors", sensor_body(), group="g"),
+    "PATCH of $N/relation": lambda thing: req("c", "PATCH", "$a/Locations", {"name": "n"}, group="g"),
+}
+
+
+@pytest.mark.parametrize("case", list(GROUP_REFUSALS))
+def test_group_refuses_what_it_cannot_write(api: Api, case: str) -> None:
+    thing = api.create("Things", thing_body("Bestand"))
+    before = counts(api)
+    responses = run_batch(api, [
+        req("a", "POST", "Things", thing_body("Gruppe"), group="g"),
+        GROUP_REFUSALS[case](thing),
+    ])
+    for item in responses:
+        assert_failed(item, 400)
+    assert counts(api) == before
+    assert api.ok(f"Things({thing})")["name"] == "Bestand"
+
+
+def test_write_without_a_body_outside_a_group(api: Api) -> None:
+    thing = api.create("Things", thing_body("Bestand"))
+    responses = run_batch(api, [req("1", "POST", "Things"), req("2", "PATCH", f"Things({thing})")])
+    for item, method, path in zip(responses, ["POST", "PATCH"], ["Things", f"Things({thing})"], strict=True):
+        assert item["status"] == direct(api, method, path).status_code == 400
+        assert_error_shape(item["body"])
+    assert names(api) == ["Bestand"]
+
+
 def test_get_inside_a_group_is_a_bad_request(api: Api) -> None:
     thing = api.create("Things", thing_body("Lesen"))
     responses = run_batch(api, [

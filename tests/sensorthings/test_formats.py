@@ -289,6 +289,30 @@ def test_create_observations_errors_per_row(api: Api, world: World) -> None:
     assert _created(api, links[2])["phenomenonTime"].startswith("20")
 
 
+def test_create_observations_row_without_feature_is_an_error_entry(api: Api, world: World) -> None:
+    """A row whose Observation cannot be made (no FeatureOfInterest given, and the Thing has
+    no Location to make one from) gets "error" at its position; the other rows are written
+    (SensorThings 1.1 §14.2: "In the case the service fails to create an Observation
+    entity, the service SHALL use the keyword 'error' in the corresponding position")."""
+    bare = api.create("Things", thing_body("Bare", with_location=False))
+    lost = api.create("Datastreams", datastream_body(
+        "Lost", Thing={"@iot.id": bare}, Sensor=sensor_body("Other"),
+        ObservedProperty=observed_property_body("Other"),
+    ))
+    before = _observation_count(api)
+    response = api.post("CreateObservations", [
+        {"Datastream": {"@iot.id": world.d1}, "components": ["result"], "dataArray": [[41]]},
+        {"Datastream": {"@iot.id": lost}, "components": ["result"], "dataArray": [[42]]},
+        {"Datastream": {"@iot.id": lost}, "components": ["result", "FeatureOfInterest/id"],
+         "dataArray": [[43, world.foi]]},
+    ])
+    assert response.status_code == 201, response.text
+    entries = response.json()
+    assert [e.startswith("error") for e in entries] == [False, True, False]
+    assert [_created(api, entries[i])["result"] for i in (0, 2)] == [41, 43]
+    assert _observation_count(api) == before + 2
+
+
 _GOOD_GROUP = {
     "Datastream": {"@iot.id": 1},
     "components": ["phenomenonTime", "result"],
@@ -353,6 +377,12 @@ def test_geojson_locations_and_features(api: Api, world: World) -> None:
     generated = [f for i, f in features.items() if i != world.foi]
     assert [f["geometry"] for f in generated] == [POINT]
 
+    wrapped = api.create("Locations", location_body("Wrapped", {
+        "type": "Feature", "geometry": {"type": "Point", "coordinates": [1.5, 2.5]}, "properties": {},
+    }))
+    as_feature = api.ok(f"Locations({wrapped})", **{"$resultFormat": "GeoJSON"})
+    assert as_feature["geometry"] == {"type": "Point", "coordinates": [1.5, 2.5]}
+
     single = api.ok(f"Locations({world.lb})", **{"$resultFormat": "GeoJSON"})
     assert single["type"] == "Feature"
     assert single["id"] == world.lb
@@ -368,6 +398,14 @@ def test_geojson_things_datastreams_observations(api: Api, world: World) -> None
     assert things[bare]["geometry"] is None
     assert things[world.b]["properties"]["name"] == "B"
     assert things[world.a]["properties"]["properties"] == {"district": "Nord"}
+    two = api.create("Things", {**thing_body("Two", with_location=False), "Locations": [
+        {"@iot.id": world.la}, {"@iot.id": world.lb},
+    ]})
+    collection = _features(api, "Things", **{"$filter": "name eq 'Two'"})[two]["geometry"]
+    assert collection["type"] == "GeometryCollection"
+    assert sorted(g["coordinates"] for g in collection["geometries"]) == sorted(
+        [POINT["coordinates"], OTHER_POINT["coordinates"]]
+    )
 
     d3 = api.create("Datastreams", datastream_body(
         "D3", Thing={"@iot.id": world.b}, Sensor=sensor_body("Other"),
@@ -454,9 +492,15 @@ def test_csv_select_and_expand(api: Api, world: World) -> None:
     assert [r[1:] for r in data] == [["10", str(world.d2), "D2"], ["20", str(world.d2), "D2"]]
 
 
-@pytest.mark.parametrize("expand", ["Datastreams", "Locations", "Datastreams($select=name)"])
-def test_csv_cannot_expand_collections(api: Api, world: World, expand: str) -> None:
-    _bad_request(api.get("Things", **{"$resultFormat": "CSV", "$expand": expand}))
+@pytest.mark.parametrize("path, expand", [
+    ("Things", "Datastreams"),
+    ("Things", "Locations"),
+    ("Things", "Datastreams($select=name)"),
+    ("Datastreams", "Observations($top=1)"),
+    ("Observations", "Datastream($expand=Observations)"),  # a collection one level down
+])
+def test_csv_cannot_expand_collections(api: Api, world: World, path: str, expand: str) -> None:
+    _bad_request(api.get(path, **{"$resultFormat": "CSV", "$expand": expand}))
 
 
 @pytest.fixture

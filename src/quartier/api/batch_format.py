@@ -325,7 +325,12 @@ def _http_part(response: SubResponse) -> bytes:
     lines += [f"{_title(name)}: {value}" for name, value in headers.items()]
     lines += ["", ""]
     # The CRLF before the next delimiter belongs to it, so end the HTTP message with one more.
-    payload = b"" if response.body is None else orjson.dumps(response.body)
+    if response.body is None:
+        payload = b""
+    elif isinstance(response.body, str) and headers["content-type"].startswith("text/"):
+        payload = response.body.encode()  # a $value: the text itself
+    else:
+        payload = orjson.dumps(response.body)
     return _CRLF.join(lines).encode() + payload + _CRLF.encode()
 
 

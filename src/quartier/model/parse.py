@@ -45,8 +45,12 @@ def _unknown(etype: EntityType, key: str) -> BadRequest:
     )
 
 
-def _members(etype: EntityType, body: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[Relation, Any]]]:
+def parse_members(
+    etype: EntityType, body: Any
+) -> tuple[dict[str, Any], list[tuple[Relation, Any]]]:
     """The body's parsed property values, and its relations with their raw JSON."""
+    if not isinstance(body, dict):
+        raise BadRequest(f"the {etype.name} must be a JSON object, not {_json_kind(body)}")
     values: dict[str, Any] = {}
     relations: list[tuple[Relation, Any]] = []
     for key, raw in body.items():
@@ -91,7 +95,7 @@ class _CreateParser:
                 self.batch.add(Reassign(existing, parent[0], parent[1]))
             return existing
 
-        values, relations = _members(etype, body)
+        values, relations = parse_members(etype, body)
         to_one: dict[str, Ref] = {}
         later: list[tuple[Relation, Any]] = []
         for member, raw in relations:
@@ -199,7 +203,7 @@ def parse_update(
     what = f"{etype.name}({entity_id})"
     if not isinstance(body, dict):
         raise BadRequest(f"the body must be a JSON object, not {_json_kind(body)}")
-    values, relations = _members(etype, body)
+    values, relations = parse_members(etype, body)
     foreign_keys: dict[str, Ref] = {}
     replace_links: dict[str, list[Ref]] = {}
     reassign: list[Reassign] = []

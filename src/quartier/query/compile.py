@@ -132,9 +132,10 @@ class Compiler:
     # -- booleans ---------------------------------------------------------------------
 
     def _bool(self, node: Node) -> Sql:
-        if isinstance(node, Binary) and node.op in ("and", "or"):
-            left, right = self._bool(node.left), self._bool(node.right)
-            return fill(f"({{0}} {node.op.upper()} {{1}})", left, right)
+        if isinstance(node, Binary) and node.op in ("and", "or"):  # a chain: one flat level
+            parts = [self._bool(item) for item in _chain(node, node.op)]
+            joiner = f" {node.op.upper()} "
+            return fill("(" + joiner.join(f"{{{i}}}" for i in range(len(parts))) + ")", *parts)
         if isinstance(node, Unary) and node.op == "not":
             return fill("(NOT {0})", self._bool(node.operand))
         if self._joins is not None:  # a comparison inside a comparison: same joins
@@ -251,6 +252,7 @@ class Compiler:
                 "kind": Sql(f"{alias}.result_type", (), NUMBER),
                 "number": Sql(f"{alias}.result_number", (), NUMBER),
                 "string": Sql(f"{alias}.result_string", (), STRING),
+                "json": Sql(f"{alias}.result_json", (), JSONDOC),
             })
         if rest:
             return self._json_at(column, rest)
@@ -294,9 +296,16 @@ class Compiler:
             left = self._typed_view(left, right.type, pos)
         elif right.type in (RESULT, JSON) and left.type not in (RESULT, JSON):
             right = self._typed_view(right, left.type, pos)
-        elif left.type in (RESULT, JSON):
-            left = self._text_view(left)
-            right = self._text_view(right)
+        elif left.type in (RESULT, JSON):  # both sides: each type compared with its own
+            parts = [
+                self._compare(
+                    op, self._typed_view(left, type_, pos), self._typed_view(right, type_, pos), pos
+                )
+                for type_ in (NUMBER, STRING, BOOL)
+            ]
+            if op in ("eq", "ne") and left.type == RESULT and right.type == RESULT:
+                parts.append(fill(f"({{0}} {_SQL_OPS[op]} {{1}})", left.source["json"], right.source["json"]))
+            return fill("(" + " OR ".join(f"{{{i}}}" for i in range(len(parts))) + ")", *parts)
         if left.type in _TIMES and right.type in _TIMES and SPAN in (left.type, right.type):
             return self._compare_spans(op, left, right)
         if left.type != right.type:
@@ -329,14 +338,6 @@ class Compiler:
         if self.flavor.name == "postgresql":
             return f"(CASE WHEN {{0}} = {_RESULT_BOOL} THEN {{1}} <> 0 END)"
         return f"(CASE WHEN {{0}} = {_RESULT_BOOL} THEN {{1}} END)"
-
-    def _text_view(self, value: Sql) -> Sql:
-        if value.type == JSON:
-            column, path = value.source
-            return fill(self.flavor.json_text(), column, path, type_=STRING)
-        if value.type == RESULT:
-            return value.source["string"]
-        return value
 
     def _null_test(self, op: str, value: Sql, pos: int) -> Sql:
         if op not in ("eq", "ne"):
@@ -473,7 +474,11 @@ class Compiler:
         return fill(self.flavor.time_of_day(), moment, type_=TIMEOFDAY)
 
     def _offset(self, call: Call) -> Sql:
-        moment = self._typed(call.args[0], TIME)
+        arg = call.args[0]
+        if isinstance(arg, Literal) and arg.type == TIME:  # the offset it was written with
+            offset = arg.value.utcoffset()
+            return self._literal(int(offset.total_seconds() // 60) if offset else 0, NUMBER)
+        moment = self._typed(arg, TIME)
         return fill("(CASE WHEN {0} IS NULL THEN NULL ELSE 0 END)", moment, type_=NUMBER)
 
     def _constant_time(self, call: Call) -> Sql:
@@ -517,6 +522,19 @@ class Compiler:
             raise self.error(_pos(node), f"{_describe(node)} is {_TYPE_NAMES[value.type]}, not a geometry; "
                                          "write a literal as geography'POINT(7.1 50.7)'")
         return value
+
+
+def _chain(node: Binary, op: str) -> list[Node]:
+    """The operands of ``a op b op c …``, left to right."""
+    items: list[Node] = []
+    stack: list[Node] = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, Binary) and current.op == op:
+            stack.extend((current.right, current.left))
+        else:
+            items.append(current)
+    return items
 
 
 def _start(value: Sql) -> Sql:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
 from typing import Any
 
+import ciso8601
 import shapely
 import shapely.wkt
 from shapely.geometry.base import BaseGeometry
@@ -25,7 +26,8 @@ from quartier.query.lexer import Token, syntax_error, tokenize
 COMPARISONS = ("eq", "ne", "gt", "ge", "lt", "le")
 ADDITIVE = ("add", "sub")
 MULTIPLICATIVE = ("mul", "div", "mod")
-_MAX_DEPTH = 64
+_MAX_DEPTH = 64  # guards the parser's own recursion
+MAX_TREE_DEPTH = 24  # nesting the databases evaluate safely (SQLite's parser stack is small)
 
 
 @dataclass(frozen=True)
@@ -129,9 +131,7 @@ class Parser:
     # -- grammar ----------------------------------------------------------------------
 
     def expression(self) -> Node:
-        self.depth += 1
-        if self.depth > _MAX_DEPTH:
-            raise self.error(f"the expression nests more than {_MAX_DEPTH} levels deep")
+        self._deeper()
         try:
             return self._or()
         finally:
@@ -154,8 +154,16 @@ class Parser:
     def _not(self) -> Node:
         if self.token.is_name("not"):
             pos = self.advance().pos
-            return Unary("not", self._not(), pos)
+            self._deeper()
+            node = Unary("not", self._not(), pos)
+            self.depth -= 1
+            return node
         return self._comparison()
+
+    def _deeper(self) -> None:
+        self.depth += 1
+        if self.depth > _MAX_DEPTH:
+            raise self.error(f"the expression nests more than {_MAX_DEPTH} levels deep")
 
     def _comparison(self) -> Node:
         node = self._additive()
@@ -195,7 +203,9 @@ class Parser:
     def _unary(self) -> Node:
         if self.token.is_punct("-"):
             token = self.advance()
+            self._deeper()
             operand = self._unary()
+            self.depth -= 1
             if isinstance(operand, Literal) and operand.type == "number":
                 return Literal(-operand.value, "number", token.pos)
             if isinstance(operand, Literal) and operand.type == "duration":
@@ -295,9 +305,11 @@ def _number(text: str) -> int | float:
 
 
 def _instant(text: str) -> datetime:
+    """The time with the offset it was written with (``totaloffsetminutes`` reads it)."""
     if text[-6] == " ":  # '+01:00' whose '+' an unencoded URL turned into a space
         text = text[:-6] + "+" + text[-5:]
-    return parse_instant(text, "the time").astimezone(UTC)
+    parse_instant(text, "the time")  # checks it, and that it lies within the years 1 to 9999
+    return ciso8601.parse_rfc3339(text)
 
 
 def parse_duration(text: str) -> Duration:
@@ -337,7 +349,29 @@ def parse_filter(text: str) -> Node:
     node = parser.expression()
     if not parser.at_end():
         raise parser.error(f"unexpected {parser.token.text!r} after a complete expression")
+    check_depth(node, "$filter")
     return node
+
+
+def check_depth(root: Node, option: str) -> None:
+    """400 when the tree nests deeper than :data:`MAX_TREE_DEPTH`; a chain of ``and`` (or
+    of ``or``) counts as one level, any other operator, call or ``not`` as one each."""
+    stack: list[tuple[Node, int]] = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_TREE_DEPTH:
+            raise syntax_error(option, node.pos, f"the expression nests more than {MAX_TREE_DEPTH} "
+                                                 "levels deep here; simplify it")
+        if isinstance(node, Binary):
+            for child in (node.left, node.right):
+                chained = node.op in ("and", "or") and isinstance(child, Binary) and child.op == node.op
+                stack.append((child, depth if chained else depth + 1))
+        elif isinstance(node, Unary):
+            stack.append((node.operand, depth + 1))
+        elif isinstance(node, Call):
+            stack.extend((child, depth + 1) for child in node.args)
+        elif isinstance(node, ListOf):
+            stack.extend((child, depth + 1) for child in node.items)
 
 
 def parse_orderby(text: str) -> list[tuple[Node, bool]]:
@@ -348,6 +382,7 @@ def parse_orderby(text: str) -> list[tuple[Node, bool]]:
         if parser.at_end() or parser.token.is_punct(","):
             raise parser.error("expected a property or expression to order by")
         node = parser.expression()
+        check_depth(node, "$orderby")
         descending = False
         if parser.token.is_name("asc", "desc"):
             descending = parser.advance().text.lower() == "desc"

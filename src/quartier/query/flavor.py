@@ -66,11 +66,6 @@ class Flavor:
             return "(CASE WHEN json_type({0}, {1}) = 'text' THEN json_extract({0}, {1}) END)"
         return "json_extract({0}, {1})"  # for ordering and null tests
 
-    def json_text(self) -> str:
-        """The value as text whatever its JSON type (JSON compared with JSON)."""
-        return "(CASE WHEN json_type({0}, {1}) IN ('object', 'array') THEN json_extract({0}, {1}) " \
-               "ELSE CAST(json_extract({0}, {1}) AS TEXT) END)"
-
     def json_is_null(self) -> str:
         return "(json_type({0}, {1}) IS NULL OR json_type({0}, {1}) = 'null')"
 
@@ -148,6 +143,8 @@ class PostgresFlavor(Flavor):
         }.get(type_)
         if type_ == GEOMETRY:
             return "CAST(? AS text)", value.wkt
+        if type_ == TIME:  # as text: asyncpg would send the years 1 and 9999 as infinity
+            return "CAST(CAST(? AS text) AS timestamptz)", value.astimezone(UTC).isoformat()
         if type_ == DURATION:
             return "CAST(CAST(? AS text) AS interval)", f"{value.months} months {value.micros} microseconds"
         if cast is None:
@@ -177,9 +174,6 @@ class PostgresFlavor(Flavor):
         if type_ == STRING:
             return f"(CASE WHEN jsonb_typeof({value}) = 'string' THEN {value} #>> '{{}}' END)"
         return value
-
-    def json_text(self) -> str:
-        return "({0} #>> CAST({1} AS text[]))"
 
     def json_is_null(self) -> str:
         return "(({0} #> CAST({1} AS text[])) IS NULL OR jsonb_typeof({0} #> CAST({1} AS text[])) = 'null')"
@@ -216,7 +210,10 @@ class PostgresFlavor(Flavor):
         }[name]
 
     def shift_time(self, moment: Sql, duration: Sql, sign: int) -> Sql:
-        return fill(f"({{0}} {'+' if sign > 0 else '-'} {{1}})", moment, duration, type_=TIME)
+        # Times beyond the years 1 to 9999 are NULL, as on SQLite.
+        shifted = fill(f"({{0}} {'+' if sign > 0 else '-'} {{1}})", moment, duration, type_=TIME)
+        return fill("(CASE WHEN {0} BETWEEN CAST('0001-01-01T00:00:00Z' AS timestamptz) AND "
+                    "CAST('9999-12-31T23:59:59.999999Z' AS timestamptz) THEN {0} END)", shifted, type_=TIME)
 
     def time_difference(self) -> str:
         return "({0} - {1})"

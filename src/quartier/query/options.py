@@ -92,7 +92,11 @@ def build_options(seen: dict[str, str], etype: EntityType, limits: Limits, depth
                              f"{limits.max_filter_length} are allowed")
         options.filter = parse_filter(text)
     if "$orderby" in seen:
-        options.orderby = parse_orderby(seen["$orderby"])
+        text = seen["$orderby"]
+        if len(text) > limits.max_filter_length:
+            raise BadRequest(f"$orderby is {len(text)} characters long; at most "
+                             f"{limits.max_filter_length} are allowed")
+        options.orderby = parse_orderby(text)
     if "$select" in seen:
         options.select = _select(etype, seen["$select"])
     if "$expand" in seen:

@@ -74,7 +74,7 @@ class QueryRunner:
             self.conn, self.dialect, self.tenant_id, scope, self.order(scope.etype, options),
             limit=options.top + 1, offset=options.skip,
         )
-        more = len(rows) > options.top
+        more = 0 < options.top < len(rows)  # $top=0 asks for no page, so none follows
         rows = rows[: options.top]
         await self.expand(scope.etype, rows, options.expand)
         return Page(rows, count, more)
@@ -125,7 +125,7 @@ class QueryRunner:
         children: list[dict[str, Any]] = []
         for row in rows:
             page_rows = by_parent[row["id"]]
-            more = len(page_rows) > options.top
+            more = 0 < options.top < len(page_rows)
             page_rows = page_rows[: options.top]
             children.extend(page_rows)
             count = counts.get(row["id"], 0) if options.count else None

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-_HOLE = re.compile(r"\{(\d)\}")
+_HOLE = re.compile(r"\{(\d+)\}")
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from quartier.store.read import decode_row, returning_columns
 from quartier.store.write import BatchWriter
 
 _OBSERVATION = ENTITY_TYPES["Observation"]
+_PROPERTY_NAMES = tuple(p.name for p in _OBSERVATION.properties)
 _COLUMNS_PER_QUERY = 30_000  # below SQLite's limit of bound parameters
 
 
@@ -88,7 +89,7 @@ async def _write(writer: BatchWriter, creates: list[Create], keep_rows: bool) ->
     ]
     await writer.load_datastreams([p.id for p in parents])
     outcomes: list[Outcome] = []
-    ready: list[tuple[Outcome, Create, int, int, list[tuple[str, str, Any]]]] = []
+    ready: list[tuple[Outcome, Create, Any, int, list[tuple[str, str, Any]]]] = []
     for change, parent in zip(creates, parents, strict=True):
         assert isinstance(change, Create) and isinstance(parent, IdRef)
         outcome = Outcome()
@@ -101,12 +102,12 @@ async def _write(writer: BatchWriter, creates: list[Create], keep_rows: bool) ->
             outcome.error = exc
             continue
         outcome.events = writer.events[mark:]  # a FeatureOfInterest it made
-        values = {p.name: change.values.get(p.name) for p in _OBSERVATION.properties}
+        values = {name: change.values.get(name) for name in _PROPERTY_NAMES}
         columns = [
             ("tenant_id", "?", writer.tenant_id), *writer.columns(_OBSERVATION, values),
             ("datastream_id", "?", state.id), ("feature_id", "?", feature),
         ]
-        ready.append((outcome, change, state.id, feature, columns))
+        ready.append((outcome, change, state, feature, columns))
     ids: list[int] = []
     if keep_rows:
         rows: list[dict[str, Any]] = []
@@ -116,8 +117,8 @@ async def _write(writer: BatchWriter, creates: list[Create], keep_rows: bool) ->
         ids = [row["id"] for row in rows]
     elif ready:
         ids = await writer.copy_rows(_OBSERVATION.table, [r[4] for r in ready])
-    for index, (outcome, change, datastream, feature, _) in enumerate(ready):
-        await writer.observation_added(datastream, feature, change.values)
+    for index, (outcome, change, state, feature, _) in enumerate(ready):
+        writer.note_observation(state, feature, change.values)
         outcome.id = ids[index]
         outcome.row = rows[index] if keep_rows else None
         assert outcome.events is not None

@@ -26,6 +26,10 @@ class Dialect:
 
     # Appended to the SELECT that reads a Datastream's derived fields before changing them.
     lock_for_update = ""
+    # Whether parameters need :meth:`encode` (SQLite: times and JSON as text).
+    encodes = True
+    # Write transactions one process runs at once (SQLite has one writer anyway).
+    concurrent_writers = 1
 
     def sql(self, text: str) -> str:
         return text
@@ -72,6 +76,8 @@ class PostgresDialect(Dialect):
     # Writers of one Datastream in several processes take turns, so none of them computes
     # the derived fields from a state another is about to change.
     lock_for_update = " FOR UPDATE OF d"
+    encodes = False
+    concurrent_writers = 3
 
     def sql(self, text: str) -> str:
         return _numbered(text)

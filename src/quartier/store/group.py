@@ -49,13 +49,19 @@ class GroupWriter:
         self._dialect = dialect
         self._publish = publish
         self._queue: list[_Pending] = []
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def write(self, tenant_id: int, batch: Batch) -> Any:
         done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queue.append(_Pending(tenant_id, batch, done))
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._drain(), name="quartier-group-commit")
+        # While every running group waits on the database, another transaction may start
+        # (PostgreSQL); row locks on the Datastreams keep their derived fields right.
+        # A task that has just finished may still be in the set until its callback runs.
+        running = sum(1 for task in self._tasks if not task.done())
+        if running < self._dialect.concurrent_writers:
+            task = asyncio.create_task(self._drain(), name="quartier-group-commit")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         return await done
 
     async def _drain(self) -> None:

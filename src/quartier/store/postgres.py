@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from quartier.errors import SchemaVersionError, ServiceUnavailable
+from quartier.errors import BadRequest, SchemaVersionError, ServiceUnavailable
 from quartier.store.base import Store
 from quartier.store.dialect import PostgresDialect
 from quartier.store.migrate import migrate_postgres
@@ -30,13 +30,16 @@ class PostgresConnection:
         self._sql = dialect.sql
 
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
-        return await self.raw.fetch(self._sql(sql), *params)
+        with _values_checked():
+            return await self.raw.fetch(self._sql(sql), *params)
 
     async def fetchrow(self, sql: str, params: Sequence[Any] = ()) -> Sequence[Any] | None:
-        return await self.raw.fetchrow(self._sql(sql), *params)
+        with _values_checked():
+            return await self.raw.fetchrow(self._sql(sql), *params)
 
     async def fetchval(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        return await self.raw.fetchval(self._sql(sql), *params)
+        with _values_checked():
+            return await self.raw.fetchval(self._sql(sql), *params)
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         status = await self.raw.execute(self._sql(sql), *params)
@@ -61,6 +64,20 @@ class PostgresConnection:
             records=[(i, *r) for i, r in zip(ids, records, strict=True)],
         )
         return ids
+
+
+@contextmanager
+def _values_checked() -> Iterator[None]:
+    """A value the database cannot compute from the request (an overflow, a negative
+    substring length, a geometry PostGIS refuses) is the client's 400, not a 500."""
+    try:
+        yield
+    except asyncpg.exceptions.DataError as exc:
+        raise BadRequest(f"the database cannot compute this request: {exc}") from None
+    except asyncpg.exceptions.InternalServerError as exc:
+        if not any(word in str(exc).lower() for word in ("geom", "geos", "relate")):
+            raise
+        raise BadRequest(f"the database cannot compute this request: {exc}") from None
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:

@@ -83,6 +83,15 @@ def geo_predicate(op: str, a: str, b: str) -> int:
     return int(bool(getattr(geometry(a), op)(geometry(b))))
 
 
+def line_length(geom: BaseGeometry) -> float:
+    """The length of the lines in a geometry; areas and points have none (as in PostGIS)."""
+    if geom.geom_type in ("LineString", "LinearRing", "MultiLineString"):
+        return float(geom.length)
+    if geom.geom_type == "GeometryCollection":
+        return sum(line_length(part) for part in geom.geoms)
+    return 0.0
+
+
 def geo_relate(a: str, b: str, pattern: str) -> int:
     return int(geometry(a).relate_pattern(geometry(b), pattern))
 
@@ -98,7 +107,7 @@ def register(conn: sqlite3.Connection) -> None:
         ("quartier_time_diff", 2, time_diff),
         ("quartier_geo", 3, geo_predicate),
         ("quartier_geo_distance", 2, lambda a, b: geometry(a).distance(geometry(b))),
-        ("quartier_geo_length", 1, lambda a: geometry(a).length),
+        ("quartier_geo_length", 1, lambda a: line_length(geometry(a))),
         ("quartier_geo_relate", 3, geo_relate),
     ]
     for name, arity, fn in functions:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 import orjson
@@ -30,7 +31,7 @@ from quartier.model.changes import (
     Ref,
     Update,
 )
-from quartier.model.entities import ENTITY_TYPES, EntityType, Kind, RelationKind
+from quartier.model.entities import ENTITY_TYPES, EntityType, Kind, Property, RelationKind
 from quartier.model.geometry import area_of, extend_area, geometry_json
 from quartier.model.times import now_utc
 from quartier.model.values import JSON, TIME, column_kinds, to_columns
@@ -68,6 +69,11 @@ class _DatastreamState:
         if bounds[1] is None or end > bounds[1]:
             bounds[1] = end
             self.changed = True
+
+
+@cache
+def _column_plan(etype: EntityType) -> tuple[tuple[Property, tuple[str, ...], tuple[str, ...]], ...]:
+    return tuple((prop, prop.columns, column_kinds(prop)) for prop in etype.properties)
 
 
 class BatchWriter:
@@ -141,15 +147,19 @@ class BatchWriter:
     def columns(self, etype: EntityType, values: dict[str, Any]) -> list[tuple[str, str, Any]]:
         """(column, SQL placeholder, parameter) for the given property values."""
         out: list[tuple[str, str, Any]] = []
-        encode = self.dialect.encode
-        for prop in etype.properties:
+        encode = self.dialect.encode if self.dialect.encodes else None
+        for prop, names, kinds in _column_plan(etype):
             if prop.name not in values:
                 continue
             value = values[prop.name]
-            for col, kind, part in zip(
-                prop.columns, column_kinds(prop), to_columns(prop, value), strict=True
-            ):
-                out.append((col, "?", encode(kind, part)))
+            parts = to_columns(prop, value)
+            if encode is None:
+                out.extend(zip(names, ("?",) * len(names), parts, strict=True))
+            else:
+                out.extend(
+                    (col, "?", encode(kind, part))
+                    for col, kind, part in zip(names, kinds, parts, strict=True)
+                )
             if prop.kind is Kind.GEOMETRY and self.dialect.geometry_from_geojson:
                 geo = None if value is None else orjson.dumps(geometry_json(value)).decode()
                 expr = self.dialect.geometry_from_geojson if geo is not None else "?"
@@ -463,7 +473,10 @@ class BatchWriter:
     async def observation_added(
         self, datastream_id: int, feature_id: int, values: dict[str, Any]
     ) -> None:
-        state = await self.datastream(datastream_id)
+        self.note_observation(await self.datastream(datastream_id), feature_id, values)
+
+    def note_observation(self, state: _DatastreamState, feature_id: int, values: dict[str, Any]) -> None:
+        """Widen the Datastream's derived fields by a new Observation."""
         start, end = values["phenomenonTime"]
         state.widen(state.phenomenon, start, end or start)
         result_time = values.get("resultTime")
@@ -482,15 +495,24 @@ class BatchWriter:
             self._recompute.add(int(datastream_id))
 
     async def _save_datastreams(self) -> None:
+        times_only: list[list[Any]] = []
+        enc = self.dialect.encode
         for state in self._datastreams.values():
             if state.id in self._recompute:
                 continue
-            area = extend_area(state.area, state.new_geometries)
-            if area is None and not state.changed:
-                continue
             # The area only changes when a FeatureOfInterest lies outside it.
-            await self._store_derived(state.id, state.phenomenon, state.result, area,
-                                      area_changed=area is not None)
+            area = extend_area(state.area, state.new_geometries)
+            if area is not None:
+                await self._store_derived(state.id, state.phenomenon, state.result, area)
+            elif state.changed:
+                times = (*state.phenomenon, *state.result)
+                times_only.append([*(enc(TIME, t) for t in times), state.id])
+        if times_only:  # one pipelined statement for all of them
+            await self.conn.executemany(
+                "UPDATE datastreams SET phenomenon_time_start = ?, phenomenon_time_end = ?, "
+                "result_time_start = ?, result_time_end = ? WHERE id = ?",
+                times_only,
+            )
 
     async def _store_derived(
         self,
@@ -498,7 +520,6 @@ class BatchWriter:
         phenomenon: list[datetime | None],
         result: list[datetime | None],
         area: dict[str, Any] | None,
-        area_changed: bool = True,
     ) -> None:
         enc = self.dialect.encode
         columns = [
@@ -507,9 +528,8 @@ class BatchWriter:
             ("result_time_start", "?", enc(TIME, result[0])),
             ("result_time_end", "?", enc(TIME, result[1])),
         ]
-        if area_changed:
-            columns.append(("observed_area", "?", enc(JSON, area)))
-        if area_changed and self.dialect.geometry_from_geojson:
+        columns.append(("observed_area", "?", enc(JSON, area)))
+        if self.dialect.geometry_from_geojson:
             geo = None if area is None else orjson.dumps(area).decode()
             mark = self.dialect.geometry_from_geojson if geo is not None else "?"
             columns.append(("observed_area_geom", mark, geo))

@@ -27,8 +27,8 @@ from quartier.api.body import JSON_PATCH_TYPE, JSON_TYPE, check_media_type, pars
 from quartier.api.responses import json_response
 from quartier.api.sensorthings.serialize import entity_json, self_link
 from quartier.errors import BadRequest, MethodNotAllowed, NotFound, QuartierError, UnsupportedMediaType
-from quartier.model.changes import Batch, Delete, IdRef, NewRef, Ref
-from quartier.model.parse import parse_create, parse_update
+from quartier.model.changes import Batch, Create, Delete, IdRef, NewRef, Ref
+from quartier.model.parse import parse_create, parse_members, parse_update
 from quartier.query.path import parse_path, resolve
 from quartier.store.read import Scope
 
@@ -100,7 +100,8 @@ class BatchRun:
         if isinstance(reply.response, StreamingResponse):
             return _error(sub, 400, "bad_request", "$resultFormat=CSV cannot be used inside $batch")
         if reply.response is not None:  # a $value: carried as text
-            return SubResponse(sub.id, reply.status, {}, bytes(reply.response.body).decode())
+            text = bytes(reply.response.body).decode()
+            return SubResponse(sub.id, reply.status, {"Content-Type": "text/plain; charset=utf-8"}, text)
         if reply.status == 201 and "Location" in reply.headers:
             self.created[sub.id] = reply.headers["Location"].removeprefix(self.ctx.base + "/")
         return SubResponse(sub.id, reply.status, dict(reply.headers), reply.body)
@@ -185,8 +186,11 @@ class BatchRun:
         if sub.method == "GET":
             raise BadRequest(f"request {sub.id}: a change set may only hold writes, not GET")
         path_text, _query = self._url_in_group(sub, roots)
-        if isinstance(path_text, tuple):  # $N/Relation with N created in this change set
+        if isinstance(path_text, tuple):  # $N or $N/Relation, N created in this change set
             owner, relation_name = path_text
+            if not relation_name:
+                return self._patch_new(sub, combined, owner)
+            check_media_type(_media_type(sub), (JSON_TYPE,))
             rel = owner.etype.find_relation(relation_name)
             if rel is None or sub.method != "POST":
                 raise BadRequest(f"request {sub.id}: cannot {sub.method} {sub.url} in a change set")
@@ -199,6 +203,7 @@ class BatchRun:
         if target.property is not None or target.ref:
             raise BadRequest(f"request {sub.id}: a change set cannot write {sub.url}")
         if sub.method == "POST":
+            check_media_type(_media_type(sub), (JSON_TYPE,))
             if target.single:
                 raise BadRequest(f"request {sub.id}: POST goes to a collection, not {sub.url}")
             _, root = parse_create(target.etype, self._body(sub), target.parent, into=combined)
@@ -221,12 +226,27 @@ class BatchRun:
         parse_update(target.etype, current["id"], body, sub.method == "PUT", into=combined)
         return sub, target.etype, ref
 
+    def _patch_new(self, sub: SubRequest, combined: Batch, ref: Ref) -> tuple[SubRequest, Any, Ref]:
+        """A PATCH of an entity the change set creates: its properties change before it is."""
+        if sub.method != "PATCH" or _media_type(sub) != JSON_TYPE:
+            raise BadRequest(f"request {sub.id}: an entity made in this change set can only be "
+                             "changed by a PATCH with application/json")
+        assert isinstance(ref, NewRef)
+        create = combined.changes[ref.index]
+        assert isinstance(create, Create)
+        values, relations = parse_members(ref.etype, self._body(sub))
+        if relations:
+            raise BadRequest(f"request {sub.id}: links of an entity made in this change set "
+                             "cannot be changed in it")
+        create.values.update(values)
+        return sub, ref.etype, ref
+
     def _url_in_group(self, sub: SubRequest, roots: dict[str, Ref]) -> tuple[Any, list[tuple[str, str]]]:
         parts = urlsplit(sub.url)
         head, _, rest = parts.path.lstrip("/").partition("/")
         if head.startswith("$") and head[1:] in roots:
             owner = roots[head[1:]]
-            if not rest or "/" in rest:
+            if "/" in rest:
                 raise BadRequest(f"request {sub.id}: {head} may only be followed by one relation "
                                  "inside its change set")
             return (owner, rest), []

@@ -142,21 +142,27 @@ def _row(datastream: int, components: list[str], values: Any) -> tuple[int, int 
 
 
 async def _check_links(ctx: Context, rows: list[tuple[int, int | None, dict[str, Any]] | str]) -> None:
-    """Replace rows whose Datastream or FeatureOfInterest does not exist by an error."""
+    """Replace rows that cannot be written by an error: an unknown Datastream or
+    FeatureOfInterest, or no FeatureOfInterest and no Location to make one from."""
     wanted = {
         "Datastream": {r[0] for r in rows if isinstance(r, tuple)},
         "FeatureOfInterest": {r[1] for r in rows if isinstance(r, tuple) and r[1] is not None},
     }
-    found: dict[str, set[int]] = {}
+    found: dict[str, set[int]] = {name: set() for name in wanted}
+    located: set[int] = set()  # Datastreams whose Thing has a Location
     async with ctx.store.reader() as conn:
         for name, ids in wanted.items():
-            found[name] = set()
             ordered = sorted(ids)
             for start in range(0, len(ordered), 500):
-                chunk = ordered[start:start + 500]
-                scope = id_scope(ENTITY_TYPES[name], chunk)
+                scope = id_scope(ENTITY_TYPES[name], ordered[start:start + 500])
                 rows_found = await fetch_entities(conn, ctx.store.dialect, ctx.tenant_id, scope)
                 found[name].update(r["id"] for r in rows_found)
+                if name == "Datastream":
+                    with_location = scope.narrowed(
+                        "EXISTS (SELECT 1 FROM things_locations k WHERE k.thing_id = t.thing_id)"
+                    )
+                    rows_found = await fetch_entities(conn, ctx.store.dialect, ctx.tenant_id, with_location)
+                    located.update(r["id"] for r in rows_found)
     for index, row in enumerate(rows):
         if not isinstance(row, tuple):
             continue
@@ -164,6 +170,9 @@ async def _check_links(ctx: Context, rows: list[tuple[int, int | None, dict[str,
             rows[index] = f"error: no Datastream({row[0]})"
         elif row[1] is not None and row[1] not in found["FeatureOfInterest"]:
             rows[index] = f"error: no FeatureOfInterest({row[1]})"
+        elif row[1] is None and row[0] not in located:
+            rows[index] = (f"error: the row has no FeatureOfInterest/id, and the Thing of "
+                           f"Datastream({row[0]}) has no Location to make one from")
 
 
 # -- GeoJSON ------------------------------------------------------------------------
@@ -230,7 +239,7 @@ def csv_response(
     api: SensorThingsApi, ctx: Context, scope: Scope, options: QueryOptions
 ) -> StreamingResponse:
     """Rows as CSV, read and sent in chunks; without ``$top`` every matching row."""
-    if any(e.relation.many for e in options.expand):
+    if _expands_many(options.expand):
         raise BadRequest("$resultFormat=CSV cannot hold expanded collections; expand to-one "
                          "relations only (e.g. Datastream), or use JSON")
     etype = scope.etype
@@ -239,6 +248,10 @@ def csv_response(
     return StreamingResponse(
         _csv_chunks(api, ctx, scope, options, columns, total), media_type="text/csv; charset=utf-8"
     )
+
+
+def _expands_many(expands: list[Expand]) -> bool:
+    return any(e.relation.many or _expands_many(e.options.expand) for e in expands)
 
 
 def _csv_columns(etype: EntityType, options: QueryOptions) -> list[tuple[str, ...]]:

@@ -213,6 +213,7 @@ class SensorThingsApi:
     # -- writes -----------------------------------------------------------------------
 
     async def _post(self, ctx: Context, call: Call, target: Target) -> Reply:
+        check_media_type(call.media_type, (JSON_TYPE,))
         body = await call.read_body()
         batch, root = parse_create(target.etype, body, target.parent)
         result = await self.store.write(ctx.tenant_id, batch)
