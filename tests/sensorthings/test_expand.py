@@ -454,8 +454,9 @@ def _walk(api: Api, path: str, **params: Any) -> tuple[list[dict[str, Any]], int
 def test_orderby_several_with_id_tiebreak_across_pages(api: Api) -> None:
     specs = [("b", "x"), ("a", "x"), ("b", "y"), ("a", "y"), ("a", "x"), ("b", "x"), ("a", "y")]
     ids = _things(api, specs)
+    # Ties are broken by id in the direction of the last term (here descending).
     expected = [i for i, _ in sorted(zip(ids, specs, strict=True),
-                                     key=lambda p: (p[1][0], -ord(p[1][1]), p[0]))]
+                                     key=lambda p: (p[1][0], -ord(p[1][1]), -p[0]))]
     seen, pages = _walk(api, "Things", **{"$orderby": "name asc,description desc", "$top": 2})
     assert pages == 4
     assert [t["@iot.id"] for t in seen] == expected

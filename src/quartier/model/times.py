@@ -57,13 +57,11 @@ def parse_instant_or_interval(text: object, what: str) -> tuple[datetime, dateti
 
 def format_instant(value: datetime) -> str:
     """UTC, with as many fractional digits as the value needs (none, 3 or 6)."""
-    value = value.astimezone(UTC)
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
     micro = value.microsecond
-    if micro == 0:
-        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
-    if micro % 1000 == 0:
-        return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{micro // 1000:03d}Z"
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    spec = "seconds" if micro == 0 else "milliseconds" if micro % 1000 == 0 else "microseconds"
+    return value.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
 
 
 def format_interval(start: datetime | None, end: datetime | None) -> str | None:

@@ -22,6 +22,7 @@ from quartier.store.read import (
     Scope,
     count_entities,
     count_related,
+    decode_row,
     fetch_entities,
     fetch_related,
     id_scope,
@@ -119,14 +120,14 @@ class QueryRunner:
             await count_related(self.conn, self.tenant_id, scope, related, parent_ids)
             if options.count else {}
         )
-        by_parent: dict[int, list[dict[str, Any]]] = {pid: [] for pid in parent_ids}
+        by_parent: dict[int, list[Any]] = {pid: [] for pid in parent_ids}
         for pid, child in found:
             by_parent[pid].append(child)
         children: list[dict[str, Any]] = []
         for row in rows:
-            page_rows = by_parent[row["id"]]
-            more = 0 < options.top < len(page_rows)
-            page_rows = page_rows[: options.top]
+            raw_rows = by_parent[row["id"]]
+            more = 0 < options.top < len(raw_rows)
+            page_rows = [decode_row(target, r, self.dialect) for r in raw_rows[: options.top]]
             children.extend(page_rows)
             count = counts.get(row["id"], 0) if options.count else None
             row.setdefault(EXPANDED, {})[rel.name] = Page(page_rows, count, more)

@@ -84,18 +84,24 @@ def returning_columns(etype: EntityType) -> str:
 
 
 def decode_row(etype: EntityType, row: Sequence[Any], dialect: Dialect) -> dict[str, Any]:
-    """An entity as JSON-ready values: ``id``, each property, and each foreign key id."""
+    """An entity as JSON-ready values: ``id``, each property, and each foreign key id.
+
+    Columns after the entity's own (e.g. a parent's id) are ignored.
+    """
     layout = _layout(etype)
-    decode = dialect.decode
     out: dict[str, Any] = {"id": int(row[0])}
-    for prop, start, end, kinds in layout.slices:
-        raw = row[start:end]
-        if kinds == (PLAIN,):
-            out[prop.name] = raw[0]
-        else:
-            out[prop.name] = from_columns(
-                prop, tuple(decode(k, v) for k, v in zip(kinds, raw, strict=True))
-            )
+    if dialect.encodes:
+        decode = dialect.decode
+        for prop, start, end, kinds in layout.slices:
+            if kinds == (PLAIN,):
+                out[prop.name] = row[start]
+            else:
+                out[prop.name] = from_columns(
+                    prop, tuple(decode(k, v) for k, v in zip(kinds, row[start:end], strict=True))
+                )
+    else:  # the driver already gives Python values
+        for prop, start, end, kinds in layout.slices:
+            out[prop.name] = row[start] if kinds == (PLAIN,) else from_columns(prop, tuple(row[start:end]))
     for name, index in layout.foreign_keys:
         out[name] = row[index]
     return out
@@ -107,7 +113,10 @@ def _order_by(order: Sequence[OrderTerm], params: list[Any]) -> str:
         terms.append(term.text)
         params.extend(term.params)
     if not any(term.source == "id" for term in order):
-        terms.append("t.id ASC")
+        # The id in the direction of the last term, so that an index on (…, time, id)
+        # serves "latest first" by reading backwards.
+        last_desc = bool(order) and order[-1].text.split(" NULLS ")[0].endswith(" DESC")
+        terms.append("t.id DESC" if last_desc else "t.id ASC")
     return " ORDER BY " + ", ".join(terms)
 
 
@@ -151,8 +160,9 @@ async def fetch_related(
     order: Sequence[OrderTerm],
     limit: int,
     offset: int,
-) -> list[tuple[int, dict[str, Any]]]:
-    """For each parent, its first ``limit`` related entities after ``offset``, in order.
+) -> list[tuple[int, Sequence[Any]]]:
+    """For each parent, its first ``limit`` related entities after ``offset``, in order, as
+    (parent id, row for :func:`decode_row`): callers decode only the rows they keep.
 
     PostgreSQL runs one LATERAL subquery per parent; SQLite a UNION ALL of them. Either
     way each parent's page comes from the index, not from all of its rows.
@@ -164,7 +174,6 @@ async def fetch_related(
     head = f"SELECT {layout.returning_aliased}"
     body = f" FROM {scope.etype.table} t{related.join} WHERE {where} AND {related.key} = "
     tail = f"{order_sql} LIMIT ? OFFSET ?"
-    out: list[tuple[int, dict[str, Any]]] = []
     if dialect.name == "postgresql":
         sql = (f"SELECT x.*, p.pid FROM unnest(CAST(? AS bigint[])) AS p(pid) CROSS JOIN LATERAL "
                f"({head}{body}p.pid{tail}) x")
@@ -178,9 +187,7 @@ async def fetch_related(
             for pid in chunk:
                 params.extend((pid, *where_params, pid, *order_params, limit, offset))
             rows.extend(await conn.fetch(" UNION ALL ".join([branch] * len(chunk)), params))
-    for row in rows:
-        out.append((int(row[-1]), decode_row(scope.etype, row[:-1], dialect)))
-    return out
+    return [(int(row[-1]), row) for row in rows]
 
 
 async def count_related(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,9 +19,13 @@ def self_link(base: str, etype: EntityType, entity_id: int) -> str:
 
 def page_link(url: str, raw: dict[str, str], skip: int, top: int) -> str:
     """The link to the next page: the same options, ``$skip`` moved on."""
-    params = [(k, v) for k, v in raw.items() if k not in ("$skip", "$top")]
-    params.extend((("$top", str(top)), ("$skip", str(skip))))
-    return f"{url}?{urlencode(params, safe=_SAFE)}"
+    kept = _encoded(tuple((k, v) for k, v in raw.items() if k not in ("$skip", "$top")))
+    return f"{url}?{kept}{'&' if kept else ''}$top={top}&$skip={skip}"
+
+
+@lru_cache(maxsize=256)
+def _encoded(params: tuple[tuple[str, str], ...]) -> str:
+    return urlencode(params, safe=_SAFE)
 
 
 def entity_json(
