@@ -749,7 +749,8 @@ def ordered(api: Api, ids: Ids, path: str, **params: Any) -> list[str]:
     ("Observations", "resultTime", ["O1", "O3", "O6", "O2", "O4", "O5", "O7", "O8", "O9", "O10", "O11"]),
     # ties are broken by id in the direction of the last term
     ("Observations", "resultTime desc", ["O11", "O10", "O9", "O8", "O7", "O5", "O4", "O2", "O6", "O3", "O1"]),
-    ("Observations", "resultTime desc, id asc", ["O2", "O4", "O5", "O7", "O8", "O9", "O10", "O11", "O6", "O3", "O1"]),
+    ("Observations", "resultTime desc, id asc",
+     ["O2", "O4", "O5", "O7", "O8", "O9", "O10", "O11", "O6", "O3", "O1"]),
     ("Observations", "resultTime desc, id desc",
      ["O11", "O10", "O9", "O8", "O7", "O5", "O4", "O2", "O6", "O3", "O1"]),
     # intervals order by start, then end
