@@ -17,7 +17,7 @@ from quartier.errors import BadRequest, NotFound, QuartierError
 from quartier.model.changes import Batch, ChangeEvent, Create, IdRef
 from quartier.model.entities import ENTITY_TYPES
 from quartier.store.read import decode_row, returning_columns
-from quartier.store.write import BatchWriter
+from quartier.store.write import BatchWriter, property_columns
 
 _OBSERVATION = ENTITY_TYPES["Observation"]
 _PROPERTY_NAMES = tuple(p.name for p in _OBSERVATION.properties)
@@ -89,7 +89,7 @@ async def _write(writer: BatchWriter, creates: list[Create], keep_rows: bool) ->
     ]
     await writer.load_datastreams([p.id for p in parents])
     outcomes: list[Outcome] = []
-    ready: list[tuple[Outcome, Create, Any, int, list[tuple[str, str, Any]]]] = []
+    ready: list[tuple[Outcome, Create, Any, int, list[Any]]] = []
     for change, parent in zip(creates, parents, strict=True):
         assert isinstance(change, Create) and isinstance(parent, IdRef)
         outcome = Outcome()
@@ -102,12 +102,15 @@ async def _write(writer: BatchWriter, creates: list[Create], keep_rows: bool) ->
             outcome.error = exc
             continue
         outcome.events = writer.events[mark:]  # a FeatureOfInterest it made
-        values = {name: change.values.get(name) for name in _PROPERTY_NAMES}
-        columns = [
-            ("tenant_id", "?", writer.tenant_id), *writer.columns(_OBSERVATION, values),
-            ("datastream_id", "?", state.id), ("feature_id", "?", feature),
-        ]
-        ready.append((outcome, change, state, feature, columns))
+        if keep_rows:
+            values = {name: change.values.get(name) for name in _PROPERTY_NAMES}
+            row: Any = [
+                ("tenant_id", "?", writer.tenant_id), *writer.columns(_OBSERVATION, values),
+                ("datastream_id", "?", state.id), ("feature_id", "?", feature),
+            ]
+        else:
+            row = [writer.tenant_id, *writer.record(_OBSERVATION, change.values), state.id, feature]
+        ready.append((outcome, change, state, feature, row))
     ids: list[int] = []
     if keep_rows:
         rows: list[dict[str, Any]] = []
@@ -116,7 +119,8 @@ async def _write(writer: BatchWriter, creates: list[Create], keep_rows: bool) ->
             rows.extend(await _insert_rows([r[4] for r in ready[start:start + per_query]], writer))
         ids = [row["id"] for row in rows]
     elif ready:
-        ids = await writer.copy_rows(_OBSERVATION.table, [r[4] for r in ready])
+        names = ["tenant_id", *property_columns(_OBSERVATION), "datastream_id", "feature_id"]
+        ids = await writer.copy_rows(_OBSERVATION.table, names, [r[4] for r in ready])
     for index, (outcome, change, state, feature, _) in enumerate(ready):
         writer.note_observation(state, feature, change.values)
         outcome.id = ids[index]

@@ -100,13 +100,15 @@ class GroupWriter:
 
     async def _commit(self, group: list[_Pending]) -> None:
         from quartier.store.base import WriteResult
+        from quartier.store.bulk import is_observation_batch
         from quartier.store.write import BatchWriter
 
         async with self._transaction() as conn:
             if len(group) == 1:  # alone: no savepoint, its failure rolls back the transaction
                 item = group[0]
                 item.error, item.result, item.events = None, None, []
-                await self._lock_datastreams(conn, group)
+                if not is_observation_batch(item.batch):  # that one locks them all at once
+                    await self._lock_datastreams(conn, group)
                 writer = BatchWriter(conn, self._dialect, item.tenant_id)
                 ids = await writer.apply(item.batch)
                 item.events = writer.events

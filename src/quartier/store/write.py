@@ -72,6 +72,12 @@ class _DatastreamState:
 
 
 @cache
+def property_columns(etype: EntityType) -> list[str]:
+    """The names of every property column, in :meth:`BatchWriter.record` order."""
+    return [name for _, names, _ in _column_plan(etype) for name in names]
+
+
+@cache
 def _column_plan(etype: EntityType) -> tuple[tuple[Property, tuple[str, ...], tuple[str, ...]], ...]:
     return tuple((prop, prop.columns, column_kinds(prop)) for prop in etype.properties)
 
@@ -178,11 +184,24 @@ class BatchWriter:
             [p for columns in rows for _, _, p in columns],
         )
 
-    async def copy_rows(self, table: str, rows: list[list[tuple[str, str, Any]]]) -> list[int]:
-        """Many rows of plain values (every placeholder ``?``) on the fastest path the
-        database has; the new ids, in row order."""
-        names = [c for c, _, _ in rows[0]]
-        return await self.conn.copy_rows(table, names, [[p for _, _, p in row] for row in rows])
+    def record(self, etype: EntityType, values: dict[str, Any]) -> list[Any]:
+        """The parameters of every property column (as :meth:`columns` with all properties
+        given), for :meth:`copy_rows`; ``etype`` may have no geometry."""
+        out: list[Any] = []
+        encode = self.dialect.encode if self.dialect.encodes else None
+        for prop, _names, kinds in _column_plan(etype):
+            parts = to_columns(prop, values.get(prop.name))
+            if encode is None:
+                out.extend(parts)
+            else:
+                out.extend(encode(kind, part) for kind, part in zip(kinds, parts, strict=True))
+        return out
+
+    async def copy_rows(
+        self, table: str, names: list[str], records: list[list[Any]]
+    ) -> list[int]:
+        """Many rows of plain values on the fastest path the database has; the new ids."""
+        return await self.conn.copy_rows(table, names, records)
 
     async def _insert(self, table: str, columns: list[tuple[str, str, Any]]) -> int:
         return int((await self.insert_rows(table, [columns]))[0][0])

@@ -17,7 +17,7 @@ from quartier.model.parse import parse_id
 from quartier.model.times import now_utc
 from quartier.model.values import parse_property
 from quartier.query.options import Expand, Limits, QueryOptions, build_options
-from quartier.store.read import Scope, fetch_entities, id_scope
+from quartier.store.read import Scope, fetch_entities
 
 if TYPE_CHECKING:
     from quartier.api.sensorthings.handlers import Context, Reply, SensorThingsApi
@@ -153,16 +153,19 @@ async def _check_links(ctx: Context, rows: list[tuple[int, int | None, dict[str,
     async with ctx.store.reader() as conn:
         for name, ids in wanted.items():
             ordered = sorted(ids)
+            table = ENTITY_TYPES[name].table
+            extra = (", EXISTS (SELECT 1 FROM things_locations k WHERE k.thing_id = t.thing_id)"
+                     if name == "Datastream" else ", 1")
             for start in range(0, len(ordered), 500):
-                scope = id_scope(ENTITY_TYPES[name], ordered[start:start + 500])
-                rows_found = await fetch_entities(conn, ctx.store.dialect, ctx.tenant_id, scope)
-                found[name].update(r["id"] for r in rows_found)
-                if name == "Datastream":
-                    with_location = scope.narrowed(
-                        "EXISTS (SELECT 1 FROM things_locations k WHERE k.thing_id = t.thing_id)"
-                    )
-                    rows_found = await fetch_entities(conn, ctx.store.dialect, ctx.tenant_id, with_location)
-                    located.update(r["id"] for r in rows_found)
+                chunk = ordered[start:start + 500]
+                for entity_id, has_location in await conn.fetch(
+                    f"SELECT t.id{extra} FROM {table} t WHERE t.tenant_id = ? "
+                    f"AND t.id IN ({', '.join('?' * len(chunk))})",
+                    [ctx.tenant_id, *chunk],
+                ):
+                    found[name].add(int(entity_id))
+                    if has_location:
+                        located.add(int(entity_id))
     for index, row in enumerate(rows):
         if not isinstance(row, tuple):
             continue
