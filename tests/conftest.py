@@ -79,6 +79,15 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+def backend_settings(request: pytest.FixtureRequest, backend: str, data_dir: Path) -> Settings:
+    """Settings for a fresh store on ``backend`` (the PostgreSQL test database emptied)."""
+    if backend == "postgresql":
+        url = request.getfixturevalue("pg_database")
+        truncate_tables(url)
+        return Settings.validated({"database": url, "data_dir": data_dir})
+    return Settings.validated({"data_dir": data_dir})
+
+
 @pytest.fixture
 def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
     if backend == "postgresql":

@@ -61,6 +61,13 @@ class Settings:
         default=8000,
         metadata=_meta("Longest $filter (and $orderby) text in characters.", "--max-filter-length"),
     )
+    max_expanded_entities: int = field(
+        default=200_000,
+        metadata=_meta(
+            "Most related entities one $expand level may read (parents x ($top + 1)).",
+            "--max-expanded-entities",
+        ),
+    )
     exact_count_limit: int = field(
         default=100_000,
         metadata=_meta(
@@ -116,7 +123,8 @@ class Settings:
             raise SettingsError("workers must be at least 1")
         if self.default_top < 1 or self.max_top < self.default_top:
             raise SettingsError("default_top must be at least 1 and no larger than max_top")
-        for name in ("max_expand_depth", "max_filter_length", "exact_count_limit", "max_batch_requests"):
+        for name in ("max_expand_depth", "max_filter_length", "exact_count_limit", "max_batch_requests",
+                     "max_expanded_entities"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name} must be at least 1")
         if self.database and not self.database.startswith(("postgresql://", "postgres://")):

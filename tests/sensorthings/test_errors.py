@@ -23,13 +23,13 @@ from conftest import (
     BACKENDS,
     POINT,
     Api,
+    backend_settings,
     datastream_body,
     full_thing_body,
     location_body,
     observed_property_body,
     sensor_body,
     thing_body,
-    truncate_tables,
 )
 from quartier.app import build_app
 from quartier.settings import Settings
@@ -142,12 +142,7 @@ def seed(api: Api, name: str) -> Ids:
 def shared_settings(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Settings:
-    data_dir = tmp_path_factory.mktemp("errors")
-    if request.param == "postgresql":
-        url = request.getfixturevalue("pg_database")
-        truncate_tables(url)
-        return Settings.validated({"database": url, "data_dir": data_dir})
-    return Settings.validated({"data_dir": data_dir})
+    return backend_settings(request, request.param, tmp_path_factory.mktemp("errors"))
 
 
 @pytest.fixture(scope="module")

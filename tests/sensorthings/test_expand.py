@@ -429,6 +429,22 @@ def test_max_expand_depth(make_api: Callable[..., Api]) -> None:
         assert response.json()["code"] == "bad_request"
 
 
+def test_max_expanded_entities(make_api: Callable[..., Api]) -> None:
+    """Parents x ($top + 1) bounds what one expand level may read; above it, a 400."""
+    api = make_api(max_expanded_entities=9)
+    world = _seed(api)
+    assert len(api.ok("Things")["value"]) == 3
+    fits = api.ok("Things", **{"$expand": "Datastreams($top=2)"})  # 3 parents x 3 = 9
+    assert all("Datastreams" in t for t in fits["value"])
+    response = api.get("Things", **{"$expand": "Datastreams($top=3)"})  # 3 x 4 = 12
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "bad_request"
+    assert "$expand=Datastreams" in body["message"] and "9" in body["message"]
+    one = api.ok(f"Things({world.b})", **{"$expand": "Datastreams($top=3)"})  # 1 x 4 = 4
+    assert "Datastreams" in one
+
+
 # -- ordering, paging and counting of collections ---------------------------------------------
 
 

@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from conftest import BACKENDS, Api, truncate_tables
+from conftest import BACKENDS, Api, backend_settings
 from quartier.app import build_app
 from quartier.settings import Settings
 
@@ -158,12 +158,7 @@ def build_town(api: Api) -> Ids:
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def town_settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    data_dir = tmp_path_factory.mktemp("filter")
-    if request.param == "postgresql":
-        url = request.getfixturevalue("pg_database")
-        truncate_tables(url)
-        return Settings.validated({"database": url, "data_dir": data_dir})
-    return Settings.validated({"data_dir": data_dir})
+    return backend_settings(request, request.param, tmp_path_factory.mktemp("filter"))
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from conftest import BACKENDS, Api, truncate_tables
+from conftest import BACKENDS, Api, backend_settings
 from quartier.app import build_app
 from quartier.errors import BadRequest
 from quartier.model.entities import ENTITY_TYPES
@@ -290,12 +290,7 @@ def test_parser_and_compiler_edge_cases(text: str) -> None:
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def fuzz_settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    data_dir = tmp_path_factory.mktemp("filter_fuzz")
-    if request.param == "postgresql":
-        url = request.getfixturevalue("pg_database")
-        truncate_tables(url)
-        return Settings.validated({"database": url, "data_dir": data_dir})
-    return Settings.validated({"data_dir": data_dir})
+    return backend_settings(request, request.param, tmp_path_factory.mktemp("filter_fuzz"))
 
 
 @pytest.fixture(scope="module")

@@ -86,17 +86,9 @@ def build_options(seen: dict[str, str], etype: EntityType, limits: Limits, depth
             raise BadRequest(f"$count must be true or false, not {seen['$count']!r}")
         options.count = seen["$count"] == "true"
     if "$filter" in seen:
-        text = seen["$filter"]
-        if len(text) > limits.max_filter_length:
-            raise BadRequest(f"$filter is {len(text)} characters long; at most "
-                             f"{limits.max_filter_length} are allowed")
-        options.filter = parse_filter(text)
+        options.filter = parse_filter(_within("$filter", seen["$filter"], limits.max_filter_length))
     if "$orderby" in seen:
-        text = seen["$orderby"]
-        if len(text) > limits.max_filter_length:
-            raise BadRequest(f"$orderby is {len(text)} characters long; at most "
-                             f"{limits.max_filter_length} are allowed")
-        options.orderby = parse_orderby(text)
+        options.orderby = parse_orderby(_within("$orderby", seen["$orderby"], limits.max_filter_length))
     if "$select" in seen:
         options.select = _select(etype, seen["$select"])
     if "$expand" in seen:
@@ -109,6 +101,12 @@ def build_options(seen: dict[str, str], etype: EntityType, limits: Limits, depth
             raise BadRequest("$resultFormat=dataArray is only for Observations")
         options.result_format = fmt
     return options
+
+
+def _within(name: str, text: str, limit: int) -> str:
+    if len(text) > limit:
+        raise BadRequest(f"{name} is {len(text)} characters long; at most {limit} are allowed")
+    return text
 
 
 def _count_value(name: str, raw: str) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from quartier.errors import BadRequest
 from quartier.model.entities import ENTITY_TYPES, EntityType, Relation, RelationKind
 from quartier.query.compile import Compiler
 from quartier.query.flavor import flavor_for
@@ -42,7 +43,11 @@ class Page:
 class QueryRunner:
     """Reads on one connection for one tenant."""
 
-    def __init__(self, conn: Connection, dialect: Dialect, tenant_id: int, exact_count_limit: int) -> None:
+    def __init__(
+        self, conn: Connection, dialect: Dialect, tenant_id: int, exact_count_limit: int,
+        max_expanded: int = 200_000,
+    ) -> None:
+        self.max_expanded = max_expanded
         self.conn = conn
         self.dialect = dialect
         self.flavor = flavor_for(dialect.name)
@@ -111,6 +116,12 @@ class QueryRunner:
         options = item.options
         related = _related(rel)
         parent_ids = [row["id"] for row in rows]
+        if len(parent_ids) * (options.top + 1) > self.max_expanded:
+            raise BadRequest(
+                f"$expand={rel.name} could read {len(parent_ids) * (options.top + 1):,} entities, "
+                f"more than the allowed {self.max_expanded:,}: give it a smaller $top, or ask "
+                "for fewer entities at a time"
+            )
         scope = self.filtered(Scope(target), options)
         found = await fetch_related(
             self.conn, self.dialect, self.tenant_id, scope, related, parent_ids,

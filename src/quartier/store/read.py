@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 
 from quartier.model.entities import EntityType, Property, RelationKind
-from quartier.model.values import PLAIN, column_kinds, from_columns
+from quartier.model.values import PLAIN, ValueReader, column_kinds, from_columns, value_reader
 from quartier.query.sqltext import Sql
 from quartier.store.connection import Connection
 from quartier.store.dialect import Dialect
@@ -54,6 +54,7 @@ class _Layout:
     returning_aliased: str  # the same columns on alias t
     slices: tuple[tuple[Property, int, int, tuple[str, ...]], ...]
     foreign_keys: tuple[tuple[str, int], ...]
+    readers: tuple[tuple[str, int, ValueReader], ...]  # for values the driver decoded
 
 
 @cache
@@ -75,6 +76,7 @@ def _layout(etype: EntityType) -> _Layout:
         ", ".join(columns),
         tuple(slices),
         tuple(fks),
+        tuple((prop.name, start, value_reader(prop)) for prop, start, _end, _kinds in slices),
     )
 
 
@@ -100,8 +102,8 @@ def decode_row(etype: EntityType, row: Sequence[Any], dialect: Dialect) -> dict[
                     prop, tuple(decode(k, v) for k, v in zip(kinds, row[start:end], strict=True))
                 )
     else:  # the driver already gives Python values
-        for prop, start, end, kinds in layout.slices:
-            out[prop.name] = row[start] if kinds == (PLAIN,) else from_columns(prop, tuple(row[start:end]))
+        for name, start, read in layout.readers:
+            out[name] = read(row, start)
     for name, index in layout.foreign_keys:
         out[name] = row[index]
     return out

@@ -147,7 +147,8 @@ class SensorThingsApi:
     # -- reads ------------------------------------------------------------------------
 
     def runner(self, ctx: Context, conn: Any) -> QueryRunner:
-        return QueryRunner(conn, self.store.dialect, ctx.tenant_id, self.settings.exact_count_limit)
+        return QueryRunner(conn, self.store.dialect, ctx.tenant_id, self.settings.exact_count_limit,
+                           self.settings.max_expanded_entities)
 
     async def _get(self, ctx: Context, call: Call, target: Target) -> Reply:
         etype = target.etype
