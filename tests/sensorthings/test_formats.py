@@ -452,6 +452,22 @@ def _csv(api: Api, path: str, **params: Any) -> list[list[str]]:
     return list(csv.reader(io.StringIO(response.text)))
 
 
+def test_csv_streams_more_rows_than_one_chunk(api: Api, world: World) -> None:
+    """2,500 rows come in order through several cursor chunks (1,000 rows each)."""
+    rows = [[f"2027-01-01T{m // 60:02d}:{m % 60:02d}:00Z", m] for m in range(1440)]
+    rows += [[f"2027-01-02T{m // 60:02d}:{m % 60:02d}:00Z", 1440 + m] for m in range(1060)]
+    links = api.post("CreateObservations", [{
+        "Datastream": {"@iot.id": world.d1}, "components": ["phenomenonTime", "result"],
+        "dataArray": rows,
+    }]).json()
+    assert len(links) == 2500 and all(link.startswith("http") for link in links)
+    mine = {"$orderby": "phenomenonTime", "$filter": "phenomenonTime ge 2027-01-01T00:00:00Z"}
+    header, *data = _csv(api, f"Datastreams({world.d1})/Observations", **mine)
+    assert [int(r[header.index("result")]) for r in data] == list(range(2500))
+    _, *page = _csv(api, f"Datastreams({world.d1})/Observations", **mine, **{"$top": 1500, "$skip": 3})
+    assert [int(r[header.index("result")]) for r in page] == list(range(3, 1503))
+
+
 def test_csv_things(api: Api, world: World) -> None:
     bare = api.create("Things", {"name": "Bare, \"quoted\"", "description": "no properties"})
     rows = _csv(api, "Things")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, Protocol
 
 
@@ -20,6 +20,12 @@ class Connection(Protocol):
         ...
 
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
+    def stream(
+        self, sql: str, params: Sequence[Any], chunk: int
+    ) -> AsyncIterator[list[Sequence[Any]]]:
+        """The rows of a query, ``chunk`` at a time, read through a cursor."""
+        ...
 
     async def copy_rows(
         self, table: str, columns: Sequence[str], records: Sequence[Sequence[Any]]

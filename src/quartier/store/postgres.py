@@ -49,6 +49,15 @@ class PostgresConnection:
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         await self.raw.executemany(self._sql(sql), rows)
 
+    async def stream(
+        self, sql: str, params: Sequence[Any], chunk: int
+    ) -> AsyncIterator[list[Sequence[Any]]]:
+        async with self.raw.transaction(readonly=True):  # a cursor lives in a transaction
+            with _values_checked():
+                cursor = await self.raw.cursor(self._sql(sql), *params)
+                while rows := await cursor.fetch(chunk):
+                    yield rows
+
     async def copy_rows(
         self, table: str, columns: Sequence[str], records: Sequence[Sequence[Any]]
     ) -> list[int]:

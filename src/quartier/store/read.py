@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -139,6 +139,26 @@ async def fetch_entities(
         params.extend((limit, offset))
     rows = await conn.fetch(sql, params)
     return [decode_row(scope.etype, row, dialect) for row in rows]
+
+
+async def stream_entities(
+    conn: Connection,
+    dialect: Dialect,
+    tenant_id: int,
+    scope: Scope,
+    order: Sequence[OrderTerm],
+    limit: int | None,
+    offset: int,
+    chunk: int,
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """Like :func:`fetch_entities`, but read through a cursor ``chunk`` rows at a time,
+    so that memory stays flat however many rows there are."""
+    where, params = scope.where(tenant_id)
+    sql = f"{_layout(scope.etype).select} WHERE {where}{_order_by(order, params)}"
+    sql += " LIMIT ? OFFSET ?"
+    params.extend((-1 if limit is None and dialect.name == "sqlite" else limit, offset))
+    async for rows in conn.stream(sql, params, chunk):
+        yield [decode_row(scope.etype, row, dialect) for row in rows]
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,16 @@ class SqliteConnection:
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         await self._run(lambda: self._db().executemany(sql, rows))
 
+    async def stream(
+        self, sql: str, params: Sequence[Any], chunk: int
+    ) -> AsyncIterator[list[Sequence[Any]]]:
+        cursor = await self._run(lambda: self._db().execute(sql, params))
+        try:
+            while rows := await self._run(cursor.fetchmany, chunk):
+                yield rows
+        finally:
+            await self._run(cursor.close)
+
     async def copy_rows(
         self, table: str, columns: Sequence[str], records: Sequence[Sequence[Any]]
     ) -> list[int]:

@@ -17,7 +17,7 @@ from quartier.model.parse import parse_id
 from quartier.model.times import now_utc
 from quartier.model.values import parse_property
 from quartier.query.options import Expand, Limits, QueryOptions, build_options
-from quartier.store.read import Scope, fetch_entities
+from quartier.store.read import Scope, stream_entities
 
 if TYPE_CHECKING:
     from quartier.api.sensorthings.handlers import Context, Reply, SensorThingsApi
@@ -277,24 +277,21 @@ async def _csv_chunks(
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(["@iot.id" if c == ("id",) else "/".join(c) for c in columns])
-    sent = 0
     async with ctx.store.reader() as conn:
         runner = api.runner(ctx, conn)
         filtered = runner.filtered(scope, options)
         order = runner.order(scope.etype, options)
-        while total is None or sent < total:
-            size = _CSV_CHUNK if total is None else min(_CSV_CHUNK, total - sent)
-            rows = await fetch_entities(conn, ctx.store.dialect, ctx.tenant_id, filtered, order,
-                                        limit=size, offset=options.skip + sent)
+        yield buffer.getvalue().encode()
+        buffer.seek(0)
+        buffer.truncate()
+        async for rows in stream_entities(conn, ctx.store.dialect, ctx.tenant_id, filtered, order,
+                                          total, options.skip, _CSV_CHUNK):
             await runner.expand(scope.etype, rows, options.expand)
             for row in rows:
                 writer.writerow([_csv_value(_cell(row, c, EXPANDED)) for c in columns])
             yield buffer.getvalue().encode()
             buffer.seek(0)
             buffer.truncate()
-            sent += len(rows)
-            if len(rows) < size:
-                break
 
 
 def _cell(row: dict[str, Any], column: tuple[str, ...], expanded_key: str) -> Any:
