@@ -398,6 +398,11 @@ def test_geojson_things_datastreams_observations(api: Api, world: World) -> None
     assert things[bare]["geometry"] is None
     assert things[world.b]["properties"]["name"] == "B"
     assert things[world.a]["properties"]["properties"] == {"district": "Nord"}
+    # Locations were read only for the geometry: not among the properties, unless asked for.
+    assert "Locations" not in things[world.a]["properties"]
+    asked = _features(api, "Things", **{"$expand": "Locations($select=name,location)"})
+    assert [set(loc) for loc in asked[world.a]["properties"]["Locations"]] == [{"name", "location"}]
+    assert asked[world.a]["geometry"] == POINT
     two = api.create("Things", {**thing_body("Two", with_location=False), "Locations": [
         {"@iot.id": world.la}, {"@iot.id": world.lb},
     ]})

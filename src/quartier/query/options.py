@@ -35,6 +35,7 @@ class Expand:
     relation: Relation
     options: QueryOptions
     raw: dict[str, str]  # the option texts as given, for the next page's link
+    implicit: bool = False  # added by the server (GeoJSON geometry), not asked for
 
 
 @dataclass

@@ -187,17 +187,19 @@ def add_geometry_expand(etype: EntityType, options: QueryOptions) -> None:
         raise BadRequest(
             f"$resultFormat=GeoJSON is for {', '.join(ENTITY_TYPES[n].plural for n in _GEOMETRY)}"
         )
-    _, relation = _GEOMETRY[etype.name]
+    prop, relation = _GEOMETRY[etype.name]
     if relation is None or any(e.relation.name == relation for e in options.expand):
         return
     rel = etype.find_relation(relation)
     assert rel is not None
     target = ENTITY_TYPES[rel.target]
-    nested = build_options({}, target, _GEOMETRY_LIMITS)
-    options.expand.append(Expand(rel, nested, {}))
+    nested = build_options({"$select": prop}, target, _GEOMETRY_LIMITS)
+    options.expand.append(Expand(rel, nested, {"$select": prop}, implicit=True))
 
 
-def feature(etype: EntityType, entity: dict[str, Any]) -> dict[str, Any]:
+def feature(etype: EntityType, entity: dict[str, Any], implicit: bool = False) -> dict[str, Any]:
+    """One entity as a GeoJSON Feature; ``implicit``: its geometry's relation was expanded
+    only for the geometry, so it is left out of the properties."""
     prop, relation = _GEOMETRY[etype.name]
     properties = {k: v for k, v in entity.items() if not k.endswith("@iot.navigationLink")}
     geometry: Any = None
@@ -205,6 +207,9 @@ def feature(etype: EntityType, entity: dict[str, Any]) -> dict[str, Any]:
         geometry = properties.pop(prop, None)
     else:
         related = entity.get(relation)
+        if implicit:
+            for key in (relation, f"{relation}@iot.nextLink", f"{relation}@iot.count"):
+                properties.pop(key, None)
         members = related if isinstance(related, list) else [related] if related else []
         shapes = [m.get(prop) for m in members if isinstance(m, dict) and m.get(prop)]
         shapes = [_geometry_only(s) for s in shapes]
@@ -227,12 +232,16 @@ def _geometry_only(value: Any) -> Any:
 
 
 def feature_collection(
-    etype: EntityType, values: list[dict[str, Any]], body: dict[str, Any]
+    etype: EntityType, values: list[dict[str, Any]], body: dict[str, Any], implicit: bool = False
 ) -> dict[str, Any]:
     out: dict[str, Any] = {"type": "FeatureCollection"}
     out.update(body)
-    out["features"] = [feature(etype, v) for v in values]
+    out["features"] = [feature(etype, v, implicit) for v in values]
     return out
+
+
+def implicit_geometry(options: QueryOptions) -> bool:
+    return any(e.implicit for e in options.expand)
 
 
 # -- CSV ----------------------------------------------------------------------------

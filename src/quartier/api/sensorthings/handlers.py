@@ -178,7 +178,8 @@ class SensorThingsApi:
             return Reply(200, body)
         values = [entity_json(etype, r, ctx.base, options.select, options.expand) for r in page.rows]
         if options.result_format == "GeoJSON":
-            return Reply(200, formats.feature_collection(etype, values, body))
+            return Reply(200, formats.feature_collection(etype, values, body,
+                                                         formats.implicit_geometry(options)))
         body["value"] = values
         return Reply(200, body)
 
@@ -201,7 +202,7 @@ class SensorThingsApi:
             return _property_reply(target, entity[target.property.name])
         value = entity_json(etype, entity, ctx.base, options.select, options.expand)
         if options.result_format == "GeoJSON":
-            return Reply(200, formats.feature(etype, value))
+            return Reply(200, formats.feature(etype, value, formats.implicit_geometry(options)))
         return Reply(200, value)
 
     async def one(self, ctx: Context, scope: Scope) -> dict[str, Any]:
