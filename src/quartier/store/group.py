@@ -107,10 +107,11 @@ class GroupWriter:
             if len(group) == 1:  # alone: no savepoint, its failure rolls back the transaction
                 item = group[0]
                 item.error, item.result, item.events = None, None, []
-                if not is_observation_batch(item.batch):  # that one locks them all at once
+                bulk = is_observation_batch(item.batch)
+                if not bulk:  # a bulk batch locks its Datastreams all at once, in order
                     await self._lock_datastreams(conn, group)
                 writer = BatchWriter(conn, self._dialect, item.tenant_id)
-                ids = await writer.apply(item.batch)
+                ids = await writer.apply(item.batch, bulk)
                 item.events = writer.events
                 item.result = WriteResult(ids, writer.rows)
                 return

@@ -100,10 +100,14 @@ class BatchWriter:
         self._thing_feature: dict[int, int] = {}
         self._thing_locations: dict[int, list[int]] = {}
 
-    async def apply(self, batch: Batch) -> list[int]:
+    async def apply(self, batch: Batch, observations_only: bool | None = None) -> list[int]:
+        """Write the batch's changes; ``observations_only`` when the caller has already
+        checked :func:`~quartier.store.bulk.is_observation_batch`."""
         from quartier.store.bulk import is_observation_batch, write_observation_batch
 
-        if is_observation_batch(batch):
+        if observations_only is None:
+            observations_only = is_observation_batch(batch)
+        if observations_only:
             self._ids = await write_observation_batch(self, batch)
             return self._ids
         for change in batch.changes:
@@ -188,13 +192,14 @@ class BatchWriter:
         """The parameters of every property column (as :meth:`columns` with all properties
         given), for :meth:`copy_rows`; ``etype`` may have no geometry."""
         out: list[Any] = []
-        encode = self.dialect.encode if self.dialect.encodes else None
+        if not self.dialect.encodes:
+            for prop, _names, _kinds in _column_plan(etype):
+                out.extend(to_columns(prop, values.get(prop.name)))
+            return out
+        encode = self.dialect.encode
         for prop, _names, kinds in _column_plan(etype):
             parts = to_columns(prop, values.get(prop.name))
-            if encode is None:
-                out.extend(parts)
-            else:
-                out.extend(encode(kind, part) for kind, part in zip(kinds, parts, strict=True))
+            out.extend(encode(kind, part) for kind, part in zip(kinds, parts, strict=True))
         return out
 
     async def copy_rows(

@@ -12,7 +12,7 @@ from starlette.responses import StreamingResponse
 
 from quartier.errors import BadRequest
 from quartier.model.changes import Batch, Create, IdRef
-from quartier.model.entities import ENTITY_TYPES, EntityType
+from quartier.model.entities import ENTITY_TYPES, EntityType, Property
 from quartier.model.parse import parse_id
 from quartier.model.times import now_utc
 from quartier.model.values import parse_property
@@ -28,6 +28,7 @@ _DATA_ARRAY_DEFAULT = ("id", "phenomenonTime", "resultTime", "result", "resultQu
 _INPUT_COMPONENTS = ("phenomenonTime", "result", "resultTime", "resultQuality", "validTime",
                      "parameters", "FeatureOfInterest/id")
 _CSV_CHUNK = 1_000
+_Row = tuple[int, int | None, dict[str, Any]]  # Datastream id, FeatureOfInterest id, values
 _GEOMETRY_LIMITS = Limits(default_top=100, max_top=100)
 
 # Where each entity type keeps its geometry: (property, relation to expand for it)
@@ -74,7 +75,7 @@ async def create_observations(ctx: Context, body: Any) -> Reply:
 
     if not isinstance(body, list):
         raise BadRequest("CreateObservations takes a JSON array of {Datastream, components, dataArray}")
-    rows: list[tuple[int, int | None, dict[str, Any]] | str] = []
+    rows: list[_Row | str] = []
     for index, group in enumerate(body):
         rows.extend(_group_rows(group, index))
     await _check_links(ctx, rows)
@@ -94,7 +95,7 @@ async def create_observations(ctx: Context, body: Any) -> Reply:
     return Reply(201, links)
 
 
-def _group_rows(group: Any, index: int) -> list[tuple[int, int | None, dict[str, Any]] | str]:
+def _group_rows(group: Any, index: int) -> list[_Row | str]:
     what = f"item {index}"
     if not isinstance(group, dict):
         raise BadRequest(f"CreateObservations: {what} must be an object")
@@ -114,34 +115,35 @@ def _group_rows(group: Any, index: int) -> list[tuple[int, int | None, dict[str,
     data = group.get("dataArray")
     if not isinstance(data, list):
         raise BadRequest(f"CreateObservations: {what}.dataArray must be an array of arrays")
-    out: list[tuple[int, int | None, dict[str, Any]] | str] = []
+    props = [None if c == "FeatureOfInterest/id" else _OBSERVATION.find_property(c) for c in components]
+    out: list[_Row | str] = []
     for number, values in enumerate(data):
         try:
-            out.append(_row(datastream_id, components, values))
+            out.append(_row(datastream_id, props, values))
         except BadRequest as exc:
             out.append(f"error: {what}.dataArray[{number}]: {exc.message}")
     return out
 
 
-def _row(datastream: int, components: list[str], values: Any) -> tuple[int, int | None, dict[str, Any]]:
-    if not isinstance(values, list) or len(values) != len(components):
-        raise BadRequest(f"expected an array of {len(components)} values, one per component")
+def _row(datastream: int, props: list[Property | None], values: Any) -> _Row:
+    """One dataArray row; ``props`` are the components' properties (None: the
+    FeatureOfInterest's id)."""
+    if not isinstance(values, list) or len(values) != len(props):
+        raise BadRequest(f"expected an array of {len(props)} values, one per component")
     parsed: dict[str, Any] = {}
     feature = None
-    for name, raw in zip(components, values, strict=True):
-        if name == "FeatureOfInterest/id":
+    for prop, raw in zip(props, values, strict=True):
+        if prop is None:
             feature = parse_id(raw, "FeatureOfInterest/id")
-            continue
-        prop = _OBSERVATION.find_property(name)
-        assert prop is not None
-        parsed[name] = parse_property(_OBSERVATION, prop, raw)
+        else:
+            parsed[prop.name] = parse_property(_OBSERVATION, prop, raw)
     if parsed.get("phenomenonTime") is None:
         now = now_utc()
         parsed["phenomenonTime"] = (now, None)
     return datastream, feature, parsed
 
 
-async def _check_links(ctx: Context, rows: list[tuple[int, int | None, dict[str, Any]] | str]) -> None:
+async def _check_links(ctx: Context, rows: list[_Row | str]) -> None:
     """Replace rows that cannot be written by an error: an unknown Datastream or
     FeatureOfInterest, or no FeatureOfInterest and no Location to make one from."""
     wanted = {
