@@ -104,6 +104,21 @@ def client(settings: Settings) -> Iterator[TestClient]:
         yield test_client
 
 
+def create_tenant(settings: Settings, name: str) -> None:
+    """Add a tenant to the settings' store, as ``quartier tenant create`` does."""
+    from quartier.store import open_store
+
+    async def run() -> None:
+        store = open_store(settings)
+        await store.open()
+        try:
+            await store.create_tenant(name)
+        finally:
+            await store.close()
+
+    asyncio.run(run())
+
+
 class Api:
     """Short helpers for SensorThings calls in tests."""
 

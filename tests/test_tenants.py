@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from click.testing import CliRunner
 from starlette.testclient import TestClient
 
-from conftest import Api, full_thing_body
+from conftest import Api, create_tenant, full_thing_body
 from quartier.cli import main
 from quartier.errors import BadRequest, Conflict
 from quartier.settings import Settings
-from quartier.store import open_store
-
-
-def _create_tenant(settings: Settings, name: str) -> None:
-    async def run() -> None:
-        store = open_store(settings)
-        await store.open()
-        try:
-            await store.create_tenant(name)
-        finally:
-            await store.close()
-
-    asyncio.run(run())
 
 
 def test_tenants_are_isolated(settings: Settings, client: TestClient) -> None:
-    _create_tenant(settings, "nachbarort")
+    create_tenant(settings, "nachbarort")
     town, neighbour = Api(client), Api(client, "/t/nachbarort/v1.1")
     thing = town.create("Things", full_thing_body("Stadt"))
     ds = town.ok(f"Things({thing})/Datastreams")["value"][0]["@iot.id"]
@@ -49,11 +34,11 @@ def test_tenants_are_isolated(settings: Settings, client: TestClient) -> None:
 
 
 def test_tenant_names_checked(settings: Settings) -> None:
-    _create_tenant(settings, "ost")
+    create_tenant(settings, "ost")
     with pytest.raises(Conflict):
-        _create_tenant(settings, "ost")
+        create_tenant(settings, "ost")
     with pytest.raises(BadRequest):
-        _create_tenant(settings, "Not A Name")
+        create_tenant(settings, "Not A Name")
 
 
 def test_tenant_cli(settings: Settings) -> None:

@@ -7,7 +7,6 @@ through the app, and every write is checked by reading back through the API.
 
 from __future__ import annotations
 
-import asyncio
 import email
 import email.policy
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from starlette.testclient import TestClient
 
 from conftest import (
     Api,
+    create_tenant,
     datastream_body,
     location_body,
     observed_property_body,
@@ -27,13 +27,10 @@ from conftest import (
     thing_body,
 )
 from quartier.app import build_app
+from quartier.model.entities import ENTITY_SETS as entity_sets
 from quartier.settings import Settings
-from quartier.store import open_store
 
-ENTITY_SETS = (
-    "Things", "Locations", "HistoricalLocations", "Datastreams", "Sensors",
-    "ObservedProperties", "Observations", "FeaturesOfInterest",
-)
+ENTITY_SETS = tuple(entity_sets)  # every entity set, in the model's order
 MISSING_ID = 999999
 JSON_PATCH = {"Content-Type": "application/json-patch+json"}
 FAILED_DEPENDENCY = 424
@@ -129,18 +126,6 @@ def direct(api: Api, method: str, path: str, body: Any = None,
     sent = {"content-type": "application/json"} if body is not None else {}
     sent.update({k.lower(): v for k, v in (headers or {}).items()})
     return api.client.request(method, api.url(path), content=content, headers=sent)
-
-
-def _create_tenant(settings: Settings, name: str) -> None:
-    async def run() -> None:
-        store = open_store(settings)
-        await store.open()
-        try:
-            await store.create_tenant(name)
-        finally:
-            await store.close()
-
-    asyncio.run(run())
 
 
 def new_datastream(name: str = "Level") -> dict[str, Any]:
@@ -845,7 +830,7 @@ def test_body_over_the_limit(limited: Api) -> None:
 
 
 def test_batch_under_a_tenant_acts_on_that_tenant_only(settings: Settings, client: TestClient) -> None:
-    _create_tenant(settings, "nord")
+    create_tenant(settings, "nord")
     town, nord = Api(client), Api(client, "/t/nord/v1.1")
     own = town.create("Things", thing_body("Stadt"))
     responses = run_batch(nord, [

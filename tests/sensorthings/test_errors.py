@@ -32,12 +32,10 @@ from conftest import (
     thing_body,
 )
 from quartier.app import build_app
+from quartier.model.entities import ENTITY_SETS as entity_sets
 from quartier.settings import Settings
 
-ENTITY_SETS = (
-    "Things", "Locations", "HistoricalLocations", "Datastreams", "Sensors",
-    "ObservedProperties", "Observations", "FeaturesOfInterest",
-)
+ENTITY_SETS = tuple(entity_sets)  # every entity set, in the model's order
 MISSING_ID = 999999
 NO_BODY = object()
 Ids = dict[str, int]
