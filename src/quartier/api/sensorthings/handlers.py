@@ -17,7 +17,7 @@ from starlette.responses import Response
 
 from quartier.api.body import JSON_PATCH_TYPE, JSON_TYPE, check_media_type, media_type, read_json
 from quartier.api.responses import json_response
-from quartier.api.sensorthings import formats
+from quartier.api.sensorthings import csv_format, data_array, geojson
 from quartier.api.sensorthings.batch import batch_endpoint
 from quartier.api.sensorthings.serialize import entity_json, page_link, self_link
 from quartier.errors import BadRequest, MethodNotAllowed, NotFound
@@ -129,7 +129,7 @@ class SensorThingsApi:
         if call.path.strip("/") == "CreateObservations":
             if call.method != "POST":
                 raise MethodNotAllowed("CreateObservations takes POST only", allowed=["POST"])
-            return await formats.create_observations(ctx, await call.read_body())
+            return await data_array.create_observations(ctx, await call.read_body())
         path = parse_path(call.path)
         method = call.method
         target = await resolve(self.store, ctx.tenant_id, path, for_create=method == "POST")
@@ -156,11 +156,11 @@ class SensorThingsApi:
         if target.single:
             return await self._get_one(ctx, target, options)
         if options.result_format == "CSV" and not target.ref:
-            return Reply(200, response=formats.csv_response(self, ctx, target.scope, options))
+            return Reply(200, response=csv_format.csv_response(self, ctx, target.scope, options))
         async with self.store.reader() as conn:
             runner = self.runner(ctx, conn)
             if options.result_format == "GeoJSON":
-                formats.add_geometry_expand(etype, options)
+                geojson.add_geometry_expand(etype, options)
             page = await runner.collection(target.scope, options)
         body: dict[str, Any] = {}
         if page.count is not None:
@@ -174,12 +174,12 @@ class SensorThingsApi:
             body["value"] = [{"@iot.selfLink": self_link(ctx.base, etype, r["id"])} for r in page.rows]
             return Reply(200, body)
         if options.result_format == "dataArray":
-            body["value"] = formats.data_array(page.rows, options, ctx.base)
+            body["value"] = data_array.data_array(page.rows, options, ctx.base)
             return Reply(200, body)
         values = [entity_json(etype, r, ctx.base, options.select, options.expand) for r in page.rows]
         if options.result_format == "GeoJSON":
-            return Reply(200, formats.feature_collection(etype, values, body,
-                                                         formats.implicit_geometry(options)))
+            return Reply(200, geojson.feature_collection(etype, values, body,
+                                                         geojson.implicit_geometry(options)))
         body["value"] = values
         return Reply(200, body)
 
@@ -190,7 +190,7 @@ class SensorThingsApi:
         async with self.store.reader() as conn:
             runner = self.runner(ctx, conn)
             if options.result_format == "GeoJSON":
-                formats.add_geometry_expand(etype, options)
+                geojson.add_geometry_expand(etype, options)
             rows = await fetch_entities(conn, self.store.dialect, ctx.tenant_id, target.scope, limit=1)
             if not rows:
                 raise NotFound(f"no such {etype.name}")
@@ -202,7 +202,7 @@ class SensorThingsApi:
             return _property_reply(target, entity[target.property.name])
         value = entity_json(etype, entity, ctx.base, options.select, options.expand)
         if options.result_format == "GeoJSON":
-            return Reply(200, formats.feature(etype, value, formats.implicit_geometry(options)))
+            return Reply(200, geojson.feature(etype, value, geojson.implicit_geometry(options)))
         return Reply(200, value)
 
     async def one(self, ctx: Context, scope: Scope) -> dict[str, Any]:

@@ -1,47 +1,27 @@
-"""Other shapes of the same data: ``dataArray`` (both ways), GeoJSON and streamed CSV."""
+"""``dataArray``: Observations as compact arrays, out (``$resultFormat``) and in
+(``POST CreateObservations``)."""
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
-
-import orjson
-from starlette.responses import StreamingResponse
 
 from quartier.errors import BadRequest
 from quartier.model.changes import Batch, Create, IdRef
-from quartier.model.entities import ENTITY_TYPES, EntityType, Property
+from quartier.model.entities import ENTITY_TYPES, Property
 from quartier.model.parse import parse_id
 from quartier.model.times import now_utc
 from quartier.model.values import parse_property
-from quartier.query.options import Expand, Limits, QueryOptions, build_options
-from quartier.store.read import Scope, stream_entities
+from quartier.query.options import QueryOptions
 
 if TYPE_CHECKING:
-    from quartier.api.sensorthings.handlers import Context, Reply, SensorThingsApi
+    from quartier.api.sensorthings.handlers import Context, Reply
 
 _OBSERVATION = ENTITY_TYPES["Observation"]
 _DATA_ARRAY_DEFAULT = ("id", "phenomenonTime", "resultTime", "result", "resultQuality", "validTime",
                        "parameters")
 _INPUT_COMPONENTS = ("phenomenonTime", "result", "resultTime", "resultQuality", "validTime",
                      "parameters", "FeatureOfInterest/id")
-_CSV_CHUNK = 1_000
 _Row = tuple[int, int | None, dict[str, Any]]  # Datastream id, FeatureOfInterest id, values
-_GEOMETRY_LIMITS = Limits(default_top=100, max_top=100)
-
-# Where each entity type keeps its geometry: (property, relation to expand for it)
-_GEOMETRY = {
-    "Location": ("location", None),
-    "FeatureOfInterest": ("feature", None),
-    "Datastream": ("observedArea", None),
-    "Thing": ("location", "Locations"),
-    "Observation": ("feature", "FeatureOfInterest"),
-}
-
-
-# -- dataArray out --------------------------------------------------------------------
 
 
 def data_array(rows: list[dict[str, Any]], options: QueryOptions, base: str) -> list[dict[str, Any]]:
@@ -60,9 +40,6 @@ def data_array(rows: list[dict[str, Any]], options: QueryOptions, base: str) -> 
         }
         for datastream, values in groups.items()
     ]
-
-
-# -- dataArray in: CreateObservations ---------------------------------------------------
 
 
 async def create_observations(ctx: Context, body: Any) -> Reply:
@@ -178,146 +155,3 @@ async def _check_links(ctx: Context, rows: list[_Row | str]) -> None:
         elif row[1] is None and row[0] not in located:
             rows[index] = (f"error: the row has no FeatureOfInterest/id, and the Thing of "
                            f"Datastream({row[0]}) has no Location to make one from")
-
-
-# -- GeoJSON ------------------------------------------------------------------------
-
-
-def add_geometry_expand(etype: EntityType, options: QueryOptions) -> None:
-    """Things and Observations take their geometry from a related entity: expand it."""
-    if etype.name not in _GEOMETRY:
-        raise BadRequest(
-            f"$resultFormat=GeoJSON is for {', '.join(ENTITY_TYPES[n].plural for n in _GEOMETRY)}"
-        )
-    prop, relation = _GEOMETRY[etype.name]
-    if relation is None or any(e.relation.name == relation for e in options.expand):
-        return
-    rel = etype.find_relation(relation)
-    assert rel is not None
-    target = ENTITY_TYPES[rel.target]
-    nested = build_options({"$select": prop}, target, _GEOMETRY_LIMITS)
-    options.expand.append(Expand(rel, nested, {"$select": prop}, implicit=True))
-
-
-def feature(etype: EntityType, entity: dict[str, Any], implicit: bool = False) -> dict[str, Any]:
-    """One entity as a GeoJSON Feature; ``implicit``: its geometry's relation was expanded
-    only for the geometry, so it is left out of the properties."""
-    prop, relation = _GEOMETRY[etype.name]
-    properties = {k: v for k, v in entity.items() if not k.endswith("@iot.navigationLink")}
-    geometry: Any = None
-    if relation is None:
-        geometry = properties.pop(prop, None)
-    else:
-        related = entity.get(relation)
-        if implicit:
-            for key in (relation, f"{relation}@iot.nextLink", f"{relation}@iot.count"):
-                properties.pop(key, None)
-        members = related if isinstance(related, list) else [related] if related else []
-        shapes = [m.get(prop) for m in members if isinstance(m, dict) and m.get(prop)]
-        shapes = [_geometry_only(s) for s in shapes]
-        if len(shapes) == 1:
-            geometry = shapes[0]
-        elif shapes:
-            geometry = {"type": "GeometryCollection", "geometries": shapes}
-    return {
-        "type": "Feature",
-        "id": entity.get("@iot.id"),
-        "geometry": _geometry_only(geometry) if geometry else None,
-        "properties": properties,
-    }
-
-
-def _geometry_only(value: Any) -> Any:
-    if isinstance(value, dict) and value.get("type") == "Feature":
-        return value.get("geometry")
-    return value
-
-
-def feature_collection(
-    etype: EntityType, values: list[dict[str, Any]], body: dict[str, Any], implicit: bool = False
-) -> dict[str, Any]:
-    out: dict[str, Any] = {"type": "FeatureCollection"}
-    out.update(body)
-    out["features"] = [feature(etype, v, implicit) for v in values]
-    return out
-
-
-def implicit_geometry(options: QueryOptions) -> bool:
-    return any(e.implicit for e in options.expand)
-
-
-# -- CSV ----------------------------------------------------------------------------
-
-
-def csv_response(
-    api: SensorThingsApi, ctx: Context, scope: Scope, options: QueryOptions
-) -> StreamingResponse:
-    """Rows as CSV, read and sent in chunks; without ``$top`` every matching row."""
-    if _expands_many(options.expand):
-        raise BadRequest("$resultFormat=CSV cannot hold expanded collections; expand to-one "
-                         "relations only (e.g. Datastream), or use JSON")
-    etype = scope.etype
-    columns = _csv_columns(etype, options)
-    total = options.top if options.top_given else None
-    return StreamingResponse(
-        _csv_chunks(api, ctx, scope, options, columns, total), media_type="text/csv; charset=utf-8"
-    )
-
-
-def _expands_many(expands: list[Expand]) -> bool:
-    return any(e.relation.many or _expands_many(e.options.expand) for e in expands)
-
-
-def _csv_columns(etype: EntityType, options: QueryOptions) -> list[tuple[str, ...]]:
-    names = [p.name for p in etype.properties if options.select is None or p.name in options.select]
-    columns: list[tuple[str, ...]] = [("id",), *((n,) for n in names)]
-    for item in options.expand:
-        target = ENTITY_TYPES[item.relation.target]
-        inner = [p.name for p in target.properties
-                 if item.options.select is None or p.name in item.options.select]
-        columns.extend((item.relation.name, n) for n in ["id", *inner])
-    return columns
-
-
-async def _csv_chunks(
-    api: SensorThingsApi, ctx: Context, scope: Scope, options: QueryOptions,
-    columns: list[tuple[str, ...]], total: int | None,
-) -> AsyncIterator[bytes]:
-    from quartier.query.run import EXPANDED
-
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(["@iot.id" if c == ("id",) else "/".join(c) for c in columns])
-    async with ctx.store.reader() as conn:
-        runner = api.runner(ctx, conn)
-        filtered = runner.filtered(scope, options)
-        order = runner.order(scope.etype, options)
-        yield buffer.getvalue().encode()
-        buffer.seek(0)
-        buffer.truncate()
-        async for rows in stream_entities(conn, ctx.store.dialect, ctx.tenant_id, filtered, order,
-                                          total, options.skip, _CSV_CHUNK):
-            await runner.expand(scope.etype, rows, options.expand)
-            for row in rows:
-                writer.writerow([_csv_value(_cell(row, c, EXPANDED)) for c in columns])
-            yield buffer.getvalue().encode()
-            buffer.seek(0)
-            buffer.truncate()
-
-
-def _cell(row: dict[str, Any], column: tuple[str, ...], expanded_key: str) -> Any:
-    if len(column) == 1:
-        return row.get(column[0])
-    related = row.get(expanded_key, {}).get(column[0])
-    return related.get(column[1]) if isinstance(related, dict) else None
-
-
-def _csv_value(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, dict | list):
-        return orjson.dumps(value).decode()
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return value
-
