@@ -30,7 +30,6 @@ class Outcome:
 
     error: QuartierError | None = None
     events: list[ChangeEvent] | None = None
-    id: int = 0
     row: dict[str, Any] | None = None
 
 
@@ -52,14 +51,38 @@ def _plain_observation(change: object) -> bool:
 
 
 async def write_observation_batch(writer: BatchWriter, batch: Batch) -> list[int]:
-    """Write an :func:`is_observation_batch` batch in bulk, all of it or (raising) none."""
+    """Write an :func:`is_observation_batch` batch in bulk, all of it or (raising) none.
+
+    Each Datastream (and FeatureOfInterest) is looked up once for all its rows; the rows
+    go in with one COPY (PostgreSQL) or multi-row INSERT (SQLite).
+    """
     creates = [c for c in batch.changes if isinstance(c, Create)]
-    outcomes = await _write(writer, creates, keep_rows=False)
-    for outcome in outcomes:
-        if outcome.error is not None:
-            raise outcome.error
-    writer.events.extend(e for o in outcomes for e in o.events or ())
-    return [o.id for o in outcomes]
+    await writer.load_datastreams([_parent(c).id for c in creates])
+    resolved: dict[tuple[int, int | None], tuple[Any, int]] = {}
+    tenant = writer.tenant_id
+    records: list[list[Any]] = []
+    for change in creates:
+        parent = _parent(change)
+        given = change.foreign_keys.get("FeatureOfInterest")
+        key = (parent.id, given.id if isinstance(given, IdRef) else None)
+        found = resolved.get(key)
+        if found is None:
+            state = await writer.datastream(parent.id, NotFound if parent.from_path else BadRequest)
+            found = resolved[key] = (state, await writer.observation_feature(state, given))
+        state, feature = found
+        records.append([tenant, *writer.record(_OBSERVATION, change.values), state.id, feature])
+        writer.note_observation(state, feature, change.values)
+    names = ["tenant_id", *property_columns(_OBSERVATION), "datastream_id", "feature_id"]
+    ids = await writer.copy_rows(_OBSERVATION.table, names, records)
+    writer.events.extend(ChangeEvent(tenant, "Observation", new_id, "create") for new_id in ids)
+    await writer.finish()
+    return ids
+
+
+def _parent(change: Create) -> IdRef:
+    parent = change.foreign_keys["Datastream"]
+    assert isinstance(parent, IdRef)
+    return parent
 
 
 def is_lone_observation(batch: Batch) -> bool:
@@ -76,57 +99,39 @@ def is_lone_observation(batch: Batch) -> bool:
 
 
 async def write_lone_observations(writer: BatchWriter, batches: list[Batch]) -> list[Outcome]:
-    """Write the batches (all :func:`is_lone_observation`, of the writer's tenant)."""
-    creates = [b.changes[0] for b in batches]
-    return await _write(writer, [c for c in creates if isinstance(c, Create)], keep_rows=True)
-
-
-async def _write(writer: BatchWriter, creates: list[Create], keep_rows: bool) -> list[Outcome]:
-    """Each Create's outcome; with ``keep_rows``, the stored row comes back too."""
-    parents = [
-        p for c in creates if isinstance(c, Create)
-        for p in [c.foreign_keys["Datastream"]] if isinstance(p, IdRef)
-    ]
-    await writer.load_datastreams([p.id for p in parents])
+    """Write the batches (all :func:`is_lone_observation`, of the writer's tenant); each
+    gets its own outcome, and the stored row for its answer."""
+    creates = [c for b in batches for c in b.changes if isinstance(c, Create)]
+    await writer.load_datastreams([_parent(c).id for c in creates])
     outcomes: list[Outcome] = []
-    ready: list[tuple[Outcome, Create, Any, int, list[Any]]] = []
-    for change, parent in zip(creates, parents, strict=True):
-        assert isinstance(change, Create) and isinstance(parent, IdRef)
+    ready: list[tuple[Outcome, Create, Any, int, list[tuple[str, str, Any]]]] = []
+    for change in creates:
+        parent = _parent(change)
         outcome = Outcome()
         outcomes.append(outcome)
         mark = len(writer.events)
         try:
             state = await writer.datastream(parent.id, NotFound if parent.from_path else BadRequest)
-            feature = await writer.observation_feature(state, change.foreign_keys.get("FeatureOfInterest"))
+            feature = await writer.observation_feature(state, None)
         except QuartierError as exc:
             outcome.error = exc
             continue
         outcome.events = writer.events[mark:]  # a FeatureOfInterest it made
-        if keep_rows:
-            values = {name: change.values.get(name) for name in _PROPERTY_NAMES}
-            row: Any = [
-                ("tenant_id", "?", writer.tenant_id), *writer.columns(_OBSERVATION, values),
-                ("datastream_id", "?", state.id), ("feature_id", "?", feature),
-            ]
-        else:
-            row = [writer.tenant_id, *writer.record(_OBSERVATION, change.values), state.id, feature]
-        ready.append((outcome, change, state, feature, row))
-    ids: list[int] = []
-    if keep_rows:
-        rows: list[dict[str, Any]] = []
-        per_query = max(1, _COLUMNS_PER_QUERY // (len(ready[0][4]) if ready else 1))
-        for start in range(0, len(ready), per_query):
-            rows.extend(await _insert_rows([r[4] for r in ready[start:start + per_query]], writer))
-        ids = [row["id"] for row in rows]
-    elif ready:
-        names = ["tenant_id", *property_columns(_OBSERVATION), "datastream_id", "feature_id"]
-        ids = await writer.copy_rows(_OBSERVATION.table, names, [r[4] for r in ready])
-    for index, (outcome, change, state, feature, _) in enumerate(ready):
+        values = {name: change.values.get(name) for name in _PROPERTY_NAMES}
+        columns = [
+            ("tenant_id", "?", writer.tenant_id), *writer.columns(_OBSERVATION, values),
+            ("datastream_id", "?", state.id), ("feature_id", "?", feature),
+        ]
+        ready.append((outcome, change, state, feature, columns))
+    rows: list[dict[str, Any]] = []
+    per_query = max(1, _COLUMNS_PER_QUERY // (len(ready[0][4]) if ready else 1))
+    for start in range(0, len(ready), per_query):
+        rows.extend(await _insert_rows([r[4] for r in ready[start:start + per_query]], writer))
+    for (outcome, change, state, feature, _), row in zip(ready, rows, strict=True):
         writer.note_observation(state, feature, change.values)
-        outcome.id = ids[index]
-        outcome.row = rows[index] if keep_rows else None
+        outcome.row = row
         assert outcome.events is not None
-        outcome.events.append(ChangeEvent(writer.tenant_id, "Observation", ids[index], "create"))
+        outcome.events.append(ChangeEvent(writer.tenant_id, "Observation", row["id"], "create"))
     await writer.finish()
     return outcomes
 

@@ -57,12 +57,20 @@ async def create_observations(ctx: Context, body: Any) -> Reply:
         rows.extend(_group_rows(group, index))
     await _check_links(ctx, rows)
     batch = Batch()
+    refs: dict[tuple[str, int], IdRef] = {}  # one reference per linked entity, shared by its rows
+
+    def ref(name: str, entity_id: int) -> IdRef:
+        found = refs.get((name, entity_id))
+        if found is None:
+            found = refs[(name, entity_id)] = IdRef(ENTITY_TYPES[name], entity_id)
+        return found
+
     for row in rows:
         if isinstance(row, tuple):
             datastream, feature, values = row
-            keys: dict[str, Any] = {"Datastream": IdRef(ENTITY_TYPES["Datastream"], datastream)}
+            keys: dict[str, Any] = {"Datastream": ref("Datastream", datastream)}
             if feature is not None:
-                keys["FeatureOfInterest"] = IdRef(ENTITY_TYPES["FeatureOfInterest"], feature)
+                keys["FeatureOfInterest"] = ref("FeatureOfInterest", feature)
             batch.add(Create(_OBSERVATION, values, keys))
     result = await ctx.store.write(ctx.tenant_id, batch) if batch.changes else None
     ids = iter(result.ids if result else [])
