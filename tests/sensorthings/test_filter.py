@@ -959,3 +959,4 @@ def test_orderby_length_limit(short_filters: Api, town: Ids) -> None:
     orderby = "name desc, " * 3  # 33 characters
     response = short_filters.get("Things", **{"$orderby": orderby.rstrip(", ") + ", id desc"})
     assert_filter_error(response, "$orderby", "30")
+

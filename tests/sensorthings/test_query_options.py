@@ -84,3 +84,24 @@ def test_default_and_max_page_size(small_pages: Api) -> None:
     too_many = small_pages.get(f"Datastreams({ds})/Observations", **{"$top": 4})
     assert too_many.status_code == 400
     assert "at most 3" in too_many.json()["message"]
+
+
+def test_times_before_the_year_1000_order_and_compare(api: Api) -> None:
+    """Early years keep four digits wherever times are stored or compared (SQLite keeps
+    them as text, where '900-…' would sort after '2026-…')."""
+    thing = api.create("Things", full_thing_body("Alt"))
+    datastream = api.ok(f"Things({thing})/Datastreams")["value"][0]["@iot.id"]
+    for when, result in (("0900-06-01T00:00:00Z", 1), ("2026-06-01T00:00:00Z", 2)):
+        api.create(f"Datastreams({datastream})/Observations", {"phenomenonTime": when, "result": result})
+
+    def results(expression: str) -> list[Any]:
+        body = api.ok("Observations", **{"$filter": expression, "$orderby": "phenomenonTime"})
+        return [o["result"] for o in body["value"]]
+
+    assert results("phenomenonTime lt 1000-01-01T00:00:00Z") == [1]
+    assert results("phenomenonTime gt 2000-01-01T00:00:00Z") == [2]
+    assert results("phenomenonTime gt mindatetime()") == [1, 2]
+    assert results("year(phenomenonTime) eq 900") == [1]
+    assert results("phenomenonTime add duration'P1000Y' lt 2000-01-01T00:00:00Z") == [1]
+    early = api.ok("Observations", **{"$filter": "result eq 1"})["value"][0]
+    assert early["phenomenonTime"] == "0900-06-01T00:00:00Z"

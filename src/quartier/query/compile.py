@@ -85,8 +85,8 @@ class Compiler:
     # -- entry points -----------------------------------------------------------------
 
     def predicate(self, node: Node) -> Sql:
-        result = self._bool(node)
-        return result
+        """The WHERE condition for a ``$filter``."""
+        return self._bool(node)
 
     def order_term(self, node: Node, desc: bool) -> list[Sql]:
         """ORDER BY items; to-one paths read the related value with a subquery.

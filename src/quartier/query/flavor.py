@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Any
 
+from quartier.model.times import fixed_width_utc
 from quartier.query.expr import Duration
 from quartier.query.sqltext import Sql, bound, fill
 
@@ -30,7 +31,7 @@ class Flavor:
     def param(self, type_: str, value: Any) -> tuple[str, Any]:
         """A placeholder for a literal of ``type_`` and the value to bind."""
         if type_ == TIME:
-            return "?", value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            return "?", fixed_width_utc(value)
         if type_ == DATE:
             return "?", value.isoformat()
         if type_ == TIMEOFDAY:

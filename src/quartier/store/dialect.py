@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import itertools
 import re
-from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
+import ciso8601
 import orjson
 
+from quartier.model.times import fixed_width_utc
 from quartier.model.values import JSON, TIME
 
 
@@ -46,7 +47,7 @@ class Dialect:
         if value is None:
             return None
         if kind == TIME:
-            return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            return fixed_width_utc(value)
         if kind == JSON:
             return orjson.dumps(value).decode()
         return value
@@ -54,8 +55,8 @@ class Dialect:
     def decode(self, kind: str, value: Any) -> Any:
         if value is None:
             return None
-        if kind == TIME:
-            return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        if kind == TIME:  # stored as fixed-width RFC 3339 text in UTC
+            return ciso8601.parse_rfc3339(value)
         if kind == JSON:
             return orjson.loads(value)
         return value

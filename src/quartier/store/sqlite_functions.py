@@ -12,17 +12,18 @@ import calendar
 import math
 import sqlite3
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+import ciso8601
 import orjson
 import shapely
 import shapely.wkt
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
-_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+from quartier.model.times import fixed_width_utc
 
 
 def _null_safe(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -50,7 +51,7 @@ def _number(value: Any) -> float:
 
 
 def _time(text: str) -> datetime:
-    return datetime.strptime(text, _TIME_FORMAT).replace(tzinfo=UTC)
+    return ciso8601.parse_rfc3339(text)
 
 
 def time_add(text: str, months: int, micros: int) -> str:
@@ -61,7 +62,7 @@ def time_add(text: str, months: int, micros: int) -> str:
         day = min(moment.day, calendar.monthrange(year, month + 1)[1])
         moment = moment.replace(year=year, month=month + 1, day=day)
     moment += timedelta(microseconds=int(micros))
-    return moment.strftime(_TIME_FORMAT)
+    return fixed_width_utc(moment)
 
 
 def time_diff(a: str, b: str) -> int:
