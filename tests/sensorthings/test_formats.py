@@ -403,6 +403,10 @@ def test_geojson_things_datastreams_observations(api: Api, world: World) -> None
     asked = _features(api, "Things", **{"$expand": "Locations($select=name,location)"})
     assert [set(loc) for loc in asked[world.a]["properties"]["Locations"]] == [{"name", "location"}]
     assert asked[world.a]["geometry"] == POINT
+    # An expand that selects no geometry still gives the Feature its geometry.
+    named = _features(api, "Things", **{"$expand": "Locations($select=name)"})
+    assert named[world.a]["geometry"] == POINT
+    assert [loc["name"] for loc in named[world.a]["properties"]["Locations"]] != []
     two = api.create("Things", {**thing_body("Two", with_location=False), "Locations": [
         {"@iot.id": world.la}, {"@iot.id": world.lb},
     ]})

@@ -26,8 +26,14 @@ def add_geometry_expand(etype: EntityType, options: QueryOptions) -> None:
             f"$resultFormat=GeoJSON is for {', '.join(ENTITY_TYPES[n].plural for n in _GEOMETRY)}"
         )
     prop, relation = _GEOMETRY[etype.name]
-    if relation is None or any(e.relation.name == relation for e in options.expand):
+    if relation is None:
         return
+    for item in options.expand:
+        if item.relation.name == relation:  # asked for: make sure it carries the geometry
+            select = item.options.select
+            if select is not None and prop not in select:
+                select.append(prop)
+            return
     rel = etype.find_relation(relation)
     assert rel is not None
     target = ENTITY_TYPES[rel.target]
