@@ -17,6 +17,11 @@ def media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
+def accepted_types(method: str) -> tuple[str, ...]:
+    """The body media types a method takes: JSON, and for PATCH also JSON Patch."""
+    return (JSON_TYPE, JSON_PATCH_TYPE) if method == "PATCH" else (JSON_TYPE,)
+
+
 def check_media_type(kind: str, accepted: tuple[str, ...]) -> None:
     if kind and kind not in accepted:
         raise UnsupportedMediaType(

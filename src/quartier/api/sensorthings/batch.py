@@ -23,12 +23,12 @@ from quartier.api.batch_format import (
     parse_json_batch,
     parse_multipart_batch,
 )
-from quartier.api.body import JSON_PATCH_TYPE, JSON_TYPE, check_media_type, parse_json, read_bytes
+from quartier.api.body import JSON_TYPE, accepted_types, check_media_type, parse_json, read_bytes
 from quartier.api.responses import json_response
 from quartier.api.sensorthings.serialize import entity_json, self_link
 from quartier.errors import BadRequest, MethodNotAllowed, NotFound, QuartierError, UnsupportedMediaType
 from quartier.model.changes import Batch, Create, Delete, IdRef, NewRef, Ref
-from quartier.model.parse import parse_create, parse_members, parse_update
+from quartier.model.parse import parse_create, parse_members
 from quartier.query.path import parse_path, resolve
 from quartier.store.read import Scope
 
@@ -110,9 +110,7 @@ class BatchRun:
         from quartier.api.sensorthings.handlers import Call
 
         async def body() -> Any:
-            if sub.body is None:
-                raise BadRequest("this request of the batch has no body")
-            return sub.body
+            return _body(sub)
 
         return Call(sub.method, path, query, _media_type(sub), body)
 
@@ -190,12 +188,12 @@ class BatchRun:
             owner, relation_name = path_text
             if not relation_name:
                 return self._patch_new(sub, combined, owner)
-            check_media_type(_media_type(sub), (JSON_TYPE,))
+            body = _body(sub)
             rel = owner.etype.find_relation(relation_name)
             if rel is None or sub.method != "POST":
                 raise BadRequest(f"request {sub.id}: cannot {sub.method} {sub.url} in a change set")
             etype = ENTITY_TYPES[rel.target]
-            _, root = parse_create(etype, self._body(sub), (rel, owner), into=combined)
+            _, root = parse_create(etype, body, (rel, owner), into=combined)
             roots[sub.id] = root
             return sub, etype, root
         path = parse_path(path_text)
@@ -203,10 +201,10 @@ class BatchRun:
         if target.property is not None or target.ref:
             raise BadRequest(f"request {sub.id}: a change set cannot write {sub.url}")
         if sub.method == "POST":
-            check_media_type(_media_type(sub), (JSON_TYPE,))
+            body = _body(sub)
             if target.single:
                 raise BadRequest(f"request {sub.id}: POST goes to a collection, not {sub.url}")
-            _, root = parse_create(target.etype, self._body(sub), target.parent, into=combined)
+            _, root = parse_create(target.etype, body, target.parent, into=combined)
             roots[sub.id] = root
             return sub, target.etype, root
         if not target.single:
@@ -216,14 +214,10 @@ class BatchRun:
         if sub.method == "DELETE":
             combined.add(Delete(ref))
             return sub, target.etype, None
-        kind = _media_type(sub)
-        check_media_type(kind, (JSON_TYPE,) if sub.method == "PUT" else (JSON_TYPE, JSON_PATCH_TYPE))
-        body = self._body(sub)
-        if kind == JSON_PATCH_TYPE:
-            from quartier.api.sensorthings.handlers import apply_json_patch
+        from quartier.api.sensorthings.handlers import update_batch
 
-            body = apply_json_patch(target.etype, current, body)
-        parse_update(target.etype, current["id"], body, sub.method == "PUT", into=combined)
+        body = _body(sub)
+        update_batch(target.etype, current, body, _media_type(sub), sub.method == "PUT", into=combined)
         return sub, target.etype, ref
 
     def _patch_new(self, sub: SubRequest, combined: Batch, ref: Ref) -> tuple[SubRequest, Any, Ref]:
@@ -234,7 +228,7 @@ class BatchRun:
         assert isinstance(ref, NewRef)
         create = combined.changes[ref.index]
         assert isinstance(create, Create)
-        values, relations = parse_members(ref.etype, self._body(sub))
+        values, relations = parse_members(ref.etype, _body(sub))
         if relations:
             raise BadRequest(f"request {sub.id}: links of an entity made in this change set "
                              "cannot be changed in it")
@@ -252,14 +246,19 @@ class BatchRun:
             return (owner, rest), []
         return self._url(sub)
 
-    def _body(self, sub: SubRequest) -> Any:
-        if sub.body is None:
-            raise BadRequest(f"request {sub.id}: {sub.method} needs a JSON body")
-        return sub.body
 
 
 class _Dependency(Exception):
     pass
+
+
+def _body(sub: SubRequest) -> Any:
+    """A request's body, checked as a single request's would be: its media type (415), then
+    that there is one."""
+    check_media_type(_media_type(sub), accepted_types(sub.method))
+    if sub.body is None:
+        raise BadRequest(f"request {sub.id}: {sub.method} needs a JSON body")
+    return sub.body
 
 
 def _media_type(sub: SubRequest) -> str:

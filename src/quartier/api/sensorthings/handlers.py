@@ -15,7 +15,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from quartier.api.body import JSON_PATCH_TYPE, JSON_TYPE, check_media_type, media_type, read_json
+from quartier.api.body import JSON_PATCH_TYPE, accepted_types, media_type, read_json
 from quartier.api.responses import json_response
 from quartier.api.sensorthings import csv_format, data_array, geojson
 from quartier.api.sensorthings.batch import batch_endpoint
@@ -62,7 +62,8 @@ class Call:
     path: str  # e.g. "Things(1)/Datastreams"
     query: list[tuple[str, str]]
     media_type: str
-    read_body: Callable[[], Awaitable[Any]]  # the parsed JSON body
+    # The parsed body, after its media type is checked against the method's (415).
+    read_body: Callable[[], Awaitable[Any]]
 
 
 @dataclass
@@ -117,8 +118,8 @@ class SensorThingsApi:
             return await batch_endpoint(self, ctx, request)
 
         async def body() -> Any:
-            accepted = (JSON_TYPE, JSON_PATCH_TYPE) if request.method == "PATCH" else (JSON_TYPE,)
-            return await read_json(request, self.settings.max_body_bytes, accepted)
+            return await read_json(request, self.settings.max_body_bytes,
+                                   accepted_types(request.method))
 
         call = Call(request.method, request.path_params["path"], request.query_params.multi_items(),
                     media_type(request), body)
@@ -215,7 +216,6 @@ class SensorThingsApi:
     # -- writes -----------------------------------------------------------------------
 
     async def _post(self, ctx: Context, call: Call, target: Target) -> Reply:
-        check_media_type(call.media_type, (JSON_TYPE,))
         body = await call.read_body()
         batch, root = parse_create(target.etype, body, target.parent)
         result = await self.store.write(ctx.tenant_id, batch)
@@ -227,13 +227,10 @@ class SensorThingsApi:
 
     async def _update(self, ctx: Context, call: Call, target: Target, replace: bool) -> Reply:
         etype = target.etype
-        check_media_type(call.media_type, (JSON_TYPE,) if replace else (JSON_TYPE, JSON_PATCH_TYPE))
         body = await call.read_body()
         current = await self.one(ctx, target.scope)
         entity_id = current["id"]
-        if call.media_type == JSON_PATCH_TYPE:
-            body = apply_json_patch(etype, current, body)
-        batch = parse_update(etype, entity_id, body, replace)
+        batch = update_batch(etype, current, body, call.media_type, replace)
         await self.store.write(ctx.tenant_id, batch)
         entity = await self.one(ctx, Scope(etype, [("t.id = ?", (entity_id,))]))
         return Reply(200, entity_json(etype, entity, ctx.base))
@@ -260,6 +257,16 @@ def _property_reply(target: Target, value: Any) -> Reply:
         text = value if isinstance(value, str) else orjson.dumps(value).decode()
         return Reply(200, response=Response(text, media_type="text/plain; charset=utf-8"))
     return Reply(200, {target.property.name: value})
+
+
+def update_batch(
+    etype: EntityType, current: dict[str, Any], body: Any, kind: str, replace: bool,
+    into: Batch | None = None,
+) -> Batch:
+    """The changes of a PATCH (a merge, or JSON Patch operations) or a PUT of ``current``."""
+    if kind == JSON_PATCH_TYPE:
+        body = apply_json_patch(etype, current, body)
+    return parse_update(etype, current["id"], body, replace, into)
 
 
 def apply_json_patch(etype: EntityType, current: dict[str, Any], patch: Any) -> dict[str, Any]:
