@@ -33,7 +33,7 @@ from quartier.query.flavor import (
     TIMEOFDAY,
     Flavor,
 )
-from quartier.query.sqltext import Sql, bound, fill
+from quartier.query.sqltext import OrderTerm, Sql, bound, fill
 
 _RESULT_BOOL, _RESULT_STRING = 3, 4
 _TIMES = (TIME, SPAN)
@@ -88,15 +88,18 @@ class Compiler:
         """The WHERE condition for a ``$filter``."""
         return self._bool(node)
 
-    def order_term(self, node: Node, desc: bool) -> list[Sql]:
+    def order_term(self, node: Node, desc: bool) -> list[OrderTerm]:
         """ORDER BY items; to-one paths read the related value with a subquery.
 
         Nulls sort as the largest values on both databases.
         """
         direction = " DESC" if desc else " ASC"
         return [
-            Sql(f"{p.text}{direction}{'' if p.source in ('id', 'notnull') else self.flavor.nulls(desc)}",
-                p.params, p.type, source=p.source)
+            OrderTerm(
+                Sql(f"{p.text}{direction}{'' if p.source in ('id', 'notnull') else self.flavor.nulls(desc)}",
+                    p.params, p.type),
+                desc, is_id=p.source == "id",
+            )
             for p in self._order_values(node)
         ]
 

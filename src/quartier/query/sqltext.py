@@ -24,6 +24,16 @@ class Sql:
     source: Any = field(default=None, compare=False)
 
 
+@dataclass(frozen=True)
+class OrderTerm:
+    """One ORDER BY item: its SQL with direction (and null placement), whether it sorts
+    descending, and whether it is the entity's own id (which makes the order total)."""
+
+    sql: Sql
+    descending: bool
+    is_id: bool = False
+
+
 def fill(template: str, *parts: Sql, type_: str = "bool") -> Sql:
     """Put ``parts`` into the ``{0}``, ``{1}``… holes; parameters follow the text order.
 

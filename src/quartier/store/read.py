@@ -11,14 +11,11 @@ import orjson
 
 from quartier.model.entities import EntityType, Property, RelationKind
 from quartier.model.values import PLAIN, ValueReader, column_kinds, from_columns, value_reader
-from quartier.query.sqltext import Sql
+from quartier.query.sqltext import OrderTerm
 from quartier.store.connection import Connection
 from quartier.store.dialect import Dialect
 
 Condition = tuple[str, tuple[Any, ...]]  # SQL on alias ``t`` with ? placeholders
-# An ORDER BY item on alias ``t`` with its direction, e.g. "t.name DESC"; ``source`` is
-# "id" for the id, which makes the order total.
-OrderTerm = Sql
 
 
 @dataclass
@@ -112,14 +109,28 @@ def decode_row(etype: EntityType, row: Sequence[Any], dialect: Dialect) -> dict[
 def _order_by(order: Sequence[OrderTerm], params: list[Any]) -> str:
     terms = []
     for term in order:
-        terms.append(term.text)
-        params.extend(term.params)
-    if not any(term.source == "id" for term in order):
+        terms.append(term.sql.text)
+        params.extend(term.sql.params)
+    if not any(term.is_id for term in order):
         # The id in the direction of the last term, so that an index on (…, time, id)
         # serves "latest first" by reading backwards.
-        last_desc = bool(order) and order[-1].text.split(" NULLS ")[0].endswith(" DESC")
-        terms.append("t.id DESC" if last_desc else "t.id ASC")
+        terms.append("t.id DESC" if order and order[-1].descending else "t.id ASC")
     return " ORDER BY " + ", ".join(terms)
+
+
+def _entities_sql(
+    dialect: Dialect, tenant_id: int, scope: Scope, order: Sequence[OrderTerm],
+    limit: int | None, offset: int,
+) -> tuple[str, list[Any]]:
+    """The SELECT of :func:`decode_row`'s columns for ``scope``, ordered (then by id) and
+    paged; no ``limit`` means all rows after ``offset``."""
+    where, params = scope.where(tenant_id)
+    sql = f"{_layout(scope.etype).select} WHERE {where}{_order_by(order, params)}"
+    if limit is not None or offset:
+        sql += " LIMIT ? OFFSET ?"
+        # SQLite has no LIMIT NULL; -1 means no limit there.
+        params.extend((-1 if limit is None and dialect.name == "sqlite" else limit, offset))
+    return sql, params
 
 
 async def fetch_entities(
@@ -132,11 +143,7 @@ async def fetch_entities(
     offset: int = 0,
 ) -> list[dict[str, Any]]:
     """Entities in ``scope``, ordered by the given SQL expressions, then by id."""
-    where, params = scope.where(tenant_id)
-    sql = f"{_layout(scope.etype).select} WHERE {where}{_order_by(order, params)}"
-    if limit is not None:
-        sql += " LIMIT ? OFFSET ?"
-        params.extend((limit, offset))
+    sql, params = _entities_sql(dialect, tenant_id, scope, order, limit, offset)
     rows = await conn.fetch(sql, params)
     return [decode_row(scope.etype, row, dialect) for row in rows]
 
@@ -153,10 +160,7 @@ async def stream_entities(
 ) -> AsyncIterator[list[dict[str, Any]]]:
     """Like :func:`fetch_entities`, but read through a cursor ``chunk`` rows at a time,
     so that memory stays flat however many rows there are."""
-    where, params = scope.where(tenant_id)
-    sql = f"{_layout(scope.etype).select} WHERE {where}{_order_by(order, params)}"
-    sql += " LIMIT ? OFFSET ?"
-    params.extend((-1 if limit is None and dialect.name == "sqlite" else limit, offset))
+    sql, params = _entities_sql(dialect, tenant_id, scope, order, limit, offset)
     async for rows in conn.stream(sql, params, chunk):
         yield [decode_row(scope.etype, row, dialect) for row in rows]
 
