@@ -11,17 +11,19 @@ savepoint.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 from quartier.errors import BadRequest, NotFound, QuartierError
 from quartier.model.changes import Batch, ChangeEvent, Create, IdRef
 from quartier.model.entities import ENTITY_TYPES
+from quartier.store.connection import MAX_PARAMETERS
 from quartier.store.read import decode_row, returning_columns
 from quartier.store.write import BatchWriter, property_columns
 
 _OBSERVATION = ENTITY_TYPES["Observation"]
-_PROPERTY_NAMES = tuple(p.name for p in _OBSERVATION.properties)
-_COLUMNS_PER_QUERY = 30_000  # below SQLite's limit of bound parameters
+# The columns of an Observation row, in the order of :func:`_row`.
+_ROW_COLUMNS = ["tenant_id", *property_columns(_OBSERVATION), "datastream_id", "feature_id"]
 
 
 @dataclass
@@ -70,13 +72,17 @@ async def write_observation_batch(writer: BatchWriter, batch: Batch) -> list[int
             state = await writer.datastream(parent.id, NotFound if parent.from_path else BadRequest)
             found = resolved[key] = (state, await writer.observation_feature(state, given))
         state, feature = found
-        records.append([tenant, *writer.record(_OBSERVATION, change.values), state.id, feature])
+        records.append(_row(writer, change, state.id, feature))
         writer.note_observation(state, feature, change.values)
-    names = ["tenant_id", *property_columns(_OBSERVATION), "datastream_id", "feature_id"]
-    ids = await writer.copy_rows(_OBSERVATION.table, names, records)
+    ids = await writer.copy_rows(_OBSERVATION.table, _ROW_COLUMNS, records)
     writer.events.extend(ChangeEvent(tenant, "Observation", new_id, "create") for new_id in ids)
     await writer.finish()
     return ids
+
+
+def _row(writer: BatchWriter, change: Create, datastream: int, feature: int) -> list[Any]:
+    """The values of one Observation row, in :data:`_ROW_COLUMNS` order."""
+    return [writer.tenant_id, *writer.record(_OBSERVATION, change.values), datastream, feature]
 
 
 def _parent(change: Create) -> IdRef:
@@ -117,14 +123,10 @@ async def write_lone_observations(writer: BatchWriter, batches: list[Batch]) -> 
             outcome.error = exc
             continue
         outcome.events = writer.events[mark:]  # a FeatureOfInterest it made
-        values = {name: change.values.get(name) for name in _PROPERTY_NAMES}
-        columns = [
-            ("tenant_id", "?", writer.tenant_id), *writer.columns(_OBSERVATION, values),
-            ("datastream_id", "?", state.id), ("feature_id", "?", feature),
-        ]
+        columns = list(zip(_ROW_COLUMNS, repeat("?"), _row(writer, change, state.id, feature)))
         ready.append((outcome, change, state, feature, columns))
     rows: list[dict[str, Any]] = []
-    per_query = max(1, _COLUMNS_PER_QUERY // (len(ready[0][4]) if ready else 1))
+    per_query = max(1, MAX_PARAMETERS // len(_ROW_COLUMNS))
     for start in range(0, len(ready), per_query):
         rows.extend(await _insert_rows([r[4] for r in ready[start:start + per_query]], writer))
     for (outcome, change, state, feature, _), row in zip(ready, rows, strict=True):

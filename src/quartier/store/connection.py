@@ -5,6 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, Protocol
 
+# Bound parameters one statement may carry: below SQLite's limit of 32,766 (PostgreSQL
+# takes 65,535); multi-row INSERTs are cut into statements of at most this many.
+MAX_PARAMETERS = 30_000
+
 
 class Connection(Protocol):
     """One database connection, used inside a transaction or for a read."""

@@ -17,11 +17,11 @@ from typing import Any
 
 from quartier.store import sqlite_functions
 from quartier.store.base import Store
+from quartier.store.connection import MAX_PARAMETERS
 from quartier.store.dialect import Dialect
 from quartier.store.migrate import migrate_sqlite
 
 _READERS = 3
-_PARAMETERS_PER_QUERY = 30_000  # below SQLite's limit of bound parameters
 
 
 class SqliteConnection:
@@ -85,7 +85,7 @@ class SqliteConnection:
     ) -> list[int]:
         names = ", ".join(columns)
         one = "(" + ", ".join("?" * len(columns)) + ")"
-        per_query = max(1, _PARAMETERS_PER_QUERY // len(columns))
+        per_query = max(1, MAX_PARAMETERS // len(columns))
 
         def insert() -> list[int]:
             ids: list[int] = []

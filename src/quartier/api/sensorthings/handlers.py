@@ -188,15 +188,9 @@ class SensorThingsApi:
         etype = target.etype
         if options.result_format is not None and options.result_format != "GeoJSON":
             raise BadRequest(f"$resultFormat={options.result_format} applies to collections only")
-        async with self.store.reader() as conn:
-            runner = self.runner(ctx, conn)
-            if options.result_format == "GeoJSON":
-                geojson.add_geometry_expand(etype, options)
-            rows = await fetch_entities(conn, self.store.dialect, ctx.tenant_id, target.scope, limit=1)
-            if not rows:
-                raise NotFound(f"no such {etype.name}")
-            await runner.expand(etype, rows, options.expand)
-        entity = rows[0]
+        if options.result_format == "GeoJSON":
+            geojson.add_geometry_expand(etype, options)
+        entity = await self.one(ctx, target.scope, options)
         if target.ref:
             return Reply(200, {"@iot.selfLink": self_link(ctx.base, etype, entity["id"])})
         if target.property is not None:
@@ -206,11 +200,15 @@ class SensorThingsApi:
             return Reply(200, geojson.feature(etype, value, geojson.implicit_geometry(options)))
         return Reply(200, value)
 
-    async def one(self, ctx: Context, scope: Scope) -> dict[str, Any]:
+    async def one(self, ctx: Context, scope: Scope, options: QueryOptions | None = None) -> dict[str, Any]:
+        """The entity ``scope`` names (404 when there is none), with what ``options``
+        expands."""
         async with self.store.reader() as conn:
             rows = await fetch_entities(conn, self.store.dialect, ctx.tenant_id, scope, limit=1)
-        if not rows:
-            raise NotFound(f"no such {scope.etype.name}")
+            if not rows:
+                raise NotFound(f"no such {scope.etype.name}")
+            if options is not None:
+                await self.runner(ctx, conn).expand(scope.etype, rows, options.expand)
         return rows[0]
 
     # -- writes -----------------------------------------------------------------------
