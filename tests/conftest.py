@@ -90,11 +90,14 @@ def backend_settings(request: pytest.FixtureRequest, backend: str, data_dir: Pat
 
 @pytest.fixture
 def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
-    if backend == "postgresql":
-        url = request.getfixturevalue("pg_database")
-        truncate_tables(url)
-        return Settings.validated({"database": url, "data_dir": tmp_path})
-    return Settings.validated({"data_dir": tmp_path})
+    return backend_settings(request, backend, tmp_path)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def module_settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """One fresh store per backend for a whole test module (for modules whose tests only read,
+    or write nothing that another test looks at)."""
+    return backend_settings(request, request.param, tmp_path_factory.mktemp("module"))
 
 
 @pytest.fixture

@@ -20,10 +20,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from conftest import (
-    BACKENDS,
     POINT,
     Api,
-    backend_settings,
     datastream_body,
     full_thing_body,
     location_body,
@@ -136,16 +134,9 @@ def seed(api: Api, name: str) -> Ids:
     }
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def shared_settings(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Settings:
-    return backend_settings(request, request.param, tmp_path_factory.mktemp("errors"))
-
-
 @pytest.fixture(scope="module")
-def shared_api(shared_settings: Settings) -> Iterator[Api]:
-    with TestClient(build_app(shared_settings), raise_server_exceptions=False) as client:
+def shared_api(module_settings: Settings) -> Iterator[Api]:
+    with TestClient(build_app(module_settings), raise_server_exceptions=False) as client:
         yield Api(client)
 
 
@@ -276,9 +267,9 @@ LIMIT = 1000
 
 
 @pytest.fixture
-def small_api(shared_settings: Settings) -> Iterator[Api]:
+def small_api(module_settings: Settings) -> Iterator[Api]:
     """The API with a body limit of LIMIT bytes, on the same store as the shared app."""
-    settings = shared_settings
+    settings = module_settings
     small = Settings.validated({
         "database": settings.database, "data_dir": settings.data_dir, "max_body_bytes": LIMIT,
     })

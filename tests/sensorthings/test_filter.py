@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from conftest import BACKENDS, Api, backend_settings
+from conftest import Api
 from quartier.app import build_app
 from quartier.settings import Settings
 
@@ -156,14 +156,9 @@ def build_town(api: Api) -> Ids:
     return ids
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def town_settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return backend_settings(request, request.param, tmp_path_factory.mktemp("filter"))
-
-
 @pytest.fixture(scope="module")
-def town_api(town_settings: Settings) -> Iterator[Api]:
-    with TestClient(build_app(town_settings), raise_server_exceptions=False) as client:
+def town_api(module_settings: Settings) -> Iterator[Api]:
+    with TestClient(build_app(module_settings), raise_server_exceptions=False) as client:
         yield Api(client)
 
 
@@ -934,10 +929,10 @@ def test_errors(
 
 
 @pytest.fixture(scope="module")
-def short_filters(town_settings: Settings, town: Ids) -> Iterator[Api]:
+def short_filters(module_settings: Settings, town: Ids) -> Iterator[Api]:
     """The same store, served with max_filter_length 30."""
     tuned = Settings.validated({
-        "database": town_settings.database, "data_dir": town_settings.data_dir, "max_filter_length": 30,
+        "database": module_settings.database, "data_dir": module_settings.data_dir, "max_filter_length": 30,
     })
     with TestClient(build_app(tuned), raise_server_exceptions=False) as client:
         yield Api(client)

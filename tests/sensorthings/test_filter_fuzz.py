@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from conftest import BACKENDS, Api, backend_settings
+from conftest import Api
 from quartier.app import build_app
 from quartier.errors import BadRequest
 from quartier.model.entities import ENTITY_TYPES
@@ -288,15 +288,10 @@ def test_parser_and_compiler_edge_cases(text: str) -> None:
 # -- 2. through the API, on both backends ------------------------------------------------
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def fuzz_settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return backend_settings(request, request.param, tmp_path_factory.mktemp("filter_fuzz"))
-
-
 @pytest.fixture(scope="module")
-def fuzz_api(fuzz_settings: Settings) -> Iterator[Api]:
+def fuzz_api(module_settings: Settings) -> Iterator[Api]:
     """One app per backend, with a few entities so that filters meet real rows."""
-    with TestClient(build_app(fuzz_settings), raise_server_exceptions=False) as client:
+    with TestClient(build_app(module_settings), raise_server_exceptions=False) as client:
         api = Api(client)
         thing = api.create("Things", {
             "name": "Pegel Nord", "description": "  gauge ",
