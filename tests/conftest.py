@@ -10,6 +10,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,12 @@ from quartier.settings import Settings
 
 PG_ADMIN_URL = os.environ.get("QUARTIER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() == "true"
-BACKENDS = ["sqlite", "postgresql"]
+# "archived": PostgreSQL with every Observation packed into the archive after each write,
+# so that every test also reads, changes and deletes archived Observations.
+BACKENDS = ["sqlite", "postgresql", "archived"]
+_ARCHIVED_URLS: set[str] = set()
 _TABLES = (
-    "observations, datastreams, historical_locations_locations, historical_locations, "
+    "observations, observation_blocks, datastreams, historical_locations_locations, historical_locations, "
     "things_locations, things, locations, features, sensors, observed_properties"
 )
 
@@ -43,6 +47,18 @@ def skip_or_fail(reason: str) -> None:
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[str]:
     """A fresh database for this test session; dropped at the end."""
+    yield from _fresh_database()
+
+
+@pytest.fixture(scope="session")
+def pg_archived_database() -> Iterator[str]:
+    """A second fresh database, for the "archived" backend."""
+    for url in _fresh_database():
+        _ARCHIVED_URLS.add(url)
+        yield url
+
+
+def _fresh_database() -> Iterator[str]:
     name = f"quartier_test_{uuid.uuid4().hex[:10]}"
 
     async def admin(sql: str) -> None:
@@ -81,11 +97,30 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 def backend_settings(request: pytest.FixtureRequest, backend: str, data_dir: Path) -> Settings:
     """Settings for a fresh store on ``backend`` (the PostgreSQL test database emptied)."""
-    if backend == "postgresql":
-        url = request.getfixturevalue("pg_database")
+    if backend in ("postgresql", "archived"):
+        url = request.getfixturevalue("pg_archived_database" if backend == "archived" else "pg_database")
         truncate_tables(url)
-        return Settings.validated({"database": url, "data_dir": data_dir})
+        # The archive job would race the tests; the "archived" backend archives itself.
+        return Settings.validated({"database": url, "data_dir": data_dir, "archive_after_days": 0})
     return Settings.validated({"data_dir": data_dir})
+
+
+class _ArchiveAfterWrites:
+    """ASGI wrapper: after each write request, pack every Observation into the archive."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
+        if scope["type"] == "http" and scope["method"] in ("POST", "PATCH", "PUT", "DELETE"):
+            await self.app.state.store.archive(datetime.max.replace(tzinfo=UTC), keep_newest_day=False)
+
+
+def make_app(settings: Settings) -> Any:
+    """The app for ``settings``; on the "archived" backend, one that archives after writes."""
+    app = build_app(settings)
+    return _ArchiveAfterWrites(app) if settings.database in _ARCHIVED_URLS else app
 
 
 @pytest.fixture
@@ -102,7 +137,7 @@ def module_settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.Tem
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
-    app = build_app(settings)
+    app = make_app(settings)
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
 

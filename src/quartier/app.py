@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -23,6 +24,23 @@ from quartier.store import Store, open_store
 log = logging.getLogger(__name__)
 
 _ALL_METHODS = ["GET", "HEAD", "POST", "PATCH", "PUT", "DELETE"]
+ARCHIVE_EVERY = 600.0  # seconds between runs of the archive job
+
+
+async def _archive_periodically(store: Store, days: int) -> None:
+    """Pack Observations older than ``days`` into the archive, now and every few minutes."""
+    from datetime import UTC, datetime, timedelta
+
+    while True:
+        try:
+            moved = await store.archive(datetime.now(UTC) - timedelta(days=days))
+            if moved:
+                log.info("archived %d Observations older than %d days", moved, days)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the next run tries again; serving goes on meanwhile
+            log.exception("the archive job failed")
+        await asyncio.sleep(ARCHIVE_EVERY)
 
 
 def build_app(settings: Settings, store: Store | None = None) -> Starlette:
@@ -39,9 +57,16 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
         # way, and collect less often, since bulk requests make many short-lived objects.
         gc.freeze()
         gc.set_threshold(50_000, 50, 100)
+        job = None
+        if store.dialect.archive and settings.archive_after_days > 0:
+            job = asyncio.create_task(_archive_periodically(store, settings.archive_after_days))
         try:
             yield
         finally:
+            if job is not None:
+                job.cancel()
+                with suppress(asyncio.CancelledError):
+                    await job
             await store.close()
 
     routes = []

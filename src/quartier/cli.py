@@ -64,6 +64,30 @@ def tenant_list(**options: Any) -> None:
         click.echo(name)
 
 
+@main.command("archive")
+@click.option("--keep-days", type=int, default=None,
+              help="Archive what is older than this many days (default: archive_after_days).")
+@_setting_options
+def archive_command(keep_days: int | None, **options: Any) -> None:
+    """Pack older Observations into the compressed archive now (PostgreSQL).
+
+    The server does this by itself every few minutes; this is for a first run after
+    a bulk import, or for scripts."""
+    from datetime import UTC, datetime, timedelta
+
+    settings = _settings(options)
+    days = settings.archive_after_days if keep_days is None else keep_days
+    if days < 0:
+        raise click.UsageError("--keep-days must be 0 or more")
+    cutoff = datetime.now(UTC) - timedelta(days=days)
+    moved = _with_store(settings, lambda store: store.archive(cutoff))
+    if not settings.database:
+        click.echo("the embedded SQLite database keeps every Observation as a row; "
+                   "nothing to archive")
+        return
+    click.echo(f"archived {moved} Observations older than {cutoff:%Y-%m-%d %H:%M} UTC")
+
+
 def _with_store(settings: Settings, action: Any) -> Any:
     """Run ``action(store)`` on an opened store; report Quartier errors without a traceback."""
     import asyncio

@@ -83,6 +83,15 @@ class Settings:
         default=16 * 1024 * 1024,
         metadata=_meta("Largest accepted request body in bytes.", "--max-body-bytes"),
     )
+    archive_after_days: int = field(
+        default=7,
+        metadata=_meta(
+            "PostgreSQL: Observations whose phenomenonTime is older than this many days are "
+            "packed into the compressed archive (the newest day of each Datastream stays "
+            "as rows); 0 turns the archive job off.",
+            "--archive-after-days",
+        ),
+    )
     log_level: str = field(
         default="info", metadata=_meta("Log level: debug, info, warning, error.", "--log-level")
     )
@@ -127,6 +136,8 @@ class Settings:
                      "max_expanded_entities"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name} must be at least 1")
+        if self.archive_after_days < 0:
+            raise SettingsError("archive_after_days must be 0 (off) or more")
         if self.database and not self.database.startswith(("postgresql://", "postgres://")):
             raise SettingsError(
                 f"database must be a postgresql:// URL or empty for SQLite, not {self.database!r}"

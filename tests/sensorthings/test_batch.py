@@ -22,11 +22,11 @@ from conftest import (
     create_tenant,
     datastream_body,
     location_body,
+    make_app,
     observed_property_body,
     sensor_body,
     thing_body,
 )
-from quartier.app import build_app
 from quartier.model.entities import ENTITY_SETS as entity_sets
 from quartier.settings import Settings
 
@@ -782,7 +782,7 @@ def limited(settings: Settings) -> Iterator[Api]:
         "database": settings.database, "data_dir": settings.data_dir,
         "max_batch_requests": 2, "max_body_bytes": 2000,
     })
-    with TestClient(build_app(tuned), raise_server_exceptions=False) as test_client:
+    with TestClient(make_app(tuned), raise_server_exceptions=False) as test_client:
         yield Api(test_client)
 
 

@@ -25,11 +25,11 @@ from conftest import (
     datastream_body,
     full_thing_body,
     location_body,
+    make_app,
     observed_property_body,
     sensor_body,
     thing_body,
 )
-from quartier.app import build_app
 from quartier.model.entities import ENTITY_SETS as entity_sets
 from quartier.settings import Settings
 
@@ -136,7 +136,7 @@ def seed(api: Api, name: str) -> Ids:
 
 @pytest.fixture(scope="module")
 def shared_api(module_settings: Settings) -> Iterator[Api]:
-    with TestClient(build_app(module_settings), raise_server_exceptions=False) as client:
+    with TestClient(make_app(module_settings), raise_server_exceptions=False) as client:
         yield Api(client)
 
 
@@ -273,7 +273,7 @@ def small_api(module_settings: Settings) -> Iterator[Api]:
     small = Settings.validated({
         "database": settings.database, "data_dir": settings.data_dir, "max_body_bytes": LIMIT,
     })
-    with TestClient(build_app(small), raise_server_exceptions=False) as client:
+    with TestClient(make_app(small), raise_server_exceptions=False) as client:
         yield Api(client)
 
 

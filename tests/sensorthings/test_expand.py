@@ -16,11 +16,11 @@ from conftest import (
     Api,
     datastream_body,
     location_body,
+    make_app,
     observed_property_body,
     sensor_body,
     thing_body,
 )
-from quartier.app import build_app
 from quartier.settings import Settings
 
 HOST = "http://testserver"
@@ -91,7 +91,7 @@ def make_api(settings: Settings) -> Iterator[Callable[..., Api]]:
             tuned = Settings.validated({
                 "database": settings.database, "data_dir": settings.data_dir, **overrides,
             })
-            client = stack.enter_context(TestClient(build_app(tuned), raise_server_exceptions=False))
+            client = stack.enter_context(TestClient(make_app(tuned), raise_server_exceptions=False))
             return Api(client)
 
         yield make

@@ -28,8 +28,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from conftest import Api
-from quartier.app import build_app
+from conftest import Api, make_app
 from quartier.settings import Settings
 
 Ids = dict[str, int]
@@ -158,7 +157,7 @@ def build_town(api: Api) -> Ids:
 
 @pytest.fixture(scope="module")
 def town_api(module_settings: Settings) -> Iterator[Api]:
-    with TestClient(build_app(module_settings), raise_server_exceptions=False) as client:
+    with TestClient(make_app(module_settings), raise_server_exceptions=False) as client:
         yield Api(client)
 
 
@@ -934,7 +933,7 @@ def short_filters(module_settings: Settings, town: Ids) -> Iterator[Api]:
     tuned = Settings.validated({
         "database": module_settings.database, "data_dir": module_settings.data_dir, "max_filter_length": 30,
     })
-    with TestClient(build_app(tuned), raise_server_exceptions=False) as client:
+    with TestClient(make_app(tuned), raise_server_exceptions=False) as client:
         yield Api(client)
 
 

@@ -19,8 +19,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from conftest import Api
-from quartier.app import build_app
+from conftest import Api, make_app
 from quartier.errors import BadRequest
 from quartier.model.entities import ENTITY_TYPES
 from quartier.query.compile import Compiler
@@ -291,7 +290,7 @@ def test_parser_and_compiler_edge_cases(text: str) -> None:
 @pytest.fixture(scope="module")
 def fuzz_api(module_settings: Settings) -> Iterator[Api]:
     """One app per backend, with a few entities so that filters meet real rows."""
-    with TestClient(build_app(module_settings), raise_server_exceptions=False) as client:
+    with TestClient(make_app(module_settings), raise_server_exceptions=False) as client:
         api = Api(client)
         thing = api.create("Things", {
             "name": "Pegel Nord", "description": "  gauge ",

@@ -17,11 +17,11 @@ from conftest import (
     Api,
     datastream_body,
     location_body,
+    make_app,
     observed_property_body,
     sensor_body,
     thing_body,
 )
-from quartier.app import build_app
 from quartier.settings import Settings
 
 HOST = "http://testserver"
@@ -533,7 +533,7 @@ def small_pages(settings: Settings) -> Iterator[Api]:
     tuned = Settings.validated({
         "database": settings.database, "data_dir": settings.data_dir, "default_top": 2,
     })
-    with TestClient(build_app(tuned), raise_server_exceptions=False) as test_client:
+    with TestClient(make_app(tuned), raise_server_exceptions=False) as test_client:
         yield Api(test_client)
 
 

@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from conftest import Api, full_thing_body
-from quartier.app import build_app
+from conftest import Api, full_thing_body, make_app
 from quartier.settings import Settings
 
 
@@ -71,7 +70,7 @@ def small_pages(settings: Settings) -> Iterator[Api]:
         "database": settings.database, "data_dir": settings.data_dir,
         "default_top": 2, "max_top": 3,
     })
-    with TestClient(build_app(tuned)) as test_client:
+    with TestClient(make_app(tuned)) as test_client:
         yield Api(test_client)
 
 

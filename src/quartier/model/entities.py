@@ -78,6 +78,8 @@ class EntityType:
     table: str
     properties: tuple[Property, ...]
     relations: tuple[Relation, ...]
+    # Where reads find the rows, when that is not ``table`` (a view over it and more).
+    source: str = ""
     _by_name: dict[str, Property | Relation] = field(
         default_factory=dict, compare=False, repr=False
     )
@@ -96,6 +98,11 @@ class EntityType:
     def find_relation(self, name: str) -> Relation | None:
         found = self._by_name.get(name)
         return found if isinstance(found, Relation) else None
+
+    @property
+    def rows(self) -> str:
+        """The table or view that reads select from."""
+        return self.source or self.table
 
     def find_property(self, name: str) -> Property | None:
         found = self._by_name.get(name)
@@ -238,6 +245,7 @@ OBSERVATION = EntityType(
         _fk("FeatureOfInterest", "FeatureOfInterest", "feature_id", "Observations",
             required=False),
     ),
+    source="observation_rows",  # recent and archived Observations (store/archive.py)
 )
 
 FEATURE_OF_INTEREST = EntityType(

@@ -8,6 +8,7 @@ bound parameter; the SQL text only ever holds names from the entity model.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,11 +35,14 @@ from quartier.query.flavor import (
     Flavor,
 )
 from quartier.query.sqltext import OrderTerm, Sql, bound, fill
+from quartier.store import archive
 
 _RESULT_BOOL, _RESULT_STRING = 3, 4
 _TIMES = (TIME, SPAN)
 _SQL_OPS = {"eq": "=", "ne": "<>", "gt": ">", "ge": ">=", "lt": "<", "le": "<="}
 _MIRROR = {"eq": "eq", "ne": "ne", "gt": "lt", "ge": "le", "lt": "gt", "le": "ge"}
+_BOUNDING = ("eq", "lt", "le", "gt", "ge")  # comparisons that bound a value
+_COLUMN = re.compile(r"t\.\w+")  # a plain column of the entity itself
 _TIME_PARTS = ("year", "month", "day", "hour", "minute", "second", "fractionalseconds")
 _INTERVAL_FUNCTIONS = ("before", "after", "meets", "during", "overlaps", "starts", "finishes")
 
@@ -85,8 +89,38 @@ class Compiler:
     # -- entry points -----------------------------------------------------------------
 
     def predicate(self, node: Node) -> Sql:
-        """The WHERE condition for a ``$filter``."""
-        return self._bool(node)
+        """The WHERE condition for a ``$filter``; for archived entities, with conditions
+        on block bounds that the filter implies (see :mod:`quartier.store.archive`)."""
+        sql = self._bool(node)
+        hints = self._archive_hints(node) if self.etype.source else []
+        if not hints:
+            return sql
+        return fill(" AND ".join(f"{{{i}}}" for i in range(len(hints) + 1)), sql, *hints)
+
+    def _archive_hints(self, node: Node) -> list[Sql]:
+        """Block conditions implied by the filter's top-level ``and`` terms that compare
+        ``phenomenonTime`` or ``id`` with a literal."""
+        hints: list[Sql] = []
+        terms = _chain(node, "and") if isinstance(node, Binary) and node.op == "and" else [node]
+        for term in terms:
+            if not isinstance(term, Binary) or term.op not in _BOUNDING:
+                continue
+            op, path, other = term.op, term.left, term.right
+            if isinstance(other, Path):  # literal op path: turn it around
+                op, path, other = _MIRROR.get(op, op), other, path
+            if not (isinstance(path, Path) and isinstance(other, Literal)):
+                continue
+            if path.segments in (("id",), ("@iot.id",)) and op == "eq" and other.type == NUMBER:
+                if isinstance(other.value, int):
+                    text, params = archive.id_hint([other.value], self.alias)
+                    hints.append(Sql(text, params))
+            elif path.segments == ("phenomenonTime",) and other.type in (TIME, "interval"):
+                value = self._literal(other.value, other.type)
+                if op in ("lt", "le", "eq"):
+                    hints.append(fill(archive.time_hint("upper", "{0}", self.alias), _end(value)))
+                if op in ("gt", "ge", "eq"):
+                    hints.append(fill(archive.time_hint("lower", "{0}", self.alias), _start(value)))
+        return hints
 
     def order_term(self, node: Node, desc: bool) -> list[OrderTerm]:
         """ORDER BY items; to-one paths read the related value with a subquery.
@@ -99,6 +133,7 @@ class Compiler:
                 Sql(f"{p.text}{direction}{'' if p.source in ('id', 'notnull') else self.flavor.nulls(desc)}",
                     p.params, p.type),
                 desc, is_id=p.source == "id",
+                column=p.text.removeprefix(f"{self.alias}.") if _COLUMN.fullmatch(p.text) else "",
             )
             for p in self._order_values(node)
         ]
@@ -278,14 +313,14 @@ class Compiler:
         self._aliases += 1
         alias = f"{self.alias}{self._aliases}x"
         if rel.kind is RelationKind.FOREIGN_KEY:
-            tables = [(f"{target.table} {alias}", f"{alias}.id = {parent}.{rel.column}")]
+            tables = [(f"{target.rows} {alias}", f"{alias}.id = {parent}.{rel.column}")]
         elif rel.kind is RelationKind.REVERSE_KEY:
-            tables = [(f"{target.table} {alias}", f"{alias}.{rel.column} = {parent}.id")]
+            tables = [(f"{target.rows} {alias}", f"{alias}.{rel.column} = {parent}.id")]
         else:
             link = f"{alias}l"
             tables = [
                 (f"{rel.link_table} {link}", f"{link}.{rel.link_self} = {parent}.id"),
-                (f"{target.table} {alias}", f"{alias}.id = {link}.{rel.link_other}"),
+                (f"{target.rows} {alias}", f"{alias}.id = {link}.{rel.link_other}"),
             ]
         self._joins.steps[prefix] = _Join(alias, target, tables, rel.many)
         return alias, target

@@ -27,11 +27,13 @@ class Sql:
 @dataclass(frozen=True)
 class OrderTerm:
     """One ORDER BY item: its SQL with direction (and null placement), whether it sorts
-    descending, and whether it is the entity's own id (which makes the order total)."""
+    descending, whether it is the entity's own id (which makes the order total), and the
+    column when it is a plain column of the entity."""
 
     sql: Sql
     descending: bool
     is_id: bool = False
+    column: str = ""
 
 
 def fill(template: str, *parts: Sql, type_: str = "bool") -> Sql:

@@ -13,6 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from quartier.model.changes import Batch, ChangeEvent
@@ -85,6 +86,23 @@ class Store(ABC):
                     await result
             except Exception:  # a subscriber's failure must not undo a committed write
                 log.exception("event listener %r failed", listener)
+
+    async def archive(self, older_than: datetime, keep_newest_day: bool = True) -> int:
+        """Pack the Observations whose phenomenonTime starts before ``older_than`` into
+        the archive, one Datastream per transaction; returns how many moved. Unless
+        ``keep_newest_day`` is false, each Datastream's newest (UTC) day stays as rows.
+        Does nothing where the backend has no archive (SQLite)."""
+        from quartier.store import archive
+
+        if not self.dialect.archive:
+            return 0
+        async with self.reader() as conn:
+            todo = await archive.candidates(conn, older_than, keep_newest_day)
+        moved = 0
+        for datastream_id, cutoff in todo:
+            async with self.transaction() as conn:
+                moved += await archive.archive_datastream(conn, datastream_id, cutoff)
+        return moved
 
     async def create_tenant(self, name: str) -> int:
         """Add a tenant (a municipality); 409 when the name is taken."""

@@ -29,6 +29,8 @@ class Dialect:
     lock_for_update = ""
     # Whether parameters need :meth:`encode` (SQLite: times and JSON as text).
     encodes = True
+    # Whether old Observations are packed into observation_blocks (store/archive.py).
+    archive = False
     # Write transactions one process runs at once (SQLite has one writer anyway).
     concurrent_writers = 1
 
@@ -78,6 +80,7 @@ class PostgresDialect(Dialect):
     # the derived fields from a state another is about to change.
     lock_for_update = " FOR UPDATE OF d"
     encodes = False
+    archive = True
     concurrent_writers = 3
 
     def sql(self, text: str) -> str:

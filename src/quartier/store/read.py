@@ -12,6 +12,7 @@ import orjson
 from quartier.model.entities import EntityType, Property, RelationKind
 from quartier.model.values import PLAIN, ValueReader, column_kinds, from_columns, value_reader
 from quartier.query.sqltext import OrderTerm
+from quartier.store import archive
 from quartier.store.connection import Connection
 from quartier.store.dialect import Dialect
 
@@ -39,7 +40,10 @@ class Scope:
 
 def id_scope(etype: EntityType, ids: Sequence[int]) -> Scope:
     """The entities of ``etype`` with these ids (keep ``ids`` to a few hundred)."""
-    return Scope(etype, [(f"t.id IN ({', '.join('?' * len(ids))})", tuple(ids))])
+    scope = Scope(etype, [(f"t.id IN ({', '.join('?' * len(ids))})", tuple(ids))])
+    if etype.source and ids:  # archived rows: look only into blocks that hold the ids
+        scope.conditions.append(archive.id_hint(ids))
+    return scope
 
 
 @dataclass(frozen=True)
@@ -68,7 +72,7 @@ def _layout(etype: EntityType) -> _Layout:
             fks.append((rel.name, len(columns)))
             columns.append(f"t.{rel.column}")
     return _Layout(
-        f"SELECT {', '.join(columns)} FROM {etype.table} t",
+        f"SELECT {', '.join(columns)} FROM {etype.rows} t",
         ", ".join(c.removeprefix("t.") for c in columns),
         ", ".join(columns),
         tuple(slices),
@@ -118,6 +122,20 @@ def _order_by(order: Sequence[OrderTerm], params: list[Any]) -> str:
     return " ORDER BY " + ", ".join(terms)
 
 
+def _gate(
+    dialect: Dialect, etype: EntityType, order: Sequence[OrderTerm], where: str,
+    params: Sequence[Any], limit: int | None, offset: int,
+) -> tuple[str, list[Any]]:
+    """For the first rows by phenomenonTime of archived entities: the condition that
+    skips the blocks that cannot hold them (see :func:`archive.order_gate`)."""
+    if not (dialect.archive and etype.source and limit and order
+            and order[0].column == "phenomenon_time_start"):
+        return "", []
+    return f" AND {archive.order_gate(where, order[0].descending)}", [
+        *params, limit + offset - 1
+    ]
+
+
 def _entities_sql(
     dialect: Dialect, tenant_id: int, scope: Scope, order: Sequence[OrderTerm],
     limit: int | None, offset: int,
@@ -125,7 +143,9 @@ def _entities_sql(
     """The SELECT of :func:`decode_row`'s columns for ``scope``, ordered (then by id) and
     paged; no ``limit`` means all rows after ``offset``."""
     where, params = scope.where(tenant_id)
-    sql = f"{_layout(scope.etype).select} WHERE {where}{_order_by(order, params)}"
+    gate, gate_params = _gate(dialect, scope.etype, order, where, params, limit, offset)
+    params.extend(gate_params)
+    sql = f"{_layout(scope.etype).select} WHERE {where}{gate}{_order_by(order, params)}"
     if limit is not None or offset:
         sql += " LIMIT ? OFFSET ?"
         # SQLite has no LIMIT NULL; -1 means no limit there.
@@ -198,12 +218,18 @@ async def fetch_related(
     order_params: list[Any] = []
     order_sql = _order_by(order, order_params)
     head = f"SELECT {layout.returning_aliased}"
-    body = f" FROM {scope.etype.table} t{related.join} WHERE {where} AND {related.key} = "
+    body = f" FROM {scope.etype.rows} t{related.join} WHERE {where} AND {related.key} = "
     tail = f"{order_sql} LIMIT ? OFFSET ?"
     if dialect.name == "postgresql":
+        gate, gate_params = _gate(
+            dialect, scope.etype, order, f"{where} AND {related.key} = p.pid", where_params,
+            limit, offset,
+        )
         sql = (f"SELECT x.*, p.pid FROM unnest(CAST(? AS bigint[])) AS p(pid) CROSS JOIN LATERAL "
-               f"({head}{body}p.pid{tail}) x")
-        rows = await conn.fetch(sql, [list(parent_ids), *where_params, *order_params, limit, offset])
+               f"({head}{body}p.pid{gate}{tail}) x")
+        rows = await conn.fetch(
+            sql, [list(parent_ids), *where_params, *gate_params, *order_params, limit, offset]
+        )
     else:
         rows = []
         for start in range(0, len(parent_ids), _UNION_CHUNK):
@@ -222,7 +248,7 @@ async def count_related(
     where, params = scope.where(tenant_id)
     marks = ", ".join("?" * len(parent_ids))
     rows = await conn.fetch(
-        f"SELECT {related.key}, count(*) FROM {scope.etype.table} t{related.join} "
+        f"SELECT {related.key}, count(*) FROM {scope.etype.rows} t{related.join} "
         f"WHERE {where} AND {related.key} IN ({marks}) GROUP BY {related.key}",
         [*params, *parent_ids],
     )
@@ -239,7 +265,7 @@ async def count_entities(
     (PostgreSQL) instead of reading every row, and the larger of the two is returned.
     """
     where, params = scope.where(tenant_id)
-    rows_sql = f"FROM {scope.etype.table} t WHERE {where}"
+    rows_sql = f"FROM {scope.etype.rows} t WHERE {where}"
     if exact_up_to is None:
         return int(await conn.fetchval(f"SELECT count(*) {rows_sql}", params))
     value = int(await conn.fetchval(
@@ -257,7 +283,7 @@ async def count_entities(
 async def first_id(conn: Connection, tenant_id: int, scope: Scope) -> int | None:
     where, params = scope.where(tenant_id)
     value = await conn.fetchval(
-        f"SELECT t.id FROM {scope.etype.table} t WHERE {where} ORDER BY t.id LIMIT 1", params
+        f"SELECT t.id FROM {scope.etype.rows} t WHERE {where} ORDER BY t.id LIMIT 1", params
     )
     return None if value is None else int(value)
 
@@ -265,8 +291,6 @@ async def first_id(conn: Connection, tenant_id: int, scope: Scope) -> int | None
 async def foreign_key(
     conn: Connection, tenant_id: int, etype: EntityType, entity_id: int, column: str
 ) -> int | None:
-    value = await conn.fetchval(
-        f"SELECT {column} FROM {etype.table} WHERE id = ? AND tenant_id = ?",
-        (entity_id, tenant_id),
-    )
+    where, params = id_scope(etype, [entity_id]).where(tenant_id)
+    value = await conn.fetchval(f"SELECT t.{column} FROM {etype.rows} t WHERE {where}", params)
     return None if value is None else int(value)

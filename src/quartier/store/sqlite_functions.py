@@ -97,6 +97,11 @@ def geo_relate(a: str, b: str, pattern: str) -> int:
     return int(geometry(a).relate_pattern(geometry(b), pattern))
 
 
+def _array_position(array: Any, value: Any) -> None:
+    # Only the archive's block conditions call it, on NULL arrays: SQLite has no blocks.
+    return None
+
+
 def register(conn: sqlite3.Connection) -> None:
     functions: list[tuple[str, int, Callable[..., Any]]] = [
         ("quartier_lower", 1, lambda s: _text(s).lower()),
@@ -110,6 +115,7 @@ def register(conn: sqlite3.Connection) -> None:
         ("quartier_geo_distance", 2, lambda a, b: geometry(a).distance(geometry(b))),
         ("quartier_geo_length", 1, lambda a: line_length(geometry(a))),
         ("quartier_geo_relate", 3, geo_relate),
+        ("array_position", 2, _array_position),
     ]
     for name, arity, fn in functions:
         conn.create_function(name, arity, _null_safe(fn), deterministic=True)

@@ -35,6 +35,7 @@ from quartier.model.entities import ENTITY_TYPES, EntityType, Kind, Property, Re
 from quartier.model.geometry import area_of, extend_area, geometry_json
 from quartier.model.times import now_utc
 from quartier.model.values import JSON, TIME, column_kinds, encode_result, to_columns
+from quartier.store import archive
 from quartier.store.connection import Connection
 from quartier.store.dialect import Dialect
 from quartier.store.read import decode_row, returning_columns
@@ -112,6 +113,7 @@ class BatchWriter:
         self._feature_geometry: dict[int, BaseGeometry] = {}
         self._thing_feature: dict[int, int] = {}
         self._thing_locations: dict[int, list[int]] = {}
+        self._archive_held = False
 
     async def apply(self, batch: Batch, observations_only: bool | None = None) -> list[int]:
         """Write the batch's changes; ``observations_only`` when the caller has already
@@ -157,13 +159,26 @@ class BatchWriter:
         key = (etype.name, entity_id)
         if key in self._known:
             return
-        found = await self.conn.fetchval(
-            f"SELECT 1 FROM {etype.table} WHERE id = ? AND tenant_id = ?",
-            (entity_id, self.tenant_id),
-        )
+        sql = f"SELECT 1 FROM {etype.table} WHERE id = ? AND tenant_id = ?"
+        archived = etype is _OBSERVATION and self.dialect.archive
+        if archived:
+            await self._hold_archive()
+        found = await self.conn.fetchval(sql, (entity_id, self.tenant_id))
+        if found is None and archived and await archive.unarchive(
+            self.conn, self.tenant_id,
+            "b.max_id >= ? AND b.min_id <= ? AND array_position(b.ids, ?) IS NOT NULL",
+            entity_id, entity_id, entity_id,
+        ):
+            found = await self.conn.fetchval(sql, (entity_id, self.tenant_id))
         if found is None:
             raise missing(f"no {etype.name} with @iot.id {entity_id}")
         self._known.add(key)
+
+    async def _hold_archive(self) -> None:
+        """Archived Observations are about to change: keep the archive job off them."""
+        if not self._archive_held:
+            await archive.lock_for_change(self.conn)
+            self._archive_held = True
 
     # -- columns ----------------------------------------------------------------------
 
@@ -357,6 +372,11 @@ class BatchWriter:
         if etype.name == "Observation":
             await self._observation_moves(entity_id)
         elif etype is _FEATURE:
+            if self.dialect.archive:  # its archived Observations go with it too
+                await self._hold_archive()
+                await archive.unarchive(
+                    self.conn, self.tenant_id, "b.features @> ARRAY[CAST(? AS bigint)]", entity_id
+                )
             rows = await self.conn.fetch(
                 "SELECT DISTINCT datastream_id FROM observations WHERE feature_id = ?",
                 (entity_id,),
@@ -592,18 +612,11 @@ class BatchWriter:
                 "SELECT d.id FROM datastreams d WHERE d.id = ?" + self.dialect.lock_for_update,
                 (datastream_id,),
             )
-            row = await self.conn.fetchrow(
-                "SELECT min(phenomenon_time_start),"
-                " max(coalesce(phenomenon_time_end, phenomenon_time_start)),"
-                " min(result_time), max(result_time) FROM observations WHERE datastream_id = ?",
-                (datastream_id,),
-            )
+            sql = _ARCHIVED_DERIVED if self.dialect.archive else _DERIVED
+            twice = (datastream_id,) * (2 if self.dialect.archive else 1)
+            row = await self.conn.fetchrow(sql[0], twice)
             assert row is not None
-            features = await self.conn.fetch(
-                "SELECT feature FROM features WHERE id IN ("
-                " SELECT DISTINCT feature_id FROM observations WHERE datastream_id = ?)",
-                (datastream_id,),
-            )
+            features = await self.conn.fetch(sql[1], twice)
             area = area_of([shape(geometry_json(decode(JSON, f[0]))) for f in features])
             await self._store_derived(
                 datastream_id,
@@ -611,3 +624,24 @@ class BatchWriter:
                 [decode(TIME, row[2]), decode(TIME, row[3])],
                 area,
             )
+
+
+# A Datastream's time spans, and the geometries of its FeaturesOfInterest, from its
+# Observations: rows only, or rows and archived blocks (whose bounds suffice).
+_DERIVED = (
+    "SELECT min(phenomenon_time_start), max(coalesce(phenomenon_time_end, phenomenon_time_start)),"
+    " min(result_time), max(result_time) FROM observations WHERE datastream_id = ?",
+    "SELECT feature FROM features WHERE id IN ("
+    " SELECT DISTINCT feature_id FROM observations WHERE datastream_id = ?)",
+)
+_ARCHIVED_DERIVED = (
+    "SELECT min(a), max(b), min(c), max(d) FROM ("
+    " SELECT min(phenomenon_time_start) a,"
+    " max(coalesce(phenomenon_time_end, phenomenon_time_start)) b, min(result_time) c,"
+    " max(result_time) d FROM observations WHERE datastream_id = ?"
+    " UNION ALL SELECT min(first_time), max(last_time), min(result_time_min),"
+    " max(result_time_max) FROM observation_blocks WHERE datastream_id = ?) s",
+    "SELECT feature FROM features WHERE id IN ("
+    " SELECT feature_id FROM observations WHERE datastream_id = ?"
+    " UNION SELECT unnest(features) FROM observation_blocks WHERE datastream_id = ?)",
+)
