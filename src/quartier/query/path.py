@@ -127,7 +127,7 @@ async def resolve(
 
 def _by_id(target: Target, key: int) -> Target:
     return Target(
-        target.etype, target.scope.narrowed("t.id = ?", key), single=True, entity_id=key,
+        target.etype, target.scope.with_id(key), single=True, entity_id=key,
         parent=target.parent,
     )
 
@@ -150,7 +150,7 @@ async def _navigate(
             linked = await foreign_key(conn, tenant_id, target.etype, parent_id, rel.column)
         if linked is None:
             raise NotFound(f"{target.etype.name}({parent_id}) has no {rel.name}")
-        return Target(other, Scope(other, [("t.id = ?", (linked,))]), True, entity_id=linked)
+        return Target(other, Scope(other).with_id(linked), True, entity_id=linked)
     if rel.kind is RelationKind.REVERSE_KEY:
         scope = Scope(other, [(f"t.{rel.column} = ?", (parent_id,))])
     else:

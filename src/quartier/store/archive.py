@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -68,25 +69,66 @@ def time_hint(bound: str, placeholder: str, alias: str = "t") -> str:
     return f"({alias}.block_last IS NULL OR {alias}.block_last >= {placeholder})"
 
 
-def order_gate(where: str, descending: bool) -> str:
-    """For the first k Observations by phenomenonTime (the OFFSET placeholder is k - 1):
-    keep only the blocks that reach past the k-th recent row that ``where`` selects.
+@dataclass(frozen=True)
+class _Order:
+    """How a first-k query in one order bounds the blocks it needs."""
 
-    Any row among the first k of all rows lies at least as far as that k-th recent row,
-    so a block that does not reach it holds none of them. On PostgreSQL the subquery
-    runs once per query (or per parent in a LATERAL join), and the condition folds away
-    for recent rows.
+    row: str  # the row's sort column
+    keep: str  # the view's block bound that a needed block reaches past the limit with
+    cmp: str
+    pick: str  # GREATEST or LEAST of the two limits
+    block_sort: str  # blocks in this order, counted until k: the last one gives the limit
+    block_limit: str
+    none: str  # the limit when nothing bounds it
+
+
+_ORDERS = {
+    ("phenomenon_time_start", True): _Order(
+        "phenomenon_time_start", "block_last", ">=", "GREATEST", "first_time DESC",
+        "first_time", "'-infinity'::timestamptz"),
+    ("phenomenon_time_start", False): _Order(
+        "phenomenon_time_start", "block_first", "<=", "LEAST", "last_time ASC",
+        "last_time", "'infinity'::timestamptz"),
+    ("id", True): _Order("id", "block_max_id", ">=", "GREATEST", "min_id DESC", "min_id",
+                         "-9223372036854775808"),
+    ("id", False): _Order("id", "block_min_id", "<=", "LEAST", "max_id ASC", "max_id",
+                          "9223372036854775807"),
+}
+
+
+def order_gate(
+    column: str, descending: bool, where: str, blocks_where: str | None
+) -> tuple[str, str] | None:
+    """For the first k Observations ordered by ``column`` (phenomenon_time_start or id):
+    a condition that keeps only the blocks that may hold some of them, or None.
+
+    Two limits bound the k-th value. The k-th recent row that ``where`` selects: any of
+    the first k of all rows lies at least as far. And, when ``blocks_where`` (a
+    condition on blocks ``b``) selects exactly the blocks whose every Observation
+    ``where`` selects: the blocks taken in order until they hold k Observations, whose
+    last one's bound the k-th value cannot pass. A block that does not reach the limit
+    holds none of the first k. The subqueries run once per query (or per parent in a
+    LATERAL join), and the condition folds away for recent rows.
+
+    Returns (SQL, parameter plan): the plan's letters say what to bind in order: ``w``
+    the parameters of ``where``, ``b`` those of ``blocks_where``, ``o`` k - 1, ``k`` k.
     """
-    direction, bound, edge, cmp = (
-        ("DESC", "block_last", "-infinity", ">=") if descending
-        else ("ASC", "block_first", "infinity", "<=")
-    )
-    return (
-        f"(t.{bound} IS NULL OR t.{bound} {cmp} COALESCE((SELECT t.phenomenon_time_start "
-        f"FROM observation_rows t WHERE NOT t.archived AND {where} "
-        f"ORDER BY t.phenomenon_time_start {direction}, t.id {direction} LIMIT 1 OFFSET ?), "
-        f"'{edge}'))"
-    )
+    order = _ORDERS.get((column, descending))
+    if order is None:
+        return None
+    direction = "DESC" if descending else "ASC"
+    recent = (f"(SELECT t.{order.row} FROM observation_rows t WHERE NOT t.archived AND "
+              f"{where} ORDER BY t.{order.row} {direction}, t.id {direction} LIMIT 1 OFFSET ?)")
+    limits, plan = [recent], "wo"
+    if blocks_where is not None:
+        limits.append(
+            f"(SELECT s.v FROM (SELECT b.{order.block_limit} AS v, sum(b.observation_count) "
+            f"OVER (ORDER BY b.{order.block_sort}) AS n FROM observation_blocks b "
+            f"WHERE {blocks_where}) s WHERE s.n >= ? ORDER BY s.n LIMIT 1)"
+        )
+        plan += "bk"
+    bound = f"COALESCE({order.pick}({', '.join(limits)}), {order.none})"
+    return f"(t.{order.keep} IS NULL OR t.{order.keep} {order.cmp} {bound})", plan
 
 
 async def lock_for_change(conn: Connection) -> None:
@@ -124,11 +166,12 @@ def _pack_sql() -> str:
         "(row_number() OVER (PARTITION BY date_trunc('day', phenomenon_time_start, 'UTC') "
         f"{order}) - 1) / {BLOCK_ROWS} AS part FROM moved m), "
         "packed AS (INSERT INTO observation_blocks (tenant_id, datastream_id, first_time, "
-        "last_time, result_time_min, result_time_max, min_id, max_id, features, "
+        "last_time, result_time_min, result_time_max, min_id, max_id, observation_count, "
+        "features, "
         f"{', '.join(_ARRAYS[c] for c in _COLUMNS)}) "
         "SELECT tenant_id, datastream_id, min(phenomenon_time_start), "
         "max(coalesce(phenomenon_time_end, phenomenon_time_start)), min(result_time), "
-        "max(result_time), min(id), max(id), array_agg(DISTINCT feature_id), "
+        "max(result_time), min(id), max(id), count(*), array_agg(DISTINCT feature_id), "
         f"{', '.join(arrays)} FROM numbered GROUP BY tenant_id, datastream_id, day, part "
         "RETURNING cardinality(ids) AS n) SELECT coalesce(sum(n), 0) FROM packed"
     )

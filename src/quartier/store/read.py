@@ -37,6 +37,10 @@ class Scope:
     def narrowed(self, sql: str, *params: Any) -> Scope:
         return Scope(self.etype, [*self.conditions, (sql, params)])
 
+    def with_id(self, entity_id: int) -> Scope:
+        """Narrowed to one entity (for archived entities, to the blocks that hold it)."""
+        return Scope(self.etype, [*self.conditions, *id_scope(self.etype, [entity_id]).conditions])
+
 
 def id_scope(etype: EntityType, ids: Sequence[int]) -> Scope:
     """The entities of ``etype`` with these ids (keep ``ids`` to a few hundred)."""
@@ -122,18 +126,39 @@ def _order_by(order: Sequence[OrderTerm], params: list[Any]) -> str:
     return " ORDER BY " + ", ".join(terms)
 
 
+_BLOCK_LEVEL = {"t.datastream_id = ?": "b.datastream_id = ?"}  # scope conditions blocks share
+
+
 def _gate(
-    dialect: Dialect, etype: EntityType, order: Sequence[OrderTerm], where: str,
-    params: Sequence[Any], limit: int | None, offset: int,
+    dialect: Dialect, scope: Scope, order: Sequence[OrderTerm], where: str,
+    params: Sequence[Any], limit: int | None, offset: int, parent_key: str = "",
 ) -> tuple[str, list[Any]]:
-    """For the first rows by phenomenonTime of archived entities: the condition that
-    skips the blocks that cannot hold them (see :func:`archive.order_gate`)."""
-    if not (dialect.archive and etype.source and limit and order
-            and order[0].column == "phenomenon_time_start"):
+    """For the first rows of archived entities by id or phenomenonTime: the condition
+    that skips the blocks that cannot hold them (see :func:`archive.order_gate`).
+    ``parent_key``: the LATERAL join's condition on the parent, already in ``where``."""
+    if not (dialect.archive and scope.etype.source and limit):
         return "", []
-    return f" AND {archive.order_gate(where, order[0].descending)}", [
-        *params, limit + offset - 1
-    ]
+    first = order[0] if order else None
+    column = "id" if first is None or first.is_id else first.column
+    blocks_params: list[Any] = []
+    blocks_where: str | None = None
+    if all(sql in _BLOCK_LEVEL for sql, _ in scope.conditions) and parent_key in (
+        "", "t.datastream_id = p.pid"
+    ):
+        parts = ["b.tenant_id = ?", *(_BLOCK_LEVEL[sql] for sql, _ in scope.conditions)]
+        if parent_key:
+            parts.append("b.datastream_id = p.pid")
+        blocks_where = " AND ".join(parts)
+        blocks_params = list(params[:1 + sum(len(p) for _, p in scope.conditions)])
+    gate = archive.order_gate(
+        column, first is not None and first.descending, where, blocks_where
+    )
+    if gate is None:
+        return "", []
+    sql, plan = gate
+    k = limit + offset
+    values = {"w": list(params), "o": [k - 1], "b": blocks_params, "k": [k]}
+    return f" AND {sql}", [v for letter in plan for v in values[letter]]
 
 
 def _entities_sql(
@@ -143,7 +168,7 @@ def _entities_sql(
     """The SELECT of :func:`decode_row`'s columns for ``scope``, ordered (then by id) and
     paged; no ``limit`` means all rows after ``offset``."""
     where, params = scope.where(tenant_id)
-    gate, gate_params = _gate(dialect, scope.etype, order, where, params, limit, offset)
+    gate, gate_params = _gate(dialect, scope, order, where, params, limit, offset)
     params.extend(gate_params)
     sql = f"{_layout(scope.etype).select} WHERE {where}{gate}{_order_by(order, params)}"
     if limit is not None or offset:
@@ -222,8 +247,8 @@ async def fetch_related(
     tail = f"{order_sql} LIMIT ? OFFSET ?"
     if dialect.name == "postgresql":
         gate, gate_params = _gate(
-            dialect, scope.etype, order, f"{where} AND {related.key} = p.pid", where_params,
-            limit, offset,
+            dialect, scope, order, f"{where} AND {related.key} = p.pid", where_params,
+            limit, offset, parent_key=f"{related.key} = p.pid",
         )
         sql = (f"SELECT x.*, p.pid FROM unnest(CAST(? AS bigint[])) AS p(pid) CROSS JOIN LATERAL "
                f"({head}{body}p.pid{gate}{tail}) x")

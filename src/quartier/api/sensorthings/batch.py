@@ -157,7 +157,7 @@ class BatchRun:
                 continue
             entity_id = result.ids[ref.index] if isinstance(ref, NewRef) else ref.id
             stored = result.rows.get(ref.index) if isinstance(ref, NewRef) else None
-            entity = stored or await self.api.one(self.ctx, Scope(etype, [("t.id = ?", (entity_id,))]))
+            entity = stored or await self.api.one(self.ctx, Scope(etype).with_id(entity_id))
             body = entity_json(etype, entity, self.ctx.base)
             if sub.method == "POST":
                 location = self_link(self.ctx.base, etype, entity_id)

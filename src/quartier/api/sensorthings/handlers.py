@@ -219,7 +219,7 @@ class SensorThingsApi:
         result = await self.store.write(ctx.tenant_id, batch)
         stored = result.rows.get(root.index) if isinstance(root, NewRef) else None
         new_id = result.ids[root.index] if isinstance(root, NewRef) else root.id
-        entity = stored or await self.one(ctx, Scope(target.etype, [("t.id = ?", (new_id,))]))
+        entity = stored or await self.one(ctx, Scope(target.etype).with_id(new_id))
         location = self_link(ctx.base, target.etype, new_id)
         return Reply(201, entity_json(target.etype, entity, ctx.base), {"Location": location})
 
@@ -230,7 +230,7 @@ class SensorThingsApi:
         entity_id = current["id"]
         batch = update_batch(etype, current, body, call.media_type, replace)
         await self.store.write(ctx.tenant_id, batch)
-        entity = await self.one(ctx, Scope(etype, [("t.id = ?", (entity_id,))]))
+        entity = await self.one(ctx, Scope(etype).with_id(entity_id))
         return Reply(200, entity_json(etype, entity, ctx.base))
 
     async def _delete(self, ctx: Context, target: Target) -> Reply:

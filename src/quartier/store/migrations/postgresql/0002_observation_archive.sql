@@ -12,6 +12,7 @@ CREATE TABLE observation_blocks (
     result_time_max timestamptz,
     min_id bigint NOT NULL,
     max_id bigint NOT NULL,
+    observation_count integer NOT NULL,
     features bigint[] NOT NULL,        -- distinct feature ids
     -- one element per Observation, in the same order in every array; a column that is
     -- null for every Observation of the block is stored as NULL
