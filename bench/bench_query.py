@@ -1,4 +1,5 @@
-"""Benchmark of bulk ingest (dataArray) and of two typical reads, on PostgreSQL or SQLite.
+"""Benchmark of bulk ingest (dataArray), of two typical reads and of the Observation
+archive, on PostgreSQL or SQLite.
 
 Parts, chosen with ``--tests`` (comma separated; each one runs on its own):
 
@@ -14,9 +15,10 @@ Parts, chosen with ``--tests`` (comma separated; each one runs on its own):
   connections. Reports rows/s overall and per ``--window`` rows, the server's peak resident
   memory (VmRSS of its process tree, sampled every 0.5 s) and CPU use. Every row's answer
   must be a selfLink; the first refused row or error status stops the run.
-* ``storage``: PostgreSQL ``pg_total_relation_size('observations')`` per row, the table
-  alone and each index (SQLite: the same from ``dbstat``). Runs after ``baseline`` for its
-  database too.
+* ``storage``: PostgreSQL ``pg_total_relation_size('observations')`` per Observation, the
+  table alone and each index, the same for the archive's ``observation_blocks`` (empty
+  until the ``archive`` part) and both tables together (SQLite: the table and its indexes
+  from ``dbstat``). Runs after ``baseline`` for its database too.
 * ``latest``: p50/p95/p99 of ``GET Datastreams?$top=1000&$expand=Observations($top=1;
   $orderby=phenomenonTime desc)``, ``--requests`` sequential requests after ``--warmup``;
   every answer must hold 1000 Datastreams (fewer if there are fewer) with one Observation each.
@@ -24,6 +26,20 @@ Parts, chosen with ``--tests`` (comma separated; each one runs on its own):
   <day> and phenomenonTime lt <day + 1>&$top=10000`` on a random Datastream per request;
   with the default timestamps (one a minute per Datastream from 2026-01-01T00:00:00Z) the
   default ``--day 2026-01-02`` holds 1,440 rows once a Datastream has 2,880 or more.
+* ``archive`` (PostgreSQL; SQLite has no archive): ``quartier archive --keep-days 0`` on the
+  store under test, run as a separate process with the server's Python, which packs every
+  Observation but each Datastream's newest UTC day into ``observation_blocks`` (so nothing
+  moves while a Datastream's rows lie within one day: 1,440 rows at one a minute). Reports
+  the Observations it moved per second, then ``VACUUM (ANALYZE)`` of both tables and the
+  storage as above ("on disk"), then ``VACUUM FULL observations`` and the storage again
+  ("steady state": a running server reuses the space the moved rows leave for new rows)
+  and the archive's bytes per archived Observation. Then ``latest`` and ``day`` again on
+  the archived data (their names end with " (archived)"); their answers must be the same
+  as before the job. On a ``--database-url`` store the archive stays (reads answer the
+  same either way).
+
+The servers this script starts on PostgreSQL run with ``--archive-after-days 0``: their own
+archive job would move rows while the parts measure.
 
 Without ``--url``/``--database-url``/``--data-dir`` the script makes a fresh database
 (``quartier_bench_query_<hex>`` or a temporary SQLite folder), starts ``quartier serve`` on it
@@ -38,6 +54,8 @@ server; neither is ever dropped. All traffic stays on this machine.
     .venv/bin/python bench/bench_query.py --tests latest,day \\
         --database-url postgresql://postgres@127.0.0.1:5432/quartier_bench_query_1234abcd
     .venv/bin/python bench/bench_query.py --tests baseline,storage --rows 200000
+    .venv/bin/python bench/bench_query.py --tests ingest,latest,day,archive \\
+        --rows 300000 --datastreams 100                                 # three days each
 """
 
 from __future__ import annotations
@@ -50,11 +68,13 @@ import itertools
 import math
 import os
 import random
+import re
 import secrets
 import shutil
 import signal
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -90,7 +110,7 @@ RESULT_FLOAT = 2  # result_type of a float result (quartier.model.values)
 VARIANTS = 7  # result series; a Datastream gets series (id % VARIANTS)
 COPY_COLUMNS = ["tenant_id", "phenomenon_time_start", "result_type", "result_number",
                 "datastream_id", "feature_id"]
-TESTS = ("baseline", "ingest", "storage", "latest", "day")
+TESTS = ("baseline", "ingest", "storage", "latest", "day", "archive")
 OM_MEASUREMENT = "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement"
 IDLE_RECONNECT = 2.0  # s; uvicorn closes idle keep-alive connections after 5 s
 
@@ -539,7 +559,8 @@ class PgStore:
         self._created = False
 
     def store_args(self) -> list[str]:
-        return ["--database", self.url]
+        # no archive job of the server's own: it would move rows while the parts measure
+        return ["--database", self.url, "--archive-after-days", "0"]
 
     def reuse_hint(self) -> str:
         return f"--database-url {self.url}"
@@ -579,6 +600,13 @@ class PgStore:
     def count(self) -> int:
         return int(run_async(self._fetch("SELECT count(*) FROM observations"))[0][0])
 
+    def counts(self) -> tuple[int, int]:
+        """(Observations, of them archived): rows plus what observation_blocks holds."""
+        rows, archived = run_async(self._fetch(
+            "SELECT (SELECT count(*) FROM observations),"
+            " (SELECT coalesce(sum(cardinality(ids)), 0) FROM observation_blocks)"))[0]
+        return int(rows) + int(archived), int(archived)
+
     def after_ingest(self) -> str:
         """VACUUM (ANALYZE) the table, as autovacuum would soon after a bulk load."""
         started = time.perf_counter()
@@ -586,16 +614,49 @@ class PgStore:
         return f"VACUUM (ANALYZE) observations took {time.perf_counter() - started:.1f} s"
 
     def storage(self) -> dict[str, int]:
-        """Row count and sizes in bytes: total, table (with TOAST, FSM, VM) and each index."""
-        rows = run_async(self._fetch(
-            "SELECT (SELECT count(*) FROM observations),"
-            " pg_total_relation_size('observations'), pg_table_size('observations')"))[0]
-        out = {"rows": int(rows[0]), "total": int(rows[1]), "table": int(rows[2])}
-        for name, size in run_async(self._fetch(
-                "SELECT indexrelid::regclass::text, pg_relation_size(indexrelid) FROM pg_index"
-                " WHERE indrelid = 'observations'::regclass ORDER BY 1")):
-            out[f"index {name}"] = int(size)
-        return out
+        """Observation counts and sizes in bytes. ``rows`` counts every Observation: the
+        rows of ``observations`` and those archived in ``observation_blocks``
+        (``archived``, in ``blocks`` blocks). For each of the two tables: its total, the
+        table alone (with TOAST, FSM, VM) and each index; then both tables together."""
+        return run_async(self._storage())
+
+    async def _storage(self) -> dict[str, int]:
+        conn = await asyncpg.connect(self.url, timeout=10)
+        try:
+            tables = ["observations"]
+            if await conn.fetchval("SELECT to_regclass('observation_blocks')") is not None:
+                tables.append("observation_blocks")
+            rows = int(await conn.fetchval("SELECT count(*) FROM observations"))
+            archived = blocks = 0
+            if "observation_blocks" in tables:
+                blocks, archived = await conn.fetchrow(
+                    "SELECT count(*), coalesce(sum(cardinality(ids)), 0) "
+                    "FROM observation_blocks")
+            out = {"rows": rows + int(archived), "archived": int(archived),
+                   "blocks": int(blocks)}
+            both = 0
+            for table in tables:
+                total, heap = await conn.fetchrow(
+                    "SELECT pg_total_relation_size($1::text::regclass), pg_table_size($1::text::regclass)",
+                    table)
+                out[f"{table}: total"] = int(total)
+                out[f"{table}: table"] = int(heap)
+                for name, size in await conn.fetch(
+                        "SELECT indexrelid::regclass::text, pg_relation_size(indexrelid) "
+                        "FROM pg_index WHERE indrelid = $1::text::regclass ORDER BY 1", table):
+                    out[f"index {name}"] = int(size)
+                both += int(total)
+            if len(tables) > 1:
+                out["total (both tables)"] = both
+            return out
+        finally:
+            await conn.close()
+
+    def vacuum(self, sql: str) -> float:
+        """Seconds one VACUUM statement took."""
+        started = time.perf_counter()
+        run_async(self._fetch(sql))
+        return time.perf_counter() - started
 
     def bulk_load(self, rows: Rows, plan: Plan, layout: Layout, connections: int,
                   progress: Progress, meter: CpuMeter) -> None:
@@ -737,6 +798,7 @@ class Report:
     latencies: list[LatencyResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    archive: dict[str, Any] = field(default_factory=dict)  # the archive part's figures
 
 
 class Session:
@@ -751,6 +813,9 @@ class Session:
         self.server: Server | None = None
         self.store = self._store()
         self._servers: list[Server] = []
+        # what the reads saw, by test ("latest", "day") and label suffix, to compare the
+        # answers before and after the archive job
+        self.seen: dict[str, Any] = {}
 
     def _store(self) -> Store | None:
         args = self.args
@@ -1053,22 +1118,26 @@ class LatestCheck:
         return text
 
 
-def part_latest(session: Session) -> None:
+def part_latest(session: Session, label_suffix: str = "") -> None:
+    """The latest Observation of ``--latest-top`` Datastreams in one request; the test's
+    name ends with ``label_suffix`` (the archive part's re-run)."""
     args = session.args
     api = session.api()
     datastreams = run_async(all_datastreams(api))
     if not datastreams:
-        raise ServerError("latest: the server holds no Datastreams (run the ingest first)")
+        raise ServerError(f"latest{label_suffix}: the server holds no Datastreams "
+                          "(run the ingest first)")
     expand = urllib.parse.quote("Observations($top=1;$orderby=phenomenonTime desc)", safe="()$;=")
     target = api.target(f"Datastreams?$top={args.latest_top}&$expand={expand}")
     check = LatestCheck(min(args.latest_top, len(datastreams)))
     wait_for_quiet(args.quiet_wait)
-    say(f"latest: {args.requests} GETs of {urllib.parse.unquote(target)}")
+    say(f"latest{label_suffix}: {args.requests} GETs of {urllib.parse.unquote(target)}")
     latencies = run_async(measure_gets(api, itertools.repeat(target), args.requests,
                                        args.warmup, check))
     session.report.latencies.append(latency_result(
-        f"latest: Datastreams?$top={args.latest_top}&$expand=Observations($top=1;...)",
-        latencies, check.summary()))
+        f"latest: Datastreams?$top={args.latest_top}&$expand=Observations($top=1;...)"
+        f"{label_suffix}", latencies, check.summary()))
+    session.seen[f"latest{label_suffix}"] = check.not_newest
 
 
 def rows_in_day(plan: Plan, day: date) -> int:
@@ -1086,12 +1155,15 @@ def day_filter(day: date) -> str:
             f"and phenomenonTime lt {end:%Y-%m-%dT%H:%M:%SZ}")
 
 
-def part_day(session: Session) -> None:
+def part_day(session: Session, label_suffix: str = "") -> None:
+    """One day of a random Datastream per request (the same Datastreams in every run with
+    the same ``--seed``); the test's name ends with ``label_suffix``."""
     args = session.args
     api = session.api()
     datastreams = run_async(all_datastreams(api))
     if not datastreams:
-        raise ServerError("day: the server holds no Datastreams (run the ingest first)")
+        raise ServerError(f"day{label_suffix}: the server holds no Datastreams "
+                          "(run the ingest first)")
     query = f"$filter={urllib.parse.quote(day_filter(args.day), safe=':')}&$top=10000"
     rng = random.Random(args.seed)
     targets = (api.target(f"Datastreams({rng.choice(datastreams)})/Observations?{query}")
@@ -1106,7 +1178,7 @@ def part_day(session: Session) -> None:
         paged += "@iot.nextLink" in page
 
     wait_for_quiet(args.quiet_wait)
-    say(f"day: {args.requests} GETs of Datastreams(random)/Observations?"
+    say(f"day{label_suffix}: {args.requests} GETs of Datastreams(random)/Observations?"
         f"$filter={day_filter(args.day)}&$top=10000")
     latencies = run_async(measure_gets(api, targets, args.requests, args.warmup, check))
     summary = ", ".join(f"{n:,} rows x {k}" for n, k in sorted(counts.items()))
@@ -1115,8 +1187,127 @@ def part_day(session: Session) -> None:
     if paged:
         summary += f"; {paged} answers had an @iot.nextLink"
     session.report.latencies.append(latency_result(
-        f"day: Datastreams(id)/Observations?$filter=<{args.day}>&$top=10000", latencies,
-        f"values per answer (warm-up included): {summary}"))
+        f"day: Datastreams(id)/Observations?$filter=<{args.day}>&$top=10000{label_suffix}",
+        latencies, f"values per answer (warm-up included): {summary}"))
+    session.seen[f"day{label_suffix}"] = counts
+
+
+# -- part: archive ----------------------------------------------------------------------------
+
+
+ARCHIVED = " (archived)"  # suffix of the reads measured on the archived data
+STEADY_NOTE = ("the archive job leaves the rows' old space in the observations file; a running "
+               "server reuses it for new rows, so the steady-state size is that of the rows "
+               "that stay. VACUUM FULL shows that size here")
+
+
+def run_archive_job(store: PgStore, meter: CpuMeter, log_path: Path) -> tuple[int, float, str]:
+    """``quartier archive --keep-days 0`` on the store, with the servers' Python and
+    source, its output in ``log_path``: (Observations it moved, seconds, its output). The
+    meter samples every 0.1 s, as the job's database backend ends before the meter does."""
+    command, env = Server.quartier_command("archive", "--database", store.url,
+                                           "--keep-days", "0")
+    say(f"archive: {' '.join(command[1:])}")
+    with log_path.open("wb") as log, meter:
+        started = time.perf_counter()
+        proc = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT)
+        try:
+            while proc.poll() is None:
+                meter.sample()
+                time.sleep(0.1)
+        finally:
+            if proc.poll() is None:  # Ctrl-C or SIGTERM: the job goes too
+                proc.kill()
+                proc.wait()
+        seconds = time.perf_counter() - started
+    output = log_path.read_text(errors="replace").strip()
+    if proc.returncode != 0:
+        tail = "\n".join(output.splitlines()[-15:])
+        raise ServerError(f"quartier archive exited with {proc.returncode} "
+                          f"(log {log_path}):\n{tail}")
+    found = re.search(r"^archived (\d+) Observations", output, re.MULTILINE)
+    if found is None:
+        raise ServerError(f"quartier archive printed no count of archived Observations: "
+                          f"{output!r}")
+    return int(found.group(1)), seconds, output
+
+
+def part_archive(session: Session) -> None:
+    """The archive job on the store under test, the storage it leaves, and the reads again."""
+    report = session.report
+    store = session.store
+    if session.args.backend == "sqlite":
+        report.notes.append("archive: SQLite keeps every Observation as a row")
+        return
+    if store is None:
+        report.notes.append("archive: skipped (give --database-url)")
+        return
+    if not store.created:
+        report.notes.append("archive: skipped, as this run ingested none "
+                            "(give --database-url)")
+        return
+    assert isinstance(store, PgStore)
+    session.api()  # the server under test is up (its own archive job off) before the job
+    before, archived_before = store.counts()
+    wait_for_quiet(session.args.quiet_wait)
+    meter = CpuMeter({"db": store.db_pids})
+    moved, seconds, output = run_archive_job(store, meter, session.logs / "archive.log")
+    rate = moved / seconds if seconds else 0.0
+    cpu = dict(meter.result)
+    say(f"archive job: {moved:,} rows in {seconds:.1f} s ({rate:,.0f} rows/s): {output}")
+    figures: dict[str, Any] = {
+        "archived": moved, "seconds": seconds, "rows_per_s": rate, "output": output,
+        "cpu": {"db": cpu.get("db"), "quartier archive": cpu.get("client")},
+    }
+    report.archive = figures
+    if moved == 0:
+        report.notes.append(
+            "archive: the job moved no Observation: every Datastream's rows lie in its "
+            "newest UTC day, which stays as rows (one row a minute from 00:00 UTC needs "
+            "more than 1,440 rows per Datastream to reach a second day)")
+
+    figures["vacuum_analyze_s"] = store.vacuum("VACUUM (ANALYZE) observations, observation_blocks")
+    say(f"VACUUM (ANALYZE) observations, observation_blocks took "
+        f"{figures['vacuum_analyze_s']:.1f} s")
+    on_disk = store.storage()
+    report.storage.append(("after the archive job, on disk", on_disk))
+    if on_disk["rows"] != before or on_disk["archived"] - archived_before != moved:
+        report.problems.append(
+            f"archive: {before:,} Observations ({archived_before:,} archived) before the job, "
+            f"{on_disk['rows']:,} ({on_disk['archived']:,} archived) after it, which said it "
+            f"moved {moved:,}")
+
+    figures["vacuum_full_s"] = store.vacuum("VACUUM FULL observations")
+    say(f"VACUUM FULL observations took {figures['vacuum_full_s']:.1f} s")
+    steady = store.storage()
+    report.storage.append(
+        ("after the archive job, steady state (VACUUM FULL of observations)", steady))
+    figures["blocks"] = steady["blocks"]
+    figures["archived_in_blocks"] = steady["archived"]
+    blocks_total = steady.get("observation_blocks: total", 0)
+    figures["archived_bytes_per_observation"] = (
+        blocks_total / steady["archived"] if steady["archived"] else None)
+    figures["steady_bytes_per_observation"] = (
+        steady["total (both tables)"] / steady["rows"] if steady["rows"] else None)
+
+    part_latest(session, ARCHIVED)
+    part_day(session, ARCHIVED)
+    compare_reads(session)
+
+
+def compare_reads(session: Session) -> None:
+    """The reads must answer as before the archive job (when they ran before it)."""
+    seen = session.seen
+    wrong = sorted(seen[f"latest{ARCHIVED}"] - seen.get("latest", set()))
+    if wrong:
+        session.report.problems.append(
+            f"latest{ARCHIVED}: {len(wrong)} Datastreams' Observation is no longer their "
+            f"newest, e.g. {wrong[:5]}")
+    if "day" in seen and seen[f"day{ARCHIVED}"] != seen["day"]:
+        session.report.problems.append(
+            f"day{ARCHIVED}: values per answer {dict(seen[f'day{ARCHIVED}'])}, before the "
+            f"archive job {dict(seen['day'])}")
 
 
 # -- the summary -----------------------------------------------------------------------------
@@ -1164,22 +1355,59 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.0f}%"
 
 
+COUNT_KEYS = ("rows", "archived", "blocks")  # the counts among a storage entry's sizes
+
+
 def storage_lines(storage: list[tuple[str, dict[str, int]]]) -> list[str]:
+    """One line per relation; bytes/Observation divides by every Observation of the data
+    (rows and archived ones alike). An empty archive shows only as its total."""
     rows = []
     for label, sizes in storage:
         count = sizes["rows"]
+        archived = f"{sizes['archived']:,}" if "archived" in sizes else "-"
         for name, size in sizes.items():
-            if name == "rows":
+            if name in COUNT_KEYS or (not sizes.get("blocks") and "observation_blocks" in name
+                                      and name != "observation_blocks: total"):
                 continue
             per_row = f"{size / count:.1f}" if count else "-"
-            rows.append([label, name, f"{count:,}", f"{size / 2**20:,.1f}", per_row])
-    return md_table(["data", "relation", "rows", "MiB", "bytes/Observation"], rows, {2, 3, 4})
+            rows.append([label, name, f"{count:,}", archived, f"{size / 2**20:,.1f}", per_row])
+    return md_table(["data", "relation", "Observations", "archived", "MiB", "bytes/Observation"],
+                    rows, {2, 3, 4, 5})
 
 
 def latency_lines(latencies: list[LatencyResult]) -> list[str]:
     rows = [[r.test, str(r.requests), f"{r.p50_ms:.2f}", f"{r.p95_ms:.2f}", f"{r.p99_ms:.2f}",
              r.check] for r in latencies]
     return md_table(["test", "requests", "p50 ms", "p95 ms", "p99 ms", "check"], rows, {1, 2, 3, 4})
+
+
+def archive_lines(report: Report) -> list[str]:
+    """The archive part's figures, and the reads before and after it."""
+    a = report.archive
+    cpu = ", ".join(f"{k} {_pct(v)}" for k, v in a["cpu"].items())
+    out = [f"archive job (`quartier archive --keep-days 0`, process start included): "
+           f"{a['archived']:,} rows in {a['seconds']:.1f} s ({a['rows_per_s']:,.0f} rows/s); "
+           f"CPU {cpu}"]
+    if "vacuum_analyze_s" in a:
+        out.append(f"VACUUM (ANALYZE) observations, observation_blocks: "
+                   f"{a['vacuum_analyze_s']:.1f} s")
+    if "vacuum_full_s" in a:
+        out.append(f"VACUUM FULL observations: {a['vacuum_full_s']:.1f} s")
+    if a.get("archived_bytes_per_observation") is not None:
+        out.append(f"archived only: {a['archived_bytes_per_observation']:.1f} bytes per "
+                   f"archived Observation (observation_blocks total / {a['archived_in_blocks']:,}"
+                   f" archived Observations in {a['blocks']:,} blocks)")
+    if a.get("steady_bytes_per_observation") is not None:
+        out.append(f"steady state, both tables: {a['steady_bytes_per_observation']:.1f} bytes "
+                   f"per Observation; {STEADY_NOTE}")
+    by_test = {r.test: r for r in report.latencies}
+    for test, after in by_test.items():
+        if test.endswith(ARCHIVED) and test.removesuffix(ARCHIVED) in by_test:
+            now = by_test[test.removesuffix(ARCHIVED)]
+            name = test.partition(":")[0]
+            out.append(f"{name} p50/p99: {now.p50_ms:.2f}/{now.p99_ms:.2f} ms before the "
+                       f"archive job, {after.p50_ms:.2f}/{after.p99_ms:.2f} ms after it")
+    return [f"* {line}" for line in out]
 
 
 def print_summary(session: Session, facts: list[str]) -> None:
@@ -1195,6 +1423,8 @@ def print_summary(session: Session, facts: list[str]) -> None:
                         f"({server.rate:,.0f} against {driver.rate:,.0f} rows/s)"]
     if report.storage:
         out += ["", "### Storage", "", *storage_lines(report.storage)]
+    if report.archive:
+        out += ["", "### Archive", "", *archive_lines(report)]
     if report.latencies:
         out += ["", "### Reads", "", *latency_lines(report.latencies)]
     if report.notes:
@@ -1211,6 +1441,7 @@ def write_json(path: Path, session: Session, facts: list[str]) -> None:
         "loads": [{**r.__dict__, "rate": r.rate} for r in report.loads],
         "storage": dict(report.storage),
         "latencies": [r.__dict__ for r in report.latencies],
+        "archive": report.archive,
         "notes": report.notes, "problems": report.problems,
     }, option=orjson.OPT_INDENT_2).decode() + "\n")
 
@@ -1291,8 +1522,9 @@ EXPECTED_FAILURES = (RuntimeError, OSError, EOFError, asyncpg.PostgresError)
 def run_parts(session: Session) -> list[str]:
     """Run the chosen parts in order; the failures, each with the server log's tail. A
     failed part does not stop the others, except a failed ingest: its data is incomplete."""
-    parts = {"baseline": part_baseline, "ingest": part_ingest, "storage": part_storage,
-             "latest": part_latest, "day": part_day}
+    parts: dict[str, Callable[[Session], None]] = {
+        "baseline": part_baseline, "ingest": part_ingest, "storage": part_storage,
+        "latest": part_latest, "day": part_day, "archive": part_archive}
     failures = []
     for name in TESTS:  # always in this order, whatever order --tests gives
         if name not in session.tests:

@@ -226,6 +226,7 @@ class CpuMeter:
     def __init__(self, groups: dict[str, Callable[[], list[int]]]) -> None:
         self.groups = groups
         self.result: dict[str, float] = {}
+        self._seen: dict[str, dict[int, int]] = {}
 
     def _ticks(self) -> dict[str, dict[int, int]]:
         out = {}
@@ -244,7 +245,16 @@ class CpuMeter:
         kids = resource.getrusage(resource.RUSAGE_CHILDREN)
         return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
+    def sample(self) -> None:
+        """Note the groups' CPU now, so that a process that ends before the block does
+        (a database backend of a short-lived client) still counts up to this sample."""
+        for name, ticks in self._ticks().items():
+            seen = self._seen.setdefault(name, {})
+            for pid, t in ticks.items():
+                seen[pid] = max(seen.get(pid, 0), t)
+
     def __enter__(self) -> CpuMeter:
+        self._seen = {}
         self._start = self._ticks()
         self._own_start = self._own()
         self._machine = machine_busy()
@@ -254,6 +264,8 @@ class CpuMeter:
     def __exit__(self, *exc: object) -> None:
         wall = time.perf_counter() - self._wall
         end = self._ticks()
+        for name, seen in self._seen.items():
+            end[name] = {**seen, **end[name]}
         for name, ticks in end.items():
             before = self._start[name]
             used = sum(t - before.get(pid, 0) for pid, t in ticks.items()) / TICKS
@@ -285,17 +297,23 @@ class Server:
         self.base = f"http://{HOST}:{self.port}/v1.1"
         self.workers = workers
         self.log_path = log_path
-        command = [sys.executable, "-m", "quartier", "serve", "--host", HOST,
-                   "--port", str(self.port), "--workers", str(workers),
-                   "--log-level", "warning", *store_args]
+        command, env = Server.quartier_command(
+            "serve", "--host", HOST, "--port", str(self.port), "--workers", str(workers),
+            "--log-level", "warning", *store_args)
+        self._log = log_path.open("ab")
+        self.proc = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, start_new_session=True, env=env)
+
+    @staticmethod
+    def quartier_command(*args: str) -> tuple[list[str], dict[str, str]]:
+        """The command line and environment that run ``quartier *args`` as the servers
+        run: with this Python, from ``Server.source`` when given."""
         env = dict(os.environ)
         if Server.source is not None:
             env["PYTHONPATH"] = os.pathsep.join(
                 p for p in (str(Server.source), env.get("PYTHONPATH", "")) if p
             )
-        self._log = log_path.open("ab")
-        self.proc = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, start_new_session=True, env=env)
+        return [sys.executable, "-m", "quartier", *args], env
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
@@ -802,7 +820,8 @@ class PostgresBackend(Backend):
         self._created = False
 
     def store_args(self) -> list[str]:
-        return ["--database", self.url]
+        # The archive job would move this benchmark's old rows while it runs.
+        return ["--database", self.url, "--archive-after-days", "0"]
 
     async def _admin(self, sql: str) -> None:
         conn = await asyncpg.connect(self.admin_url, timeout=10)
