@@ -76,7 +76,6 @@ class _Order:
     row: str  # the row's sort column
     keep: str  # the view's block bound that a needed block reaches past the limit with
     cmp: str
-    pick: str  # GREATEST or LEAST of the two limits
     block_sort: str  # blocks in this order, counted until k: the last one gives the limit
     block_limit: str
     none: str  # the limit when nothing bounds it
@@ -84,14 +83,14 @@ class _Order:
 
 _ORDERS = {
     ("phenomenon_time_start", True): _Order(
-        "phenomenon_time_start", "block_last", ">=", "GREATEST", "first_time DESC",
+        "phenomenon_time_start", "block_last", ">=", "first_time DESC",
         "first_time", "'-infinity'::timestamptz"),
     ("phenomenon_time_start", False): _Order(
-        "phenomenon_time_start", "block_first", "<=", "LEAST", "last_time ASC",
+        "phenomenon_time_start", "block_first", "<=", "last_time ASC",
         "last_time", "'infinity'::timestamptz"),
-    ("id", True): _Order("id", "block_max_id", ">=", "GREATEST", "min_id DESC", "min_id",
+    ("id", True): _Order("id", "block_max_id", ">=", "min_id DESC", "min_id",
                          "-9223372036854775808"),
-    ("id", False): _Order("id", "block_min_id", "<=", "LEAST", "max_id ASC", "max_id",
+    ("id", False): _Order("id", "block_min_id", "<=", "max_id ASC", "max_id",
                           "9223372036854775807"),
 }
 
@@ -102,13 +101,16 @@ def order_gate(
     """For the first k Observations ordered by ``column`` (phenomenon_time_start or id):
     a condition that keeps only the blocks that may hold some of them, or None.
 
-    Two limits bound the k-th value. The k-th recent row that ``where`` selects: any of
-    the first k of all rows lies at least as far. And, when ``blocks_where`` (a
-    condition on blocks ``b``) selects exactly the blocks whose every Observation
-    ``where`` selects: the blocks taken in order until they hold k Observations, whose
-    last one's bound the k-th value cannot pass. A block that does not reach the limit
-    holds none of the first k. The subqueries run once per query (or per parent in a
-    LATERAL join), and the condition folds away for recent rows.
+    Either of two limits bounds the k-th value. The k-th recent row that ``where``
+    selects: any of the first k of all rows lies at least as far. And, when
+    ``blocks_where`` (a condition on blocks ``b``) selects exactly the blocks whose every
+    Observation ``where`` selects: the blocks taken in order until they hold k
+    Observations, whose last one's bound the k-th value cannot pass. A block that does
+    not reach the limit holds none of the first k. The limit from the side that comes
+    first in this order is tried first (recent rows for descending, blocks for
+    ascending); the other subquery runs only when the first finds fewer than k. They run
+    once per query (or per parent in a LATERAL join), and the condition folds away for
+    recent rows.
 
     Returns (SQL, parameter plan): the plan's letters say what to bind in order: ``w``
     the parameters of ``where``, ``b`` those of ``blocks_where``, ``o`` k - 1, ``k`` k.
@@ -127,7 +129,10 @@ def order_gate(
             f"WHERE {blocks_where}) s WHERE s.n >= ? ORDER BY s.n LIMIT 1)"
         )
         plan += "bk"
-    bound = f"COALESCE({order.pick}({', '.join(limits)}), {order.none})"
+    if not descending:
+        limits.reverse()
+        plan = plan[2:] + plan[:2]
+    bound = f"COALESCE({', '.join(limits)}, {order.none})"
     return f"(t.{order.keep} IS NULL OR t.{order.keep} {order.cmp} {bound})", plan
 
 

@@ -164,11 +164,14 @@ class BatchWriter:
         if archived:
             await self._hold_archive()
         found = await self.conn.fetchval(sql, (entity_id, self.tenant_id))
-        if found is None and archived and await archive.unarchive(
-            self.conn, self.tenant_id,
-            "b.max_id >= ? AND b.min_id <= ? AND array_position(b.ids, ?) IS NOT NULL",
-            entity_id, entity_id, entity_id,
-        ):
+        if found is None and archived:
+            await archive.unarchive(
+                self.conn, self.tenant_id,
+                "b.max_id >= ? AND b.min_id <= ? AND array_position(b.ids, ?) IS NOT NULL",
+                entity_id, entity_id, entity_id,
+            )
+            # Look again even when nothing moved: a concurrent writer may just have moved
+            # the same block back, and this statement sees what it committed.
             found = await self.conn.fetchval(sql, (entity_id, self.tenant_id))
         if found is None:
             raise missing(f"no {etype.name} with @iot.id {entity_id}")
