@@ -204,12 +204,15 @@ async def candidates(conn: Connection, older_than: datetime, keep_newest_day: bo
 
 async def archive_datastream(conn: Connection, datastream_id: int, cutoff: datetime) -> int:
     """In the caller's transaction: pack the Datastream's rows that start before
-    ``cutoff`` into blocks. Returns how many Observations moved."""
-    await conn.fetchval("SELECT pg_advisory_xact_lock(?)", (LOCK,))
-    # The Datastream first, as a DELETE of it would: no deadlock with one.
+    ``cutoff`` into blocks. Returns how many Observations moved; none when a writer
+    holds the Datastream or archived Observations just now."""
+    # Never wait for a lock: writers take the Datastream's row and the archive lock in
+    # either order, so waiting could deadlock. What is busy now is archived next time.
+    if not await conn.fetchval("SELECT pg_try_advisory_xact_lock(?)", (LOCK,)):
+        return 0
     found = await conn.fetchval(
-        "SELECT 1 FROM datastreams WHERE id = ? FOR KEY SHARE", (datastream_id,)
+        "SELECT 1 FROM datastreams WHERE id = ? FOR KEY SHARE SKIP LOCKED", (datastream_id,)
     )
-    if found is None:
+    if found is None:  # being written or deleted
         return 0
     return int(await conn.fetchval(_PACK, (datastream_id, cutoff)) or 0)
