@@ -28,8 +28,8 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 BACKENDS = ["sqlite", "postgresql", "archived"]
 _ARCHIVED_URLS: set[str] = set()
 _TABLES = (
-    "observations, observation_blocks, datastreams, historical_locations_locations, historical_locations, "
-    "things_locations, things, locations, features, sensors, observed_properties"
+    "observations, observation_blocks, dead_letters, datastreams, historical_locations_locations, "
+    "historical_locations, things_locations, things, locations, features, sensors, observed_properties"
 )
 
 

@@ -15,6 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from quartier.api import convertors
+from quartier.api.dead_letters import DeadLetterApi
 from quartier.api.responses import error_response, json_response
 from quartier.api.sensorthings.handlers import SensorThingsApi
 from quartier.errors import QuartierError
@@ -60,16 +61,31 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
         job = None
         if store.dialect.archive and settings.archive_after_days > 0:
             job = asyncio.create_task(_archive_periodically(store, settings.archive_after_days))
+        mqtt = None
+        if settings.mqtt:
+            from quartier.mqtt.service import MqttService
+
+            mqtt = MqttService(api, settings)
+            await mqtt.start()
+            app.state.mqtt = mqtt
         try:
             yield
         finally:
+            if mqtt is not None:
+                await mqtt.stop()
             if job is not None:
                 job.cancel()
                 with suppress(asyncio.CancelledError):
                     await job
             await store.close()
 
-    routes = []
+    letters = DeadLetterApi(api)
+    routes = [
+        Route("/api/dead-letters", letters.listing, methods=["GET"]),
+        Route("/api/dead-letters/{id}", letters.one, methods=["GET"]),
+        Route("/api/dead-letters/{id}", letters.drop, methods=["DELETE"]),
+        Route("/api/dead-letters/{id}/retry", letters.retry, methods=["POST"]),
+    ]
     for prefix in ("", "/t/{tenant}"):
         routes += [
             Route(prefix + "/{version:version}", api.root, methods=["GET", "HEAD"]),

@@ -44,6 +44,11 @@ class Conflict(QuartierError):
     code = "conflict"
 
 
+class Unprocessable(QuartierError):
+    status = 422
+    code = "unprocessable"
+
+
 class PayloadTooLarge(QuartierError):
     status = 413
     code = "payload_too_large"

@@ -92,6 +92,31 @@ class Settings:
             "--archive-after-days",
         ),
     )
+    mqtt: str = field(
+        default="",
+        metadata=_meta(
+            "MQTT broker URL, e.g. mqtt://127.0.0.1:1883 (user:password@ allowed): changes "
+            "are published there and Observations published there are created (SensorThings "
+            "MQTT extension); empty: no MQTT.",
+            "--mqtt",
+        ),
+    )
+    mqtt_prefix: str = field(
+        default="",
+        metadata=_meta(
+            "Text in front of every MQTT topic, e.g. 'city/' for city/v1.1/Observations; "
+            "for a broker shared with other applications.",
+            "--mqtt-prefix",
+        ),
+    )
+    mqtt_client_id: str = field(
+        default="quartier",
+        metadata=_meta(
+            "MQTT client id; the broker keeps this session's messages while Quartier is "
+            "away. Several workers use it with -0, -1, ... appended.",
+            "--mqtt-client-id",
+        ),
+    )
     log_level: str = field(
         default="info", metadata=_meta("Log level: debug, info, warning, error.", "--log-level")
     )
@@ -142,6 +167,15 @@ class Settings:
             raise SettingsError(
                 f"database must be a postgresql:// URL or empty for SQLite, not {self.database!r}"
             )
+        if self.mqtt and not self.mqtt.startswith("mqtt://"):
+            raise SettingsError(f"mqtt must be a URL like mqtt://127.0.0.1:1883, not {self.mqtt!r}")
+        if self.mqtt_prefix and (not self.mqtt_prefix.endswith("/")
+                                 or any(c in self.mqtt_prefix for c in "#+$")):
+            raise SettingsError(
+                f"mqtt_prefix must end with '/' and hold no '#', '+' or '$', not {self.mqtt_prefix!r}"
+            )
+        if not self.mqtt_client_id:
+            raise SettingsError("mqtt_client_id must not be empty")
         if self.log_level not in ("debug", "info", "warning", "error"):
             raise SettingsError(f"log_level must be debug, info, warning or error, not {self.log_level!r}")
 

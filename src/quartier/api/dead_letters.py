@@ -1,0 +1,85 @@
+"""HTTP API for dead letters: list, inspect, retry and drop them.
+
+    GET    /api/dead-letters?limit=&offset=   oldest first, with a total count
+    GET    /api/dead-letters/{id}
+    POST   /api/dead-letters/{id}/retry       store it again as it came; 200 and gone, or
+                                              422 with the new reason (kept, attempts + 1)
+    DELETE /api/dead-letters/{id}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from quartier import deadletters
+from quartier.api.responses import json_response
+from quartier.api.sensorthings.handlers import SensorThingsApi
+from quartier.errors import BadRequest, NotFound, QuartierError, Unprocessable
+from quartier.mqtt import ingest
+
+_MAX_PAGE = 1000
+
+
+class DeadLetterApi:
+    def __init__(self, api: SensorThingsApi) -> None:
+        self.api = api
+        self.store = api.store
+
+    async def listing(self, request: Request) -> Response:
+        limit = _count(request, "limit", 100)
+        offset = _count(request, "offset", 0)
+        if not 1 <= limit <= _MAX_PAGE:
+            raise BadRequest(f"limit must be between 1 and {_MAX_PAGE}")
+        letters, total = await deadletters.listing(self.store, limit, offset)
+        return json_response({"total": total, "value": [_public(x) for x in letters]})
+
+    async def one(self, request: Request) -> Response:
+        return json_response(_public(await self._find(request)))
+
+    async def drop(self, request: Request) -> Response:
+        letter = await self._find(request)
+        await deadletters.drop(self.store, letter["id"])
+        return Response(status_code=204)
+
+    async def retry(self, request: Request) -> Response:
+        letter = await self._find(request)
+        if letter["source"] != ingest.SOURCE:
+            raise Unprocessable(f"dead letters from {letter['source']!r} cannot be retried")
+        root = self.api.settings.base_url.rstrip("/") or str(request.base_url).rstrip("/")
+        try:
+            reply = await ingest.create_from_message(
+                self.api, self.api.settings.mqtt_prefix, root, letter["address"],
+                letter["rawPayload"],
+            )
+        except QuartierError as exc:
+            if exc.status >= 500:
+                raise
+            await deadletters.failed_again(self.store, letter["id"], f"{exc.status}: {exc.message}")
+            raise Unprocessable(f"dead letter {letter['id']} failed again: {exc.message}") from None
+        await deadletters.drop(self.store, letter["id"])
+        return json_response({"stored": reply.headers.get("Location"), "deadLetter": letter["id"]})
+
+    async def _find(self, request: Request) -> dict[str, Any]:
+        raw = request.path_params["id"]
+        if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+            raise NotFound(f"no dead letter {raw!r}")
+        letter = await deadletters.find(self.store, int(raw))
+        if letter is None:
+            raise NotFound(f"no dead letter {raw}")
+        return letter
+
+
+def _count(request: Request, name: str, default: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 9:
+        raise BadRequest(f"{name} must be a whole number, not {raw!r}")
+    return int(raw)
+
+
+def _public(letter: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in letter.items() if k != "rawPayload"}

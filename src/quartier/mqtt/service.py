@@ -1,0 +1,206 @@
+"""The platform's MQTT side, for one server process.
+
+* Announcing: after each commit, the store's events are queued; a task publishes each
+  change on its topics (:mod:`quartier.mqtt.topics`) with what a GET of the matching
+  path answers, byte for byte. Every change is announced by the process that committed
+  it, so several worker processes announce each change once.
+* Creating: messages on the topics that create Observations are POSTed as over HTTP,
+  up to :data:`IN_FLIGHT` at a time (concurrent writes share transactions). A message is
+  acknowledged only after its Observation is committed, or after it is kept as a dead
+  letter; while the database is away it is retried, unacknowledged, so that a crash
+  leaves it with the broker. Several workers share one subscription (``$share``), so
+  each message reaches one of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from quartier import deadletters
+from quartier.api.sensorthings.handlers import Call, Context, SensorThingsApi
+from quartier.errors import NotFound, QuartierError
+from quartier.model.changes import ChangeEvent
+from quartier.model.entities import ENTITY_TYPES
+from quartier.mqtt.ingest import SOURCE, create_from_message, link_base, tenant_of
+from quartier.mqtt.link import BrokerLink, Message, is_own
+from quartier.mqtt.topics import Notice, create_subscriptions, notices, tenant_root
+from quartier.settings import Settings
+from quartier.store.read import fetch_entities, id_scope
+
+log = logging.getLogger(__name__)
+
+IN_FLIGHT = 256  # messages being stored at once
+SHARE_GROUP = "quartier"
+_ID_CHUNK = 500
+
+
+def client_id(settings: Settings) -> str:
+    """A client id that stays the same across restarts, so the broker keeps the session:
+    the setting itself for one worker; with several, the setting and the first free slot,
+    held by a lock file in the data folder for as long as the process lives."""
+    if settings.workers == 1:
+        return settings.mqtt_client_id
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    for slot in range(settings.workers * 4):
+        handle = open(settings.data_dir / f"mqtt-slot-{slot}.lock", "a")  # noqa: SIM115
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            continue
+        _held_slots.append(handle)  # released when the process ends
+        return f"{settings.mqtt_client_id}-{slot}"
+    raise RuntimeError(f"no free MQTT client slot in {settings.data_dir}")
+
+
+_held_slots: list[Any] = []
+
+
+class MqttService:
+    def __init__(self, api: SensorThingsApi, settings: Settings) -> None:
+        self.api = api
+        self.store = api.store
+        self.settings = settings
+        self.prefix = settings.mqtt_prefix
+        self.root = settings.base_url.rstrip("/") or f"http://{settings.host}:{settings.port}"
+        self._events: asyncio.Queue[Sequence[ChangeEvent]] = asyncio.Queue()
+        self._slots = asyncio.Semaphore(IN_FLIGHT)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._tenant_names: dict[int, str] = {}
+        self.link: BrokerLink | None = None
+
+    async def start(self) -> None:
+        subscriptions = [f"$share/{SHARE_GROUP}/{t}" for t in create_subscriptions(self.prefix)]
+        self.link = BrokerLink(self.settings.mqtt, client_id(self.settings), subscriptions)
+        self.link.start()
+        self.store.subscribe(self._events.put_nowait)
+        self._tasks = [asyncio.create_task(self._announce_all()),
+                       asyncio.create_task(self._receive_all())]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.link is not None:
+            await self.link.stop()
+
+    # -- announcing ----------------------------------------------------------------------
+
+    async def _announce_all(self) -> None:
+        while True:
+            events = await self._events.get()
+            try:
+                await self.announce(events)
+            except Exception:  # one failed batch must not stop the announcements
+                log.exception("could not announce %d changes over MQTT", len(events))
+
+    async def announce(self, events: Sequence[ChangeEvent]) -> None:
+        """Publish the messages for one committed batch of changes."""
+        assert self.link is not None
+        parents = await self._parents(events)
+        answers: dict[tuple[int, str], bytes | None] = {}
+        for event in events:
+            etype = ENTITY_TYPES[event.entity_type]
+            tenant = await self._tenant_name(event.tenant_id)
+            root = tenant_root(self.prefix, tenant)
+            for notice in notices(root, etype, event.id, event.operation, event.fields,
+                                  parents.get((event.entity_type, event.id), {})):
+                key = (event.tenant_id, notice.path)
+                if key not in answers:
+                    answers[key] = await self._answer(event.tenant_id, tenant, notice)
+                payload = answers[key]
+                if payload is not None:
+                    self.link.publish(notice.topic, payload)
+
+    async def _parents(self, events: Sequence[ChangeEvent]) -> dict[tuple[str, int], dict[str, Any]]:
+        """The foreign keys of the created entities, read in a few queries."""
+        wanted: dict[tuple[int, str], list[int]] = defaultdict(list)
+        for event in events:
+            if event.operation == "create":
+                wanted[(event.tenant_id, event.entity_type)].append(event.id)
+        out: dict[tuple[str, int], dict[str, Any]] = {}
+        if not wanted:
+            return out
+        async with self.store.reader() as conn:
+            for (tenant_id, name), ids in wanted.items():
+                etype = ENTITY_TYPES[name]
+                for start in range(0, len(ids), _ID_CHUNK):
+                    rows = await fetch_entities(conn, self.store.dialect, tenant_id,
+                                                id_scope(etype, ids[start:start + _ID_CHUNK]))
+                    for row in rows:
+                        out[(name, row["id"])] = row
+        return out
+
+    async def _answer(self, tenant_id: int, tenant: str, notice: Notice) -> bytes | None:
+        """What GET of the notice's path answers now; None when it is gone again."""
+        ctx = Context(self.store, self.settings, tenant_id, link_base(self.root, tenant))
+
+        async def no_body() -> Any:
+            return None
+
+        try:
+            reply = await self.api.execute(ctx, Call("GET", notice.path, [], "", no_body))
+        except NotFound:
+            return None
+        return orjson.dumps(reply.body)
+
+    async def _tenant_name(self, tenant_id: int) -> str:
+        name = self._tenant_names.get(tenant_id)
+        if name is None:
+            async with self.store.reader() as conn:
+                name = str(await conn.fetchval("SELECT name FROM tenants WHERE id = ?", (tenant_id,)))
+            self._tenant_names[tenant_id] = name
+        return name
+
+    # -- creating --------------------------------------------------------------------------
+
+    async def _receive_all(self) -> None:
+        assert self.link is not None
+        while True:
+            message = await self.link.receive()
+            await self._slots.acquire()
+            task = asyncio.create_task(self._take(message))
+            task.add_done_callback(lambda _: self._slots.release())
+
+    async def _take(self, message: Message) -> None:
+        assert self.link is not None
+        if not is_own(message):
+            await self.store_message(message.topic, bytes(message.payload))
+        self.link.ack(message)
+
+    async def store_message(self, topic: str, payload: bytes) -> None:
+        """Create what the message asks for, or keep it as a dead letter; while the
+        database is away, try again (1 s, doubling up to 30 s)."""
+        delay = 1.0
+        while True:
+            try:
+                try:
+                    await create_from_message(self.api, self.prefix, self.root, topic, payload)
+                except QuartierError as exc:
+                    if exc.status >= 500:
+                        raise
+                    tenant_id = await tenant_of(self.api, self.prefix, topic)
+                    await deadletters.keep(self.store, tenant_id, SOURCE, topic, payload,
+                                           f"{exc.status}: {exc.message}")
+                return
+            except QuartierError as exc:
+                log.warning("could not store an MQTT message from %s (%s); trying again in "
+                            "%.0f s", topic, exc.message, delay)
+            except Exception:  # a bug: keep the message rather than lose it
+                log.exception("storing an MQTT message from %s failed", topic)
+                with contextlib.suppress(Exception):
+                    await deadletters.keep(self.store, None, SOURCE, topic, payload,
+                                           "500: internal error while storing; see the log")
+                    return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
