@@ -38,6 +38,19 @@ if $want_test && [ -d /usr/lib/postgresql ]; then
     fi
 fi
 
+if $want_test; then
+    # The MQTT tests talk to a Mosquitto broker on 127.0.0.1:1883 and start private ones.
+    apt_install mosquitto
+    if command -v mosquitto >/dev/null && ! (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null; then
+        log "starting Mosquitto on 127.0.0.1:1883"
+        if [ -f /etc/mosquitto/mosquitto.conf ]; then
+            mosquitto -d -c /etc/mosquitto/mosquitto.conf || true
+        else
+            mosquitto -d -p 1883 || true
+        fi
+    fi
+fi
+
 python=${PYTHON:-python3}
 if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
     log "Quartier needs Python 3.11 or newer; $("$python" --version 2>&1) found"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 
 import ciso8601
 
@@ -55,6 +56,7 @@ def parse_instant_or_interval(text: object, what: str) -> tuple[datetime, dateti
     return parse_instant(text, what), None
 
 
+@lru_cache(maxsize=16_384)  # the same times are read again and again (a Datastream's span)
 def format_instant(value: datetime) -> str:
     """UTC, with as many fractional digits as the value needs (none, 3 or 6)."""
     if value.tzinfo is not UTC:
