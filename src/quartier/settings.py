@@ -117,6 +117,15 @@ class Settings:
             "--mqtt-client-id",
         ),
     )
+    mqtt_retain_latest: int = field(
+        default=0,
+        metadata=_meta(
+            "1: publish each Datastream's latest Observation as a retained message on "
+            "v1.1/Datastreams(id)/Observations, so that a new subscriber gets the current "
+            "value at once; 0: no retained messages.",
+            "--mqtt-retain-latest",
+        ),
+    )
     log_level: str = field(
         default="info", metadata=_meta("Log level: debug, info, warning, error.", "--log-level")
     )
@@ -174,6 +183,8 @@ class Settings:
             raise SettingsError(
                 f"mqtt_prefix must end with '/' and hold no '#', '+' or '$', not {self.mqtt_prefix!r}"
             )
+        if self.mqtt_retain_latest not in (0, 1):
+            raise SettingsError("mqtt_retain_latest must be 0 or 1")
         if not self.mqtt_client_id:
             raise SettingsError("mqtt_client_id must not be empty")
         if self.log_level not in ("debug", "info", "warning", "error"):

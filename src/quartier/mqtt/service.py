@@ -26,9 +26,12 @@ import orjson
 
 from quartier import deadletters
 from quartier.api.sensorthings.handlers import Call, Context, SensorThingsApi
+from quartier.api.sensorthings.serialize import entity_json
 from quartier.errors import NotFound, QuartierError
 from quartier.model.changes import ChangeEvent
 from quartier.model.entities import ENTITY_TYPES
+from quartier.model.times import format_instant
+from quartier.model.values import TIME
 from quartier.mqtt.ingest import SOURCE, create_from_message, link_base, tenant_of
 from quartier.mqtt.link import BrokerLink, Message, is_own
 from quartier.mqtt.topics import Notice, create_subscriptions, notices, tenant_root
@@ -62,6 +65,11 @@ def client_id(settings: Settings) -> str:
 
 
 _held_slots: list[Any] = []
+
+
+def _end(phenomenon_time: Any) -> str | None:
+    """The end of a phenomenonTime as the API writes it (an instant, or start/end)."""
+    return None if phenomenon_time is None else str(phenomenon_time).rpartition("/")[2]
 
 
 class MqttService:
@@ -105,25 +113,37 @@ class MqttService:
                 log.exception("could not announce %d changes over MQTT", len(events))
 
     async def announce(self, events: Sequence[ChangeEvent]) -> None:
-        """Publish the messages for one committed batch of changes."""
+        """Publish the messages for one committed batch of changes. A new entity's
+        message is built from its row, as GET builds it; other messages come from GET."""
         assert self.link is not None
-        parents = await self._parents(events)
+        created = await self._created(events)
+        newest = await self._newest_of_datastreams(created) if self.settings.mqtt_retain_latest else {}
         answers: dict[tuple[int, str], bytes | None] = {}
         for event in events:
             etype = ENTITY_TYPES[event.entity_type]
             tenant = await self._tenant_name(event.tenant_id)
             root = tenant_root(self.prefix, tenant)
-            for notice in notices(root, etype, event.id, event.operation, event.fields,
-                                  parents.get((event.entity_type, event.id), {})):
+            row = created.get((event.entity_type, event.id))
+            for notice in notices(root, etype, event.id, event.operation, event.fields, row or {}):
                 key = (event.tenant_id, notice.path)
                 if key not in answers:
-                    answers[key] = await self._answer(event.tenant_id, tenant, notice)
+                    answers[key] = (
+                        orjson.dumps(entity_json(etype, row, link_base(self.root, tenant)))
+                        if row is not None and event.operation == "create"
+                        else await self._answer(event.tenant_id, tenant, notice)
+                    )
                 payload = answers[key]
-                if payload is not None:
-                    self.link.publish(notice.topic, payload)
+                if payload is None:
+                    continue
+                retain = (
+                    row is not None and etype.name == "Observation"
+                    and notice.topic == f"{root}Datastreams({row['Datastream']})/Observations"
+                    and newest.get(row["Datastream"]) == _end(row["phenomenonTime"])
+                )
+                self.link.publish(notice.topic, payload, retain=retain)
 
-    async def _parents(self, events: Sequence[ChangeEvent]) -> dict[tuple[str, int], dict[str, Any]]:
-        """The foreign keys of the created entities, read in a few queries."""
+    async def _created(self, events: Sequence[ChangeEvent]) -> dict[tuple[str, int], dict[str, Any]]:
+        """The created entities as stored (with their foreign keys), read in a few queries."""
         wanted: dict[tuple[int, str], list[int]] = defaultdict(list)
         for event in events:
             if event.operation == "create":
@@ -139,6 +159,27 @@ class MqttService:
                                                 id_scope(etype, ids[start:start + _ID_CHUNK]))
                     for row in rows:
                         out[(name, row["id"])] = row
+        return out
+
+    async def _newest_of_datastreams(
+        self, created: dict[tuple[str, int], dict[str, Any]]
+    ) -> dict[int, str | None]:
+        """The end of each Datastream's phenomenonTime, for the Datastreams of the new
+        Observations: an Observation that reaches it is the latest, kept retained."""
+        ids = sorted({row["Datastream"] for (name, _), row in created.items()
+                      if name == "Observation"})
+        if not ids:
+            return {}
+        out: dict[int, str | None] = {}
+        async with self.store.reader() as conn:
+            for start in range(0, len(ids), _ID_CHUNK):
+                chunk = ids[start:start + _ID_CHUNK]
+                rows = await conn.fetch(
+                    "SELECT id, phenomenon_time_end FROM datastreams "
+                    f"WHERE id IN ({', '.join('?' * len(chunk))})", chunk)
+                for ds_id, end in rows:
+                    value = self.store.dialect.decode(TIME, end) if self.store.dialect.encodes else end
+                    out[int(ds_id)] = None if value is None else format_instant(value)
         return out
 
     async def _answer(self, tenant_id: int, tenant: str, notice: Notice) -> bytes | None:
