@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from quartier.api import convertors
 from quartier.api.dead_letters import DeadLetterApi
+from quartier.api.imports import ImportApi
 from quartier.api.responses import error_response, json_response
 from quartier.api.sensorthings.handlers import SensorThingsApi
 from quartier.errors import QuartierError
@@ -86,8 +87,10 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
         Route("/api/dead-letters/{id}", letters.drop, methods=["DELETE"]),
         Route("/api/dead-letters/{id}/retry", letters.retry, methods=["POST"]),
     ]
+    imports = ImportApi(store, settings)
     for prefix in ("", "/t/{tenant}"):
         routes += [
+            Route(prefix + "/api/imports/csv", imports.csv, methods=["POST"]),
             Route(prefix + "/{version:version}", api.root, methods=["GET", "HEAD"]),
             Route(prefix + "/{version:version}/", api.root, methods=["GET", "HEAD"]),
             Route(prefix + "/{version:version}/{path:path}", api.resource, methods=_ALL_METHODS),

@@ -88,6 +88,65 @@ def archive_command(keep_days: int | None, **options: Any) -> None:
     click.echo(f"archived {moved} Observations older than {cutoff:%Y-%m-%d %H:%M} UTC")
 
 
+@main.group("import")
+def import_group() -> None:
+    """Import historic data."""
+
+
+@import_group.command("csv")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.option("--datastream", type=int, required=True, help="The Datastream's @iot.id.")
+@click.option("--time-column", required=True, help="Header of the column with the times.")
+@click.option("--value-column", required=True, help="Header of the column with the values.")
+@click.option("--delimiter", default=",", show_default=True, help="Field separator, e.g. ';'.")
+@click.option("--time-format", default="",
+              help="strptime format of the times, e.g. '%d.%m.%Y %H:%M'; default ISO 8601.")
+@click.option("--timezone", default="UTC", show_default=True,
+              help="Zone of times that have no offset, e.g. Europe/Berlin.")
+@click.option("--skip-bad-rows", is_flag=True, help="Write the good rows even if some are bad.")
+@click.option("--tenant", default="default", show_default=True, help="The tenant's name.")
+@_setting_options
+def import_csv_command(file: str, datastream: int, time_column: str, value_column: str,
+                       delimiter: str, time_format: str, timezone: str, skip_bad_rows: bool,
+                       tenant: str, **options: Any) -> None:
+    """Import FILE (CSV with a header line) as Observations of one Datastream.
+
+    Every row is checked first: a bad row is reported with its line number, and then
+    nothing is written unless --skip-bad-rows is given."""
+    import io
+
+    from quartier.errors import BadRequest
+    from quartier.importer import CsvLayout, import_csv
+
+    settings = _settings(options)
+    layout = CsvLayout(time_column, value_column, delimiter, time_format, timezone)
+
+    async def run(store: Any) -> Any:
+        tenant_id = await store.tenant_id(tenant)
+        if tenant_id is None:
+            raise click.UsageError(f"no tenant {tenant!r}")
+        source = (io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline="")
+                  if file == "-" else open(file, encoding="utf-8-sig", newline=""))  # noqa: SIM115
+        try:
+            return await import_csv(store, tenant_id, datastream, source, layout, skip_bad_rows)
+        except UnicodeDecodeError as exc:
+            raise BadRequest(f"{file} is not UTF-8 text (byte {exc.start} of a chunk)") from None
+        finally:
+            source.close()
+
+    report = _with_store(settings, run)
+    for line, message in report.bad:
+        click.echo(f"{file}:{line}: {message}", err=True)
+    if report.bad_count > len(report.bad):
+        click.echo(f"... and {report.bad_count - len(report.bad)} more bad rows", err=True)
+    if report.bad_count and not skip_bad_rows:
+        click.echo(f"{report.bad_count} of {report.rows} rows are bad; nothing was written "
+                   "(fix them, or give --skip-bad-rows)", err=True)
+        sys.exit(1)
+    click.echo(f"imported {report.written} Observations into Datastream {datastream}"
+               + (f", skipped {report.bad_count} bad rows" if report.bad_count else ""))
+
+
 def _with_store(settings: Settings, action: Any) -> Any:
     """Run ``action(store)`` on an opened store; report Quartier errors without a traceback."""
     import asyncio

@@ -126,6 +126,11 @@ class Settings:
             "--mqtt-retain-latest",
         ),
     )
+    max_import_bytes: int = field(
+        default=512 * 1024 * 1024,
+        metadata=_meta("Largest CSV file accepted by POST /api/imports/csv, in bytes.",
+                       "--max-import-bytes"),
+    )
     log_level: str = field(
         default="info", metadata=_meta("Log level: debug, info, warning, error.", "--log-level")
     )
@@ -166,8 +171,8 @@ class Settings:
             raise SettingsError("workers must be at least 1")
         if self.default_top < 1 or self.max_top < self.default_top:
             raise SettingsError("default_top must be at least 1 and no larger than max_top")
-        for name in ("max_expand_depth", "max_filter_length", "exact_count_limit", "max_batch_requests",
-                     "max_expanded_entities"):
+        for name in ("max_import_bytes", "max_expand_depth", "max_filter_length",
+                     "exact_count_limit", "max_batch_requests", "max_expanded_entities"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name} must be at least 1")
         if self.archive_after_days < 0:
