@@ -44,8 +44,8 @@ class CsvLayout:
     def zone(self) -> tzinfo:
         try:
             return UTC if self.timezone == "UTC" else ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise BadRequest(f"unknown time zone {self.timezone!r}; e.g. Europe/Berlin") from None
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder, too long
+            raise BadRequest(f"unknown time zone {self.timezone[:100]!r}; e.g. Europe/Berlin") from None
 
 
 @dataclass
@@ -75,6 +75,8 @@ def read_rows(lines: Iterable[str], layout: CsvLayout, report: Report) -> list[t
                          f"it has {', '.join(map(repr, header))}")
     time_at, value_at = header.index(layout.time_column), header.index(layout.value_column)
     zone = layout.zone()
+    if layout.time_format:
+        _format_pattern(layout.time_format)  # a format that cannot work is the request's fault
     out: list[tuple[datetime, Any]] = []
     for cells in reader:
         if not cells or cells == [""]:
@@ -103,8 +105,12 @@ def _format_pattern(time_format: str) -> re.Pattern[str] | None:
     literal text (much faster than strptime); None for any other format."""
     parts = re.split(r"(%.)", time_format)
     pattern = ""
+    seen: set[str] = set()
     for part in parts:
         if part.startswith("%") and len(part) == 2:
+            if part in seen:
+                raise BadRequest(f"the time format {time_format!r} names {part} twice")
+            seen.add(part)
             if part[1] not in _DIRECTIVES:
                 return None
             pattern += _DIRECTIVES[part[1]]
@@ -122,7 +128,10 @@ def _time(text: str, time_format: str, zone: tzinfo) -> datetime:
         value = _formatted_time(text, time_format)
     if value.tzinfo is None:
         value = value.replace(tzinfo=zone)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise BadRequest(f"time {text!r} lies outside the years 1 to 9999 in UTC") from None
 
 
 def _formatted_time(text: str, time_format: str) -> datetime:
@@ -130,7 +139,10 @@ def _formatted_time(text: str, time_format: str) -> datetime:
     pattern = _format_pattern(time_format)
     try:
         if pattern is None:
-            return datetime.strptime(text, time_format)
+            try:
+                return datetime.strptime(text, time_format)
+            except re.error:
+                raise BadRequest(f"the time format {time_format!r} cannot be used") from None
         found = pattern.match(text)
         if found is None:
             raise wrong
@@ -149,9 +161,13 @@ def _value(text: str) -> Any:
     the text itself."""
     if not text:
         raise BadRequest("the value is empty")
+    if "\x00" in text:
+        raise BadRequest("the value holds a NUL character")
     normal = text.replace(",", ".") if text.count(",") == 1 and "." not in text else text
     try:
-        return int(normal)
+        whole = int(normal)
+        if -(2**63) <= whole < 2**63:
+            return whole
     except ValueError:
         pass
     try:
@@ -169,14 +185,14 @@ async def import_csv(
 ) -> Report:
     """Read, check and (all or, with ``skip_bad_rows``, the good) write the rows."""
     report = Report()
-    rows = read_rows(lines, layout, report)
-    if report.bad_count and not skip_bad_rows:
-        return report
     async with store.reader() as conn:
         found = await conn.fetchval("SELECT 1 FROM datastreams WHERE id = ? AND tenant_id = ?",
                                     (datastream_id, tenant_id))
     if found is None:
         raise NotFound(f"no Datastream with @iot.id {datastream_id}")
+    rows = read_rows(lines, layout, report)
+    if report.bad_count and not skip_bad_rows:
+        return report
     parent = IdRef(ENTITY_TYPES["Datastream"], datastream_id)
     async with store.transaction() as conn:
         for start in range(0, len(rows), CHUNK):

@@ -27,6 +27,8 @@ class Dialect:
 
     # Appended to the SELECT that reads a Datastream's derived fields before changing them.
     lock_for_update = ""
+    # Appended to a SELECT of one table's row that the transaction is about to change.
+    lock_row = ""
     # Whether parameters need :meth:`encode` (SQLite: times and JSON as text).
     encodes = True
     # Whether old Observations are packed into observation_blocks (store/archive.py).
@@ -79,6 +81,7 @@ class PostgresDialect(Dialect):
     # Writers of one Datastream in several processes take turns, so none of them computes
     # the derived fields from a state another is about to change.
     lock_for_update = " FOR UPDATE OF d"
+    lock_row = " FOR UPDATE"
     encodes = False
     archive = True
     concurrent_writers = 3

@@ -516,12 +516,16 @@ class BatchWriter:
         return feature_id
 
     async def _feature_from_location(self, location_id: int) -> int:
+        # Locked, and read again: a concurrent writer may have made the feature since the
+        # Datastream was read (a waiting lock does not refresh the rows joined to it).
         row = await self.conn.fetchrow(
-            "SELECT name, description, encoding_type, location, properties FROM locations"
-            " WHERE id = ?",
+            "SELECT name, description, encoding_type, location, properties,"
+            " generated_feature_id FROM locations WHERE id = ?" + self.dialect.lock_row,
             (location_id,),
         )
         assert row is not None
+        if row[5] is not None:
+            return int(row[5])
         decode = self.dialect.decode
         values = {
             "name": row[0], "description": row[1], "encodingType": row[2],
