@@ -27,8 +27,11 @@ from quartier.errors import SettingsError
 
 log = logging.getLogger(__name__)
 
+RECEIVE_MAXIMUM = 1000  # messages the broker may have sent us that we have not acknowledged
 SESSION_SECONDS = 86_400  # how long the broker keeps the session while Quartier is away
-MAX_QUEUED = 200_000  # publications kept while the broker is away; older ones are dropped
+# Publications kept while the broker is away (newer ones are dropped, with a warning).
+# paho walks its whole queue at each acknowledgement, so a long queue costs much CPU.
+MAX_QUEUED = 10_000
 _ORIGIN = ("origin", "quartier")
 
 Message = paho.MQTTMessage
@@ -74,6 +77,7 @@ class BrokerLink:
         client.on_message = self._on_message
         self._client = client
         self._stopping = False
+        self._warned_full = False
         self._publish_properties = Properties(PacketTypes.PUBLISH)
         self._publish_properties.UserProperty = [_ORIGIN]
 
@@ -81,6 +85,9 @@ class BrokerLink:
         """Connect in the background; returns at once, also when the broker is away."""
         connect = Properties(PacketTypes.CONNECT)
         connect.SessionExpiryInterval = SESSION_SECONDS
+        # The broker sends no more unacknowledged messages than this: a burst waits in
+        # the broker, not in this process's memory.
+        connect.ReceiveMaximum = RECEIVE_MAXIMUM
         self._client.connect_async(self.host, self.port, keepalive=30, clean_start=False,
                                    properties=connect)
         self._client.loop_start()
@@ -91,8 +98,14 @@ class BrokerLink:
         await asyncio.to_thread(self._client.loop_stop)
 
     def publish(self, topic: str, payload: bytes, retain: bool = False) -> None:
-        self._client.publish(topic, payload, qos=1, retain=retain,
-                             properties=self._publish_properties)
+        info = self._client.publish(topic, payload, qos=1, retain=retain,
+                                    properties=self._publish_properties)
+        if info.rc == paho.MQTT_ERR_QUEUE_SIZE and not self._warned_full:
+            self._warned_full = True
+            log.warning("%d announcements wait for the MQTT broker; newer ones are dropped "
+                        "until it is back", MAX_QUEUED)
+        elif info.rc != paho.MQTT_ERR_QUEUE_SIZE:
+            self._warned_full = False
 
     async def receive(self) -> Message:
         return await self._queue.get()

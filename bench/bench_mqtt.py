@@ -1,0 +1,283 @@
+"""Benchmark of MQTT ingest: Observations published to a broker, one per message, stored
+by ``quartier serve --mqtt`` in PostgreSQL.
+
+* ``baseline``: the broker and paho alone. Publisher processes send ``--messages``
+  messages of the same size (QoS 1) to a topic; a bare paho subscriber (QoS 1) counts
+  them. Messages/s from the first to the last received.
+* ``ingest``: a fresh database and a server started with ``--mqtt``; ``--datastreams``
+  Datastreams (one per simulated device) made over HTTP; then the publishers send
+  ``--messages`` Observations, round robin over the devices, to
+  ``<prefix>v1.1/Datastreams(id)/Observations``. Observations/s from the first publish until
+  the database holds them all, the server's resident memory (sampled every second: first,
+  peak, last) and its CPU. The server publishes each new Observation again on three
+  topics (the specification's announcements); nobody subscribes to them here.
+
+The broker is a private Mosquitto started on a free loopback port, configured as the
+README advises for Quartier (``max_queued_messages 0``: a burst waits in the broker's
+queue for a slower subscriber instead of being dropped; Mosquitto's default of 1,000
+drops QoS 1 messages beyond it). ``--broker host:port`` uses a running broker instead.
+Everything the script makes is removed at the end.
+
+    .venv/bin/python bench/bench_mqtt.py                       # 200,000 messages
+    .venv/bin/python bench/bench_mqtt.py --messages 50000 --publishers 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import contextlib
+import getpass
+import multiprocessing
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import orjson
+import paho.mqtt.client as paho
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ is not a package
+from bench_sensorthings import (
+    CpuMeter,
+    Server,
+    create_datastreams,
+    free_port,
+    machine_summary,
+    process_tree,
+    say,
+    source_revision,
+)
+
+
+def publish(broker: tuple[str, int], topics: list[str], payloads: list[bytes], start: float,
+            done: Any) -> None:
+    """A publisher process: QoS 1, at most 1,000 messages in flight."""
+    client = paho.Client(paho.CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
+    client.max_inflight_messages_set(1000)
+    client.connect(*broker)
+    client.loop_start()
+    while time.time() < start:
+        time.sleep(0.001)
+    pending: collections.deque[Any] = collections.deque()
+    for topic, payload in zip(topics, payloads, strict=True):
+        pending.append(client.publish(topic, payload, qos=1))
+        while len(pending) > 20_000:  # message ids wrap at 65,535
+            pending.popleft().wait_for_publish(60)
+    for info in pending:
+        info.wait_for_publish(60)
+    client.disconnect()
+    client.loop_stop()
+    done.put(len(topics))
+
+
+def run_publishers(broker: tuple[str, int], messages: list[tuple[str, bytes]],
+                   publishers: int) -> float:
+    """Send all messages from ``publishers`` processes; returns the time they started."""
+    start = time.time() + 1.0
+    done: Any = multiprocessing.Queue()
+    procs = []
+    for n in range(publishers):
+        part = messages[n::publishers]
+        procs.append(multiprocessing.Process(
+            target=publish, args=(broker, [t for t, _ in part], [p for _, p in part], start, done)))
+    for proc in procs:
+        proc.start()
+    for _ in procs:
+        done.get(timeout=600)
+    for proc in procs:
+        proc.join()
+    return start
+
+
+def baseline(broker: tuple[str, int], prefix: str, count: int, size: int,
+             publishers: int) -> float:
+    """Messages/s through the broker to a bare paho subscriber."""
+    topic = f"{prefix}baseline"
+    received = 0
+    first = last = 0.0
+    lock = threading.Lock()
+    finished = threading.Event()
+
+    def on_message(client: Any, userdata: Any, message: Any) -> None:
+        nonlocal received, first, last
+        with lock:
+            received += 1
+            now = time.time()
+            first = first or now
+            last = now
+            if received == count:
+                finished.set()
+
+    sub = paho.Client(paho.CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
+    sub.on_message = on_message
+    sub.connect(*broker)
+    sub.subscribe(topic, qos=1)
+    sub.loop_start()
+    time.sleep(0.5)
+    payload = b"x" * size
+    start = run_publishers(broker, [(topic, payload)] * count, publishers)
+    finished.wait(300)
+    sub.loop_stop()
+    if received != count:
+        raise RuntimeError(f"baseline: {received} of {count} messages arrived")
+    return count / (last - start)
+
+
+async def count_rows(url: str) -> int:
+    conn = await asyncpg.connect(url)
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM observations"))
+    finally:
+        await conn.close()
+
+
+def rss_mb(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total / 1024
+
+
+def ingest(args: argparse.Namespace, prefix: str, workdir: Path) -> dict[str, Any]:
+    name = f"quartier_bench_mqtt_{secrets.token_hex(4)}"
+    admin = args.pg_admin_url
+    url = f"{admin.rpartition('/')[0]}/{name}"
+    asyncio.run(_admin(admin, f'CREATE DATABASE "{name}"'))
+    server = None
+    try:
+        server = Server(["--database", url, "--archive-after-days", "0", "--mqtt",
+                         f"mqtt://{args.broker}", "--mqtt-prefix", prefix,
+                         "--mqtt-client-id", f"bench-{prefix.strip('/')}"],
+                        args.workers, workdir / "server.log")
+        server.wait_ready()
+        say(f"creating {args.datastreams} Datastreams")
+        datastreams = create_datastreams(server.base, args.datastreams)
+        messages = [
+            (f"{prefix}v1.1/Datastreams({datastreams[n % len(datastreams)]})/Observations",
+             orjson.dumps({"result": n * 0.5,
+                           "phenomenonTime": f"2026-01-01T00:00:{n % 60:02d}.{n % 1000:03d}Z"}))
+            for n in range(args.messages)
+        ]
+        before = asyncio.run(count_rows(url))
+        rss: list[float] = []
+        stop = threading.Event()
+
+        def sample() -> None:
+            while not stop.is_set():
+                rss.append(rss_mb(process_tree(server.proc.pid)))
+                stop.wait(1.0)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        say(f"publishing {args.messages:,} Observations from {args.publishers} publishers")
+        with CpuMeter({"server": lambda: process_tree(server.proc.pid)}) as meter:
+            start = run_publishers(host_port(args.broker), messages, args.publishers)
+            stored = 0
+            deadline = time.time() + args.timeout
+            while time.time() < deadline:
+                stored = asyncio.run(count_rows(url)) - before
+                if stored >= args.messages:
+                    break
+                time.sleep(0.2)
+            end = time.time()
+        stop.set()
+        sampler.join()
+        if stored != args.messages:
+            raise RuntimeError(f"ingest: {stored:,} of {args.messages:,} Observations stored "
+                               f"after {args.timeout} s; see {workdir / 'server.log'}")
+        return {"rate": args.messages / (end - start), "seconds": end - start,
+                "rss_first": rss[0] if rss else 0.0, "rss_peak": max(rss, default=0.0),
+                "rss_last": rss[-1] if rss else 0.0, "cpu": dict(meter.result)}
+    finally:
+        if server is not None:
+            server.stop()
+            shutil.copy(workdir / "server.log", "/tmp/bench_mqtt_server.log")
+        asyncio.run(_admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _admin(url: str, sql: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def host_port(text: str) -> tuple[str, int]:
+    host, _, port = text.partition(":")
+    return host, int(port or 1883)
+
+
+def private_broker(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """A Mosquitto of our own on a free loopback port; (process, host:port)."""
+    port = free_port()
+    conf = workdir / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n"
+                    "max_queued_messages 0\nmax_inflight_messages 0\n"
+                    f"user {getpass.getuser()}\n")
+    proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return proc, f"127.0.0.1:{port}"
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("mosquitto did not start (is it installed? apt-get install mosquitto)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=200_000)
+    parser.add_argument("--datastreams", type=int, default=1000, help="simulated devices")
+    parser.add_argument("--publishers", type=int, default=2, help="publisher processes")
+    parser.add_argument("--workers", type=int, default=1, help="server worker processes")
+    parser.add_argument("--broker", default="", help="host:port of a running broker")
+    parser.add_argument("--pg-admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for the rows")
+    args = parser.parse_args(argv)
+    prefix = f"bench{secrets.token_hex(4)}/"
+    for line in [source_revision(Server.source), *machine_summary(args.pg_admin_url)]:
+        say(line)
+    sample = orjson.dumps({"result": 12345.5, "phenomenonTime": "2026-01-01T00:00:00.000Z"})
+    broker = None
+    with tempfile.TemporaryDirectory(prefix="quartier-bench-mqtt-") as tmp:
+        try:
+            if not args.broker:
+                broker, args.broker = private_broker(Path(tmp))
+            say(f"baseline: {args.messages:,} messages of {len(sample)} bytes through the broker "
+                f"at {args.broker}")
+            base_rate = baseline(host_port(args.broker), prefix, args.messages, len(sample),
+                                 args.publishers)
+            result = ingest(args, prefix, Path(tmp))
+        finally:
+            if broker is not None:
+                broker.terminate()
+                broker.wait(10)
+    cpu = ", ".join(f"{k} {v:.0f}%" for k, v in result["cpu"].items())
+    print(f"\n| run | messages | msgs/s |\n|---|---:|---:|\n"
+          f"| broker + bare paho subscriber (baseline) | {args.messages:,} | {base_rate:,.0f} |\n"
+          f"| MQTT → quartier → PostgreSQL, {args.workers} worker(s) | {args.messages:,} | "
+          f"{result['rate']:,.0f} |\n\n"
+          f"ratio: {result['rate'] / base_rate:.2f}; {result['seconds']:.1f} s; server RSS "
+          f"{result['rss_first']:.0f} MB at the start, {result['rss_peak']:.0f} MB peak, "
+          f"{result['rss_last']:.0f} MB at the end; CPU {cpu}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
