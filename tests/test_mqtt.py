@@ -307,6 +307,11 @@ def test_changes_are_announced_once_with_their_get_answer(
             f"ObservedProperties({prop})/Datastreams": f"Datastreams({ds})",
             "HistoricalLocations": f"HistoricalLocations({hl})",
             f"Things({thing})/HistoricalLocations": f"HistoricalLocations({hl})",
+            # navigation paths through link tables
+            f"Locations({location})/Things": f"Things({thing})",
+            f"Things({thing})/Locations": f"Locations({location})",
+            f"Locations({location})/HistoricalLocations": f"HistoricalLocations({hl})",
+            f"HistoricalLocations({hl})/Locations": f"Locations({location})",
         }, 0)
 
         obs = api.create(f"Datastreams({ds})/Observations",
@@ -317,12 +322,12 @@ def test_changes_are_announced_once_with_their_get_answer(
             "Observations": f"Observations({obs})",
             f"Datastreams({ds})/Observations": f"Observations({obs})",
             f"FeaturesOfInterest({foi})/Observations": f"Observations({obs})",
-        }, 10)
+        }, 14)
 
         patched = client.patch(f"/v1.1/Things({thing})", json={"name": "Neu"})
         assert patched.status_code == 200, patched.text
         check({f"Things({thing})": f"Things({thing})",
-               f"Things({thing})/name": f"Things({thing})/name"}, 14)
+               f"Things({thing})/name": f"Things({thing})/name"}, 18)
         assert listener.payloads(f"{root}Things({thing})/name") == [b'{"name":"Neu"}']
 
         # Deletions publish nothing: after them, the next message is the fence's.
@@ -331,8 +336,8 @@ def test_changes_are_announced_once_with_their_get_answer(
         fence = client.patch(f"/v1.1/Sensors({sensor})", json={"description": "fence"})
         assert fence.status_code == 200, fence.text
         check({f"Sensors({sensor})": f"Sensors({sensor})",
-               f"Sensors({sensor})/description": f"Sensors({sensor})/description"}, 16)
-        assert len(listener.messages()) == 18
+               f"Sensors({sensor})/description": f"Sensors({sensor})/description"}, 20)
+        assert len(listener.messages()) == 22
         assert all(topic.startswith(root) for topic, _ in listener.messages())
 
 

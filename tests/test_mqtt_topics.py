@@ -48,6 +48,16 @@ def test_update_goes_to_the_entity_and_each_changed_property() -> None:
     ]
 
 
+def test_new_entity_goes_to_navigation_paths_through_link_tables() -> None:
+    found = notices("v1.1/", ENTITY_TYPES["HistoricalLocation"], 4, "create", (),
+                    {"Thing": 1}, {"Locations": [2, 3]})
+    assert [n.topic for n in found] == [
+        "v1.1/HistoricalLocations", "v1.1/Things(1)/HistoricalLocations",
+        "v1.1/Locations(2)/HistoricalLocations", "v1.1/Locations(3)/HistoricalLocations",
+    ]
+    assert {n.path for n in found} == {"HistoricalLocations(4)"}
+
+
 def test_deletions_are_not_announced() -> None:
     assert notices("v1.1/", ENTITY_TYPES["Thing"], 1, "delete", (), {}) == []
 

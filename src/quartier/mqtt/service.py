@@ -29,7 +29,7 @@ from quartier.api.sensorthings.handlers import Call, Context, SensorThingsApi
 from quartier.api.sensorthings.serialize import entity_json
 from quartier.errors import NotFound, QuartierError
 from quartier.model.changes import ChangeEvent
-from quartier.model.entities import ENTITY_TYPES
+from quartier.model.entities import ENTITY_TYPES, RelationKind
 from quartier.model.times import format_instant
 from quartier.model.values import TIME
 from quartier.mqtt.ingest import SOURCE, create_from_message, link_base, tenant_of
@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 IN_FLIGHT = 256  # messages being stored at once
 SHARE_GROUP = "quartier"
 _ID_CHUNK = 500
+_LINKS = "@links"  # key of a created row's link-table ids
 
 
 def client_id(settings: Settings) -> str:
@@ -124,7 +125,9 @@ class MqttService:
             tenant = await self._tenant_name(event.tenant_id)
             root = tenant_root(self.prefix, tenant)
             row = created.get((event.entity_type, event.id))
-            for notice in notices(root, etype, event.id, event.operation, event.fields, row or {}):
+            links = row.get(_LINKS) if row is not None else None
+            for notice in notices(root, etype, event.id, event.operation, event.fields,
+                                  row or {}, links):
                 key = (event.tenant_id, notice.path)
                 if key not in answers:
                     answers[key] = (
@@ -159,7 +162,25 @@ class MqttService:
                                                 id_scope(etype, ids[start:start + _ID_CHUNK]))
                     for row in rows:
                         out[(name, row["id"])] = row
+                await self._add_links(conn, etype, ids, out)
         return out
+
+    @staticmethod
+    async def _add_links(conn: Any, etype: Any, ids: list[int],
+                         rows: dict[tuple[str, int], dict[str, Any]]) -> None:
+        """The ids each new entity is linked to through link tables, under ``_LINKS``."""
+        for rel in etype.relations:
+            if rel.kind is not RelationKind.LINK_TABLE:
+                continue
+            for start in range(0, len(ids), _ID_CHUNK):
+                chunk = ids[start:start + _ID_CHUNK]
+                pairs = await conn.fetch(
+                    f"SELECT {rel.link_self}, {rel.link_other} FROM {rel.link_table} "
+                    f"WHERE {rel.link_self} IN ({', '.join('?' * len(chunk))})", chunk)
+                for own, other in pairs:
+                    row = rows.get((etype.name, int(own)))
+                    if row is not None:
+                        row.setdefault(_LINKS, {}).setdefault(rel.name, []).append(int(other))
 
     async def _newest_of_datastreams(
         self, created: dict[tuple[str, int], dict[str, Any]]

@@ -18,7 +18,7 @@ paths do, and all of them with the configured ``mqtt_prefix``.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from quartier.model.entities import ENTITY_TYPES, EntityType, RelationKind
@@ -47,19 +47,24 @@ def tenant_root(prefix: str, tenant: str) -> str:
 
 def notices(
     root: str, etype: EntityType, entity_id: int, operation: str, fields: tuple[str, ...],
-    parents: Mapping[str, int | None],
+    parents: Mapping[str, int | None], links: Mapping[str, Sequence[int]] | None = None,
 ) -> list[Notice]:
     """The messages for one committed change; ``parents`` holds a new entity's foreign
-    keys by relation name. Deletions are not announced (the specification has no
-    topic for them)."""
+    keys by relation name, ``links`` the ids it is linked to through link tables.
+    Deletions are not announced (the specification has no topic for them)."""
     own = f"{etype.plural}({entity_id})"
     if operation == "create":
         out = [Notice(root + etype.plural, own)]
         for rel in etype.relations:
+            if not rel.inverse:
+                continue
+            target = ENTITY_TYPES[rel.target].plural
             parent_id = parents.get(rel.name)
-            if rel.kind is RelationKind.FOREIGN_KEY and parent_id is not None and rel.inverse:
-                parent = ENTITY_TYPES[rel.target]
-                out.append(Notice(f"{root}{parent.plural}({parent_id})/{rel.inverse}", own))
+            if rel.kind is RelationKind.FOREIGN_KEY and parent_id is not None:
+                out.append(Notice(f"{root}{target}({parent_id})/{rel.inverse}", own))
+            elif rel.kind is RelationKind.LINK_TABLE:
+                out += [Notice(f"{root}{target}({other})/{rel.inverse}", own)
+                        for other in (links or {}).get(rel.name, ())]
         return out
     if operation == "update":
         out = [Notice(root + own, own)]
