@@ -4,15 +4,11 @@ time and reason, until someone retries or drops it. Nothing that arrives vanishe
 from __future__ import annotations
 
 import base64
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from quartier.model.times import format_instant
 from quartier.model.values import TIME
 from quartier.store import Store
-
-# What a retry does for each source: store the message again, or raise QuartierError.
-Retry = Callable[[dict[str, Any]], Awaitable[Any]]
 
 _COLUMNS = "id, tenant_id, source, address, received_at, reason, attempts, payload"
 
@@ -63,7 +59,7 @@ async def failed_again(store: Store, letter_id: int, reason: str) -> None:
 
 
 def _letter(store: Store, row: Any) -> dict[str, Any]:
-    received = store.dialect.decode(TIME, row[4]) if store.dialect.encodes else row[4]
+    received = store.dialect.decode(TIME, row[4])
     payload = bytes(row[7])
     out: dict[str, Any] = {
         "id": int(row[0]), "tenantId": row[1], "source": row[2], "address": row[3],

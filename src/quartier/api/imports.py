@@ -17,6 +17,7 @@ from quartier.api.body import read_bytes
 from quartier.api.responses import json_response
 from quartier.errors import BadRequest, NotFound, Unprocessable
 from quartier.importer import CsvLayout, import_csv, text_lines
+from quartier.model.parse import parse_id
 from quartier.settings import Settings
 from quartier.store import Store
 
@@ -36,9 +37,7 @@ class ImportApi:
         if missing:
             raise BadRequest(f"give the query parameters {', '.join(missing)}, e.g. "
                              "?datastream=7&timeColumn=time&valueColumn=value")
-        raw_id = query["datastream"]
-        if not raw_id.isascii() or not raw_id.isdigit() or len(raw_id) > 18:
-            raise BadRequest(f"datastream must be a Datastream's @iot.id, not {raw_id!r}")
+        datastream_id = parse_id(query["datastream"], "datastream")
         skip = query.get("skipBadRows", "false")
         if skip not in ("true", "false"):
             raise BadRequest(f"skipBadRows must be true or false, not {skip!r}")
@@ -48,7 +47,7 @@ class ImportApi:
         layout = CsvLayout(query["timeColumn"], query["valueColumn"], delimiter,
                            query.get("timeFormat", ""), query.get("timezone", "UTC"))
         data = await read_bytes(request, self.settings.max_import_bytes)
-        report = await import_csv(self.store, tenant_id, int(raw_id), text_lines(data), layout,
+        report = await import_csv(self.store, tenant_id, datastream_id, text_lines(data), layout,
                                   skip_bad_rows=skip == "true")
         if report.bad_count and skip != "true":
             raise Unprocessable(

@@ -68,6 +68,11 @@ def client_id(settings: Settings) -> str:
 _held_slots: list[Any] = []
 
 
+def _chunks(ids: Sequence[int]) -> list[Sequence[int]]:
+    """``ids`` in pieces small enough for one ``IN (…)`` list."""
+    return [ids[start:start + _ID_CHUNK] for start in range(0, len(ids), _ID_CHUNK)]
+
+
 def _end(phenomenon_time: Any) -> str | None:
     """The end of a phenomenonTime as the API writes it (an instant, or start/end)."""
     return None if phenomenon_time is None else str(phenomenon_time).rpartition("/")[2]
@@ -157,9 +162,9 @@ class MqttService:
         async with self.store.reader() as conn:
             for (tenant_id, name), ids in wanted.items():
                 etype = ENTITY_TYPES[name]
-                for start in range(0, len(ids), _ID_CHUNK):
+                for chunk in _chunks(ids):
                     rows = await fetch_entities(conn, self.store.dialect, tenant_id,
-                                                id_scope(etype, ids[start:start + _ID_CHUNK]))
+                                                id_scope(etype, chunk))
                     for row in rows:
                         out[(name, row["id"])] = row
                 await self._add_links(conn, etype, ids, out)
@@ -172,8 +177,7 @@ class MqttService:
         for rel in etype.relations:
             if rel.kind is not RelationKind.LINK_TABLE:
                 continue
-            for start in range(0, len(ids), _ID_CHUNK):
-                chunk = ids[start:start + _ID_CHUNK]
+            for chunk in _chunks(ids):
                 pairs = await conn.fetch(
                     f"SELECT {rel.link_self}, {rel.link_other} FROM {rel.link_table} "
                     f"WHERE {rel.link_self} IN ({', '.join('?' * len(chunk))})", chunk)
@@ -193,13 +197,12 @@ class MqttService:
             return {}
         out: dict[int, str | None] = {}
         async with self.store.reader() as conn:
-            for start in range(0, len(ids), _ID_CHUNK):
-                chunk = ids[start:start + _ID_CHUNK]
+            for chunk in _chunks(ids):
                 rows = await conn.fetch(
                     "SELECT id, phenomenon_time_end FROM datastreams "
                     f"WHERE id IN ({', '.join('?' * len(chunk))})", chunk)
                 for ds_id, end in rows:
-                    value = self.store.dialect.decode(TIME, end) if self.store.dialect.encodes else end
+                    value = self.store.dialect.decode(TIME, end)
                     out[int(ds_id)] = None if value is None else format_instant(value)
         return out
 

@@ -46,18 +46,15 @@ _ARRAYS = dict(zip(_COLUMNS, ("ids", *_COLUMNS[1:]), strict=True))
 
 
 def id_hint(ids: Sequence[int], alias: str = "t") -> tuple[str, tuple[Any, ...]]:
-    """A condition on ``observation_rows`` that keeps the blocks holding any of ``ids``."""
-    few = ids[:8]
-    found = " OR ".join(f"array_position({alias}.block_ids, ?) IS NOT NULL" for _ in few)
-    return (
-        f"({alias}.block_ids IS NULL OR ({alias}.block_min_id <= ? "
-        f"AND {alias}.block_max_id >= ? AND ({found})))",
-        (max(ids), min(ids), *few),
-    ) if len(ids) <= 8 else (
-        f"({alias}.block_ids IS NULL OR ({alias}.block_min_id <= ? "
-        f"AND {alias}.block_max_id >= ?))",
-        (max(ids), min(ids)),
-    )
+    """A condition on ``observation_rows`` that keeps the blocks holding any of ``ids``
+    (for more than eight ids, the blocks whose id range reaches them)."""
+    inside = f"{alias}.block_min_id <= ? AND {alias}.block_max_id >= ?"
+    params: tuple[Any, ...] = (max(ids), min(ids))
+    if len(ids) <= 8:
+        found = " OR ".join(f"array_position({alias}.block_ids, ?) IS NOT NULL" for _ in ids)
+        inside += f" AND ({found})"
+        params += tuple(ids)
+    return f"({alias}.block_ids IS NULL OR ({inside}))", params
 
 
 def time_hint(bound: str, placeholder: str, alias: str = "t") -> str:
@@ -73,25 +70,16 @@ def time_hint(bound: str, placeholder: str, alias: str = "t") -> str:
 class _Order:
     """How a first-k query in one order bounds the blocks it needs."""
 
-    row: str  # the row's sort column
     keep: str  # the view's block bound that a needed block reaches past the limit with
-    cmp: str
-    block_sort: str  # blocks in this order, counted until k: the last one gives the limit
-    block_limit: str
+    block_limit: str  # blocks sorted by this, counted until k: the last one's gives the limit
     none: str  # the limit when nothing bounds it
 
 
-_ORDERS = {
-    ("phenomenon_time_start", True): _Order(
-        "phenomenon_time_start", "block_last", ">=", "first_time DESC",
-        "first_time", "'-infinity'::timestamptz"),
-    ("phenomenon_time_start", False): _Order(
-        "phenomenon_time_start", "block_first", "<=", "last_time ASC",
-        "last_time", "'infinity'::timestamptz"),
-    ("id", True): _Order("id", "block_max_id", ">=", "min_id DESC", "min_id",
-                         "-9223372036854775808"),
-    ("id", False): _Order("id", "block_min_id", "<=", "max_id ASC", "max_id",
-                          "9223372036854775807"),
+_ORDERS = {  # by (sort column, descending)
+    ("phenomenon_time_start", True): _Order("block_last", "first_time", "'-infinity'::timestamptz"),
+    ("phenomenon_time_start", False): _Order("block_first", "last_time", "'infinity'::timestamptz"),
+    ("id", True): _Order("block_max_id", "min_id", "-9223372036854775808"),
+    ("id", False): _Order("block_min_id", "max_id", "9223372036854775807"),
 }
 
 
@@ -118,14 +106,14 @@ def order_gate(
     order = _ORDERS.get((column, descending))
     if order is None:
         return None
-    direction = "DESC" if descending else "ASC"
-    recent = (f"(SELECT t.{order.row} FROM observation_rows t WHERE NOT t.archived AND "
-              f"{where} ORDER BY t.{order.row} {direction}, t.id {direction} LIMIT 1 OFFSET ?)")
+    direction, cmp = ("DESC", ">=") if descending else ("ASC", "<=")
+    recent = (f"(SELECT t.{column} FROM observation_rows t WHERE NOT t.archived AND "
+              f"{where} ORDER BY t.{column} {direction}, t.id {direction} LIMIT 1 OFFSET ?)")
     limits, plan = [recent], "wo"
     if blocks_where is not None:
         limits.append(
             f"(SELECT s.v FROM (SELECT b.{order.block_limit} AS v, sum(b.observation_count) "
-            f"OVER (ORDER BY b.{order.block_sort}) AS n FROM observation_blocks b "
+            f"OVER (ORDER BY b.{order.block_limit} {direction}) AS n FROM observation_blocks b "
             f"WHERE {blocks_where}) s WHERE s.n >= ? ORDER BY s.n LIMIT 1)"
         )
         plan += "bk"
@@ -133,7 +121,7 @@ def order_gate(
         limits.reverse()
         plan = plan[2:] + plan[:2]
     bound = f"COALESCE({', '.join(limits)}, {order.none})"
-    return f"(t.{order.keep} IS NULL OR t.{order.keep} {order.cmp} {bound})", plan
+    return f"(t.{order.keep} IS NULL OR t.{order.keep} {cmp} {bound})", plan
 
 
 async def lock_for_change(conn: Connection) -> None:
