@@ -17,9 +17,12 @@ from starlette.routing import Route
 from quartier.api import convertors
 from quartier.api.dead_letters import DeadLetterApi
 from quartier.api.imports import ImportApi
+from quartier.api.lorawan import LorawanApi
 from quartier.api.responses import error_response, json_response
 from quartier.api.sensorthings.handlers import SensorThingsApi
 from quartier.errors import QuartierError
+from quartier.lorawan.ingest import UplinkIngest
+from quartier.lorawan.mqtt import LorawanMqtt
 from quartier.settings import Settings
 from quartier.store import Store, open_store
 
@@ -27,6 +30,7 @@ log = logging.getLogger(__name__)
 
 _ALL_METHODS = ["GET", "HEAD", "POST", "PATCH", "PUT", "DELETE"]
 ARCHIVE_EVERY = 600.0  # seconds between runs of the archive job
+PRUNE_EVERY = 6 * 3600.0  # seconds between prunings of the stored-uplink marks
 
 
 async def _archive_periodically(store: Store, days: int) -> None:
@@ -45,11 +49,24 @@ async def _archive_periodically(store: Store, days: int) -> None:
         await asyncio.sleep(ARCHIVE_EVERY)
 
 
+async def _prune_periodically(uplinks: UplinkIngest) -> None:
+    """Forget old marks of stored uplinks, now and every few hours."""
+    while True:
+        try:
+            await uplinks.prune()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the next run tries again
+            log.exception("could not prune the marks of stored uplinks")
+        await asyncio.sleep(PRUNE_EVERY)
+
+
 def build_app(settings: Settings, store: Store | None = None) -> Starlette:
     """The Quartier web application; the store opens when the app starts."""
     convertors.register()
     store = store if store is not None else open_store(settings)
     api = SensorThingsApi(store, settings)
+    uplinks = UplinkIngest(store)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -69,9 +86,16 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
             mqtt = MqttService(api, settings)
             await mqtt.start()
             app.state.mqtt = mqtt
+        lorawan_mqtt = LorawanMqtt(uplinks, settings)
+        await lorawan_mqtt.start()
+        pruning = asyncio.create_task(_prune_periodically(uplinks))
         try:
             yield
         finally:
+            pruning.cancel()
+            with suppress(asyncio.CancelledError):
+                await pruning
+            await lorawan_mqtt.stop()
             if mqtt is not None:
                 await mqtt.stop()
             if job is not None:
@@ -80,7 +104,8 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
                     await job
             await store.close()
 
-    letters = DeadLetterApi(api)
+    letters = DeadLetterApi(api, uplinks)
+    lorawan = LorawanApi(store, settings, uplinks)
     routes = [
         Route("/api/dead-letters", letters.listing, methods=["GET"]),
         Route("/api/dead-letters/{id}", letters.one, methods=["GET"]),
@@ -89,6 +114,7 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
     ]
     imports = ImportApi(store, settings)
     for prefix in ("", "/t/{tenant}"):
+        routes += lorawan.routes(prefix)
         routes += [
             Route(prefix + "/api/imports/csv", imports.csv, methods=["POST"]),
             Route(prefix + "/{version:version}", api.root, methods=["GET", "HEAD"]),

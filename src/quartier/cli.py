@@ -147,8 +147,85 @@ def import_csv_command(file: str, datastream: int, time_column: str, value_colum
                + (f", skipped {report.bad_count} bad rows" if report.bad_count else ""))
 
 
-def _with_store(settings: Settings, action: Any) -> Any:
-    """Run ``action(store)`` on an opened store; report Quartier errors without a traceback."""
+@main.group()
+def devices() -> None:
+    """The LoRaWAN device registry."""
+
+
+@devices.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.option("--tenant", default="default", show_default=True, help="The tenant's name.")
+@_setting_options
+def devices_import(file: str, tenant: str, **options: Any) -> None:
+    """Register the devices listed in FILE (CSV: devEui, name, profile, and optionally
+    latitude, longitude, altitude, description; other columns become Thing properties).
+
+    Each device gets its Thing and one Datastream per field of its profile. Every line
+    is checked first: all devices are registered, or none."""
+    from quartier.errors import Unprocessable
+    from quartier.lorawan.devices import DeviceRegistry, read_csv
+
+    settings = _settings(options)
+    with (sys.stdin if file == "-" else open(file, encoding="utf-8-sig")) as source:
+        text = source.read()
+
+    async def run(store: Any) -> Any:
+        tenant_id = await store.tenant_id(tenant)
+        if tenant_id is None:
+            raise click.UsageError(f"no tenant {tenant!r}")
+        return await DeviceRegistry(store).register(tenant_id, read_csv(text))
+
+    try:
+        registered = _with_store(settings, run, reraise=(Unprocessable,))
+    except Unprocessable as exc:
+        for error in exc.details.get("errors", []):
+            click.echo(f"{file}:{error['line']}: {error['message']}", err=True)
+        click.echo(f"quartier: {exc.message}", err=True)
+        sys.exit(1)
+    click.echo(f"registered {len(registered)} devices from {file}")
+
+
+@main.group()
+def lorawan() -> None:
+    """LoRaWAN network-server integrations (The Things Stack, ChirpStack)."""
+
+
+@lorawan.command("integration")
+@click.argument("name")
+@click.option("--network", type=click.Choice(["tts", "chirpstack"]), required=True)
+@click.option("--mqtt-topic", default=None,
+              help="Receive uplinks by MQTT on this topic filter (default: by webhook only).")
+@click.option("--mqtt-url", default=None,
+              help="The network server's broker, e.g. mqtt://app@ttn:KEY@host:1883 "
+                   "(default: the platform's broker).")
+@click.option("--tenant", default="default", show_default=True, help="The tenant's name.")
+@_setting_options
+def lorawan_integration(name: str, network: str, mqtt_topic: str | None, mqtt_url: str | None,
+                        tenant: str, **options: Any) -> None:
+    """Add an integration NAME and print its webhook secret (shown only this once)."""
+    from quartier.lorawan import integrations
+
+    settings = _settings(options)
+    body: dict[str, Any] = {"name": name, "network": network}
+    if mqtt_topic or mqtt_url:
+        body["mqtt"] = {k: v for k, v in (("topic", mqtt_topic), ("url", mqtt_url)) if v}
+
+    async def run(store: Any) -> Any:
+        tenant_id = await store.tenant_id(tenant)
+        if tenant_id is None:
+            raise click.UsageError(f"no tenant {tenant!r}")
+        return await integrations.create(store, tenant_id, body)
+
+    integration, secret = _with_store(settings, run)
+    prefix = "" if tenant == "default" else f"/t/{tenant}"
+    click.echo(f"created {network} integration {integration.name}")
+    click.echo(f"webhook: POST {prefix}/api/lorawan/{integration.name}/uplink")
+    click.echo(f"header:  Authorization: Bearer {secret}")
+
+
+def _with_store(settings: Settings, action: Any, reraise: tuple[type[Exception], ...] = ()) -> Any:
+    """Run ``action(store)`` on an opened store; report Quartier errors without a traceback
+    (except those in ``reraise``, which the caller reports)."""
     import asyncio
 
     from quartier.store import open_store
@@ -163,6 +240,8 @@ def _with_store(settings: Settings, action: Any) -> Any:
 
     try:
         return asyncio.run(run())
+    except reraise:
+        raise
     except QuartierError as exc:
         click.echo(f"quartier: {exc.message}", err=True)
         sys.exit(2)

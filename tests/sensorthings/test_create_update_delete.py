@@ -97,6 +97,18 @@ def test_posting_location_to_thing_moves_it(api: Api) -> None:
     assert len(history) == 2
 
 
+def test_positions_with_altitude_are_kept_and_queried(api: Api) -> None:
+    point = {"type": "Point", "coordinates": [7.1004, 50.7312, 61.5]}
+    location = api.create("Locations", location_body("Hochbehälter", point))
+    assert api.ok(f"Locations({location})")["location"] == point
+    near = api.ok("Locations", **{"$filter": "geo.distance(location, geography'POINT(7.1 50.73)') lt 0.01"})
+    assert [loc["@iot.id"] for loc in near["value"]] == [location]
+    feature = api.create("FeaturesOfInterest", {"name": "Turm", "description": "3D",
+                                                "encodingType": "application/geo+json",
+                                                "feature": point})
+    assert api.ok(f"FeaturesOfInterest({feature})")["feature"] == point
+
+
 def test_patch_thing_locations_replaces_them_and_records_history(api: Api) -> None:
     thing = api.create("Things", thing_body())
     other = api.create("Locations", location_body("Market square"))

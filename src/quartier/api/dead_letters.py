@@ -15,22 +15,26 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from quartier import deadletters
+from quartier.api.params import whole_number
 from quartier.api.responses import json_response
 from quartier.api.sensorthings.handlers import SensorThingsApi
 from quartier.errors import BadRequest, NotFound, QuartierError, Unprocessable
+from quartier.lorawan import integrations
+from quartier.lorawan.ingest import UplinkIngest
 from quartier.mqtt import ingest
 
 _MAX_PAGE = 1000
 
 
 class DeadLetterApi:
-    def __init__(self, api: SensorThingsApi) -> None:
+    def __init__(self, api: SensorThingsApi, uplinks: UplinkIngest) -> None:
         self.api = api
         self.store = api.store
+        self.uplinks = uplinks
 
     async def listing(self, request: Request) -> Response:
-        limit = _count(request, "limit", 100)
-        offset = _count(request, "offset", 0)
+        limit = whole_number(request, "limit", 100)
+        offset = whole_number(request, "offset", 0)
         if not 1 <= limit <= _MAX_PAGE:
             raise BadRequest(f"limit must be between 1 and {_MAX_PAGE}")
         letters, total = await deadletters.listing(self.store, limit, offset)
@@ -46,21 +50,36 @@ class DeadLetterApi:
 
     async def retry(self, request: Request) -> Response:
         letter = await self._find(request)
-        if letter["source"] != ingest.SOURCE:
-            raise Unprocessable(f"dead letters from {letter['source']!r} cannot be retried")
-        root = self.api.settings.base_url.rstrip("/") or str(request.base_url).rstrip("/")
+        source = letter["source"]
+        lorawan = source.startswith("lorawan:") and letter["tenantId"] is not None
+        if source != ingest.SOURCE and not lorawan:
+            raise Unprocessable(f"dead letters from {source!r} cannot be retried")
         try:
-            reply = await ingest.create_from_message(
-                self.api, self.api.settings.mqtt_prefix, root, letter["address"],
-                letter["rawPayload"],
-            )
+            if lorawan:
+                stored: Any = await self._retry_uplink(letter)
+            else:
+                root = self.api.settings.base_url.rstrip("/") or str(request.base_url).rstrip("/")
+                reply = await ingest.create_from_message(
+                    self.api, self.api.settings.mqtt_prefix, root, letter["address"],
+                    letter["rawPayload"],
+                )
+                stored = reply.headers.get("Location")
         except QuartierError as exc:
             if exc.status >= 500:
                 raise
             await deadletters.failed_again(self.store, letter["id"], f"{exc.status}: {exc.message}")
             raise Unprocessable(f"dead letter {letter['id']} failed again: {exc.message}") from None
         await deadletters.drop(self.store, letter["id"])
-        return json_response({"stored": reply.headers.get("Location"), "deadLetter": letter["id"]})
+        return json_response({"stored": stored, "deadLetter": letter["id"]})
+
+    async def _retry_uplink(self, letter: dict[str, Any]) -> Any:
+        """Store a LoRaWAN message again through its integration (``name`` or
+        ``name:topic`` as its address)."""
+        name, _, topic = letter["address"].partition(":")
+        integration = await integrations.find(self.store, letter["tenantId"], name)
+        event = topic.rpartition("/")[2] if topic else "up"
+        outcome = await self.uplinks.store_message(integration, letter["rawPayload"], event)
+        return {"Observations": outcome.observations, "duplicate": outcome.duplicate}
 
     async def _find(self, request: Request) -> dict[str, Any]:
         raw = request.path_params["id"]
@@ -71,14 +90,6 @@ class DeadLetterApi:
             raise NotFound(f"no dead letter {raw}")
         return letter
 
-
-def _count(request: Request, name: str, default: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 9:
-        raise BadRequest(f"{name} must be a whole number, not {raw!r}")
-    return int(raw)
 
 
 def _public(letter: dict[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from quartier.errors import QuartierError
 from quartier.model.entities import EntityType, Relation
 
 
@@ -73,10 +74,25 @@ Change = Create | Link | Reassign | Update | Delete
 
 
 @dataclass
+class Record:
+    """A row of one of the platform's own tables, written after the batch's changes and in
+    their transaction: a device's registration beside its Thing, or the mark that an
+    uplink was stored, so that a redelivery of it is refused."""
+
+    table: str
+    # column -> value; a Ref becomes the entity's id, a dict of Refs a JSON map of ids
+    values: dict[str, Any]
+    # When set, the row must be new: if its unique key exists, the batch fails with this
+    # error, and nothing of it is written.
+    unique: QuartierError | None = None
+
+
+@dataclass
 class Batch:
     """Changes applied in order, in one transaction: all of them or none."""
 
     changes: list[Change] = field(default_factory=list)
+    records: list[Record] = field(default_factory=list)
 
     def add(self, change: Change) -> int:
         self.changes.append(change)

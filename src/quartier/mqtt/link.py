@@ -92,9 +92,15 @@ class BrokerLink:
                                    properties=connect)
         self._client.loop_start()
 
-    async def stop(self) -> None:
+    async def stop(self, end_session: bool = False) -> None:
+        """Disconnect; the broker keeps the session (and what arrives for it) unless
+        ``end_session``, for subscriptions that are given up for good."""
         self._stopping = True
-        self._client.disconnect()
+        properties = None
+        if end_session:
+            properties = Properties(PacketTypes.DISCONNECT)
+            properties.SessionExpiryInterval = 0
+        self._client.disconnect(properties=properties)
         await asyncio.to_thread(self._client.loop_stop)
 
     def publish(self, topic: str, payload: bytes, retain: bool = False) -> None:
@@ -106,6 +112,17 @@ class BrokerLink:
                         "until it is back", MAX_QUEUED)
         elif info.rc != paho.MQTT_ERR_QUEUE_SIZE:
             self._warned_full = False
+
+    def resubscribe(self, topics: Sequence[str]) -> None:
+        """Subscribe to ``topics`` from now on: the new ones are added, the others left."""
+        wanted = list(topics)
+        added = [t for t in wanted if t not in self.subscriptions]
+        dropped = [t for t in self.subscriptions if t not in wanted]
+        self.subscriptions = wanted  # also what a reconnect subscribes to
+        if added:
+            self._client.subscribe([(topic, SubscribeOptions(qos=1)) for topic in added])
+        if dropped:
+            self._client.unsubscribe(dropped)
 
     async def receive(self) -> Message:
         return await self._queue.get()

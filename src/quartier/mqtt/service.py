@@ -52,6 +52,8 @@ def client_id(settings: Settings) -> str:
     held by a lock file in the data folder for as long as the process lives."""
     if settings.workers == 1:
         return settings.mqtt_client_id
+    if _held_slots:  # this process holds its slot already
+        return f"{settings.mqtt_client_id}-{_held_slots[0][1]}"
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     for slot in range(settings.workers * 4):
         handle = open(settings.data_dir / f"mqtt-slot-{slot}.lock", "a")  # noqa: SIM115
@@ -60,12 +62,12 @@ def client_id(settings: Settings) -> str:
         except OSError:
             handle.close()
             continue
-        _held_slots.append(handle)  # released when the process ends
+        _held_slots.append((handle, slot))  # released when the process ends
         return f"{settings.mqtt_client_id}-{slot}"
     raise RuntimeError(f"no free MQTT client slot in {settings.data_dir}")
 
 
-_held_slots: list[Any] = []
+_held_slots: list[tuple[Any, int]] = []
 
 
 def _chunks(ids: Sequence[int]) -> list[Sequence[int]]:

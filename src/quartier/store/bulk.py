@@ -93,7 +93,7 @@ def _parent(change: Create) -> IdRef:
 
 def is_lone_observation(batch: Batch) -> bool:
     """One new Observation linked to an existing Datastream, with no FeatureOfInterest."""
-    if len(batch.changes) != 1:
+    if len(batch.changes) != 1 or batch.records:
         return False
     change = batch.changes[0]
     return (

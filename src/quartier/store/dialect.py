@@ -77,7 +77,8 @@ def _numbered(text: str) -> str:
 
 class PostgresDialect(Dialect):
     name = "postgresql"
-    geometry_from_geojson = "ST_SetSRID(ST_GeomFromGeoJSON(?), 4326)"
+    # The geometry column is 2D: an altitude stays in the GeoJSON, spatial functions ignore it.
+    geometry_from_geojson = "ST_SetSRID(ST_Force2D(ST_GeomFromGeoJSON(?)), 4326)"
     # Writers of one Datastream in several processes take turns, so none of them computes
     # the derived fields from a state another is about to change.
     lock_for_update = " FOR UPDATE OF d"

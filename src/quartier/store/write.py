@@ -28,6 +28,7 @@ from quartier.model.changes import (
     Link,
     NewRef,
     Reassign,
+    Record,
     Ref,
     Update,
 )
@@ -124,19 +125,21 @@ class BatchWriter:
             observations_only = is_observation_batch(batch)
         if observations_only:
             self._ids = await write_observation_batch(self, batch)
-            return self._ids
-        for change in batch.changes:
-            if isinstance(change, Create):
-                self._ids.append(await self._create(change))
-            elif isinstance(change, Link):
-                self._ids.append(await self._link(change))
-            elif isinstance(change, Reassign):
-                self._ids.append(await self._reassign(change))
-            elif isinstance(change, Update):
-                self._ids.append(await self._update(change))
-            elif isinstance(change, Delete):
-                self._ids.append(await self._delete(change))
-        await self.finish()
+        else:
+            for change in batch.changes:
+                if isinstance(change, Create):
+                    self._ids.append(await self._create(change))
+                elif isinstance(change, Link):
+                    self._ids.append(await self._link(change))
+                elif isinstance(change, Reassign):
+                    self._ids.append(await self._reassign(change))
+                elif isinstance(change, Update):
+                    self._ids.append(await self._update(change))
+                elif isinstance(change, Delete):
+                    self._ids.append(await self._delete(change))
+            await self.finish()
+        for record in batch.records:
+            await self._record_row(record)
         return self._ids
 
     async def finish(self) -> None:
@@ -250,6 +253,30 @@ class BatchWriter:
 
     async def _insert(self, table: str, columns: list[tuple[str, str, Any]]) -> int:
         return int((await self.insert_rows(table, [columns]))[0][0])
+
+    async def _record_row(self, record: Record) -> None:
+        """Insert one of the platform's own rows, its references resolved to ids."""
+        names = list(record.values)
+        params = []
+        for value in record.values.values():
+            value = await self._resolved(value)
+            params.append(self.dialect.encode(JSON, value) if isinstance(value, dict | list) else value)
+        sql = (f"INSERT INTO {record.table} ({', '.join(names)}) "
+               f"VALUES ({', '.join('?' * len(names))})")
+        if record.unique is None:
+            await self.conn.execute(sql, params)
+        elif await self.conn.fetchval(sql + " ON CONFLICT DO NOTHING RETURNING 1", params) is None:
+            raise record.unique
+
+    async def _resolved(self, value: Any) -> Any:
+        """``value`` with every reference in it (also inside JSON) replaced by its id."""
+        if isinstance(value, IdRef | NewRef):
+            return await self._resolve(value)
+        if isinstance(value, dict):
+            return {k: await self._resolved(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [await self._resolved(v) for v in value]
+        return value
 
     # -- changes ----------------------------------------------------------------------
 

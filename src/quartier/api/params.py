@@ -1,0 +1,17 @@
+"""Query parameters of the platform APIs (not SensorThings' own options)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+from quartier.errors import BadRequest
+
+
+def whole_number(request: Request, name: str, default: int) -> int:
+    """A non-negative whole number from the query string; 400 for anything else."""
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 9:
+        raise BadRequest(f"{name} must be a whole number, not {raw!r}")
+    return int(raw)
