@@ -157,3 +157,60 @@ def test_crossing_writers_survive_a_deadlock(settings: Settings) -> None:
             await second.close()
 
     asyncio.run(scenario())
+
+
+def test_batches_with_records_claim_them_together(settings: Settings) -> None:
+    """Batches of Observations with unique records (an uplink and its mark) meet in one
+    group: each record is claimed once, and a batch that fails leaves neither its
+    Observations nor its records behind."""
+    from quartier.errors import Conflict
+    from quartier.model.changes import Record, Create, IdRef
+
+    async def scenario() -> None:
+        store = open_store(settings)
+        await store.open()
+        try:
+            tenant, (ds,) = await _seed(store)
+            bare = {"name": "Ohne Ort", "description": "no Location",
+                    "Datastreams": full_thing_body()["Datastreams"]}
+            _, streams = await _seed(store, bare)
+            homeless = max(streams)
+
+            def uplink(datastreams: list[int], claim: str) -> Batch:
+                batch = Batch()
+                for n, datastream in enumerate(datastreams):
+                    batch.add(Create(_OBSERVATION, {
+                        "result": n, "phenomenonTime": (__import__("datetime").datetime(
+                            2026, 11, 22, 10, n, tzinfo=__import__("datetime").UTC), None),
+                        "resultTime": None},
+                        {"Datastream": IdRef(ENTITY_TYPES["Datastream"], datastream)}))
+                batch.records.append(Record("tenants", {"name": claim},
+                                            unique=Conflict(f"{claim} is taken")))
+                return batch
+
+            batches = [uplink([ds, ds], f"claim-{i % 10}") for i in range(20)]
+            batches.append(uplink([ds], "default"))  # claimed long ago
+            batches.append(uplink([homeless], "claim-no-location"))
+            batches.append(uplink([999_999], "claim-no-datastream"))
+            results = await asyncio.gather(*(store.write(tenant, b) for b in batches),
+                                           return_exceptions=True)
+            won = [i for i, r in enumerate(results[:20]) if not isinstance(r, BaseException)]
+            assert sorted(i % 10 for i in won) == list(range(10))  # one of each pair
+            for i, result in enumerate(results[:20]):
+                if i in won:
+                    assert not isinstance(result, BaseException)
+                    assert len(result.ids) == 2
+                else:
+                    assert isinstance(result, Conflict), result
+            assert isinstance(results[20], Conflict) and "default" in results[20].message
+            assert isinstance(results[21], BadRequest) and "no Location" in results[21].message
+            assert isinstance(results[22], BadRequest)
+            names = set(await store.tenant_names())
+            assert {f"claim-{n}" for n in range(10)} <= names
+            assert "claim-no-location" not in names and "claim-no-datastream" not in names
+            async with store.reader() as conn:
+                assert await count_entities(conn, tenant, Scope(_OBSERVATION)) == 20
+        finally:
+            await store.close()
+
+    asyncio.run(scenario())

@@ -30,7 +30,7 @@ from quartier.lorawan.uplink import Uplink, parse_chirpstack, parse_tts
 from quartier.model.changes import Batch, Create, IdRef, NewRef, Record, Update
 from quartier.model.entities import ENTITY_TYPES
 from quartier.model.parse import parse_members
-from quartier.model.values import JSON
+from quartier.model.values import JSON, TIME
 from quartier.store import Store
 
 _OBSERVATION = ENTITY_TYPES["Observation"]
@@ -135,7 +135,7 @@ class UplinkIngest:
                 f"{', '.join(sorted(device.datastreams))})")
         batch.records.append(Record("uplinks_seen", {
             "device_id": device.id, "dedup_key": uplink.dedup_key,
-            "received_at": self.store.dialect.encode("time", uplink.received_at)},
+            "received_at": self.store.dialect.encode(TIME, uplink.received_at)},
             unique=DuplicateUplink(f"this uplink of {device.dev_eui} was stored before")))
         try:
             result = await self.store.write(tenant_id, batch)
@@ -199,7 +199,7 @@ class UplinkIngest:
 
         from quartier.model.times import now_utc
 
-        cutoff = self.store.dialect.encode("time", now_utc() - timedelta(days=SEEN_DAYS))
+        cutoff = self.store.dialect.encode(TIME, now_utc() - timedelta(days=SEEN_DAYS))
         async with self.store.transaction() as conn:
             return await conn.execute("DELETE FROM uplinks_seen WHERE received_at < ?", (cutoff,))
 

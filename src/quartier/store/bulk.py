@@ -1,21 +1,23 @@
-"""Lone Observations of a write group, written with one INSERT: group commit's hot path.
+"""Bulk writes of Observations: group commit's hot path.
 
-A POST of one Observation to a Datastream is what devices send most. When several such
-batches meet in one group, their Datastreams are read (and locked) in one query, their
-rows go in with one multi-row INSERT, and each Datastream's derived fields are updated
-once. A batch that cannot be written (an unknown Datastream, no Location to make a
-FeatureOfInterest from) is refused before anything of it is written, so it needs no
-savepoint.
+A POST of one Observation to a Datastream is what devices send most, and an uplink is a
+few Observations and the mark that it was stored. When several such batches meet in one
+group, their Datastreams are read (and locked) in one query, their marks claimed in one
+INSERT, their rows go in with one multi-row INSERT, and each Datastream's derived fields
+are updated once. A batch that cannot be written (an unknown Datastream, an uplink stored
+before, no Location to make a FeatureOfInterest from) is left out whole, so it needs no
+savepoint. A single batch of many Observations (CreateObservations) goes in with COPY.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from itertools import repeat
 from typing import Any
 
 from quartier.errors import BadRequest, NotFound, QuartierError
-from quartier.model.changes import Batch, ChangeEvent, Create, IdRef
+from quartier.model.changes import Batch, ChangeEvent, Create, IdRef, NewRef, Record
 from quartier.model.entities import ENTITY_TYPES
 from quartier.store.connection import MAX_PARAMETERS
 from quartier.store.read import decode_row, returning_columns
@@ -28,11 +30,12 @@ _ROW_COLUMNS = ["tenant_id", *property_columns(_OBSERVATION), "datastream_id", "
 
 @dataclass
 class Outcome:
-    """What became of one batch: its error, or its events and stored row."""
+    """What became of one batch: its error, or its events, new ids and stored rows."""
 
     error: QuartierError | None = None
     events: list[ChangeEvent] | None = None
-    row: dict[str, Any] | None = None
+    ids: list[int] = field(default_factory=list)
+    rows: dict[int, dict[str, Any]] = field(default_factory=dict)  # by change index
 
 
 def is_observation_batch(batch: Batch) -> bool:
@@ -91,51 +94,121 @@ def _parent(change: Create) -> IdRef:
     return parent
 
 
-def is_lone_observation(batch: Batch) -> bool:
-    """One new Observation linked to an existing Datastream, with no FeatureOfInterest."""
-    if len(batch.changes) != 1 or batch.records:
-        return False
-    change = batch.changes[0]
+def is_bulk_batch(batch: Batch) -> bool:
+    """New Observations of existing Datastreams (and FeaturesOfInterest), with records of
+    plain values (an uplink's mark): a batch the write group can merge with others."""
     return (
-        isinstance(change, Create)
-        and change.etype is _OBSERVATION
-        and set(change.foreign_keys) == {"Datastream"}
-        and isinstance(change.foreign_keys["Datastream"], IdRef)
+        bool(batch.changes)
+        and all(_plain_observation(c) for c in batch.changes)
+        and all(_plain_values(r) for r in batch.records)
     )
 
 
-async def write_lone_observations(writer: BatchWriter, batches: list[Batch]) -> list[Outcome]:
-    """Write the batches (all :func:`is_lone_observation`, of the writer's tenant); each
-    gets its own outcome, and the stored row for its answer."""
+def _plain_values(record: Record) -> bool:
+    return not any(isinstance(v, IdRef | NewRef | dict | list) for v in record.values.values())
+
+
+async def write_bulk_batches(writer: BatchWriter, batches: list[Batch]) -> list[Outcome]:
+    """Write the batches (all :func:`is_bulk_batch`, of the writer's tenant) together:
+    their Datastreams read and locked in one query, their records claimed in one INSERT
+    per table, their rows in one multi-row INSERT. Each batch gets its own outcome: a
+    batch that cannot be written (an unknown Datastream, a claimed record, no Location to
+    make a FeatureOfInterest from) is left out whole, and the others are written."""
     creates = [c for b in batches for c in b.changes if isinstance(c, Create)]
     await writer.load_datastreams([_parent(c).id for c in creates])
-    outcomes: list[Outcome] = []
-    ready: list[tuple[Outcome, Create, Any, int, list[tuple[str, str, Any]]]] = []
-    for change in creates:
-        parent = _parent(change)
-        outcome = Outcome()
-        outcomes.append(outcome)
-        mark = len(writer.events)
+    outcomes = [Outcome() for _ in batches]
+    states: dict[int, list[Any]] = {}
+    for index, batch in enumerate(batches):
         try:
-            state = await writer.datastream(parent.id, NotFound if parent.from_path else BadRequest)
-            feature = await writer.observation_feature(state, None)
+            states[index] = [
+                await writer.datastream(_parent(c).id, NotFound if _parent(c).from_path else BadRequest)
+                for c in batch.changes if isinstance(c, Create)
+            ]
+        except QuartierError as exc:
+            outcomes[index].error = exc
+    claimed = await _claim_records(writer, {i: batches[i].records for i in states})
+    ready: list[tuple[int, Create, Any, int, list[tuple[str, str, Any]]]] = []
+    for index, error in claimed.items():
+        if error is not None:
+            outcomes[index].error = error
+            del states[index]
+    for index, batch_states in states.items():
+        outcome = outcomes[index]
+        mark = len(writer.events)
+        planned = []
+        try:
+            for change, state in zip(_creates(batches[index]), batch_states, strict=True):
+                given = change.foreign_keys.get("FeatureOfInterest")
+                feature = await writer.observation_feature(state, given)
+                columns = list(zip(_ROW_COLUMNS, repeat("?"), _row(writer, change, state.id, feature)))
+                planned.append((index, change, state, feature, columns))
         except QuartierError as exc:
             outcome.error = exc
+            await _release_records(writer, batches[index].records)  # all claimed above
             continue
-        outcome.events = writer.events[mark:]  # a FeatureOfInterest it made
-        columns = list(zip(_ROW_COLUMNS, repeat("?"), _row(writer, change, state.id, feature)))
-        ready.append((outcome, change, state, feature, columns))
+        outcome.events = writer.events[mark:]  # FeaturesOfInterest it made
+        ready.extend(planned)
     rows: list[dict[str, Any]] = []
     per_query = max(1, MAX_PARAMETERS // len(_ROW_COLUMNS))
     for start in range(0, len(ready), per_query):
         rows.extend(await _insert_rows([r[4] for r in ready[start:start + per_query]], writer))
-    for (outcome, change, state, feature, _), row in zip(ready, rows, strict=True):
+    for (index, change, state, feature, _), row in zip(ready, rows, strict=True):
         writer.note_observation(state, feature, change.values)
-        outcome.row = row
+        outcome = outcomes[index]
+        outcome.rows[len(outcome.ids)] = row
+        outcome.ids.append(row["id"])
         assert outcome.events is not None
         outcome.events.append(ChangeEvent(writer.tenant_id, "Observation", row["id"], "create"))
     await writer.finish()
     return outcomes
+
+
+def _creates(batch: Batch) -> list[Create]:
+    return [c for c in batch.changes if isinstance(c, Create)]
+
+
+async def _claim_records(
+    writer: BatchWriter, records: dict[int, list[Record]]
+) -> dict[int, QuartierError | None]:
+    """Insert the batches' records, one statement per table and columns; a record whose
+    unique key exists already (or that an earlier batch of this group has) fails its batch,
+    and the batch's other records are taken out again."""
+    out: dict[int, QuartierError | None] = {index: None for index in records}
+    mine: dict[int, list[Record]] = {index: [] for index in records}
+    shapes: dict[tuple[str, tuple[str, ...]], list[tuple[int, Record]]] = {}
+    for index, batch_records in records.items():
+        for record in batch_records:
+            shapes.setdefault((record.table, tuple(record.values)), []).append((index, record))
+    for (table, names), items in shapes.items():
+        per_query = max(1, MAX_PARAMETERS // len(names))
+        for start in range(0, len(items), per_query):
+            chunk = items[start:start + per_query]
+            one = "(" + ", ".join("?" for _ in names) + ")"
+            returned = await writer.conn.fetch(
+                f"INSERT INTO {table} ({', '.join(names)}) VALUES {', '.join(one for _ in chunk)} "
+                f"ON CONFLICT DO NOTHING RETURNING {', '.join(names)}",
+                [v for _, record in chunk for v in record.values.values()])
+            inserted = Counter(tuple(row) for row in returned)
+            for index, record in chunk:
+                key = tuple(record.values.values())
+                if inserted[key] > 0:
+                    inserted[key] -= 1
+                    mine[index].append(record)
+                elif record.unique is not None and out[index] is None:
+                    out[index] = record.unique
+    for index, error in out.items():
+        if error is not None:
+            await _release_records(writer, mine[index])
+    return out
+
+
+async def _release_records(writer: BatchWriter, records: list[Record]) -> None:
+    """Delete records this group inserted, for a batch that is left out after all."""
+    for record in records:
+        names = list(record.values)
+        await writer.conn.execute(
+            f"DELETE FROM {record.table} WHERE {' AND '.join(f'{n} = ?' for n in names)}",
+            list(record.values.values()))
 
 
 async def _insert_rows(

@@ -116,7 +116,7 @@ class GroupWriter:
                 item.result = WriteResult(ids, writer.rows)
                 return
             await self._lock_datastreams(conn, group)
-            rest = await self._write_lone_observations(conn, group)
+            rest = await self._write_bulk_batches(conn, group)
             opened = False
             for item in rest:
                 item.error, item.result, item.events = None, None, []
@@ -135,28 +135,28 @@ class GroupWriter:
                 item.events = writer.events
                 item.result = WriteResult(ids, writer.rows)
 
-    async def _write_lone_observations(
+    async def _write_bulk_batches(
         self, conn: Connection, group: list[_Pending]
     ) -> list[_Pending]:
-        """Write the group's lone Observations in bulk; return the other batches."""
+        """Write the group's batches of plain Observations together; return the others."""
         from quartier.store.base import WriteResult
-        from quartier.store.bulk import is_lone_observation, write_lone_observations
+        from quartier.store.bulk import is_bulk_batch, write_bulk_batches
         from quartier.store.write import BatchWriter
 
-        lone: dict[int, list[_Pending]] = {}
+        bulk: dict[int, list[_Pending]] = {}
         rest = []
         for item in group:
-            if is_lone_observation(item.batch):
-                lone.setdefault(item.tenant_id, []).append(item)
+            if is_bulk_batch(item.batch):
+                bulk.setdefault(item.tenant_id, []).append(item)
             else:
                 rest.append(item)
-        for tenant_id, items in lone.items():
+        for tenant_id, items in bulk.items():
             writer = BatchWriter(conn, self._dialect, tenant_id)
-            outcomes = await write_lone_observations(writer, [i.batch for i in items])
+            outcomes = await write_bulk_batches(writer, [i.batch for i in items])
             for item, outcome in zip(items, outcomes, strict=True):
                 item.error, item.events, item.result = outcome.error, outcome.events or [], None
-                if outcome.row is not None:
-                    item.result = WriteResult([outcome.row["id"]], {0: outcome.row})
+                if outcome.error is None:
+                    item.result = WriteResult(outcome.ids, outcome.rows)
         return rest
 
     async def _lock_datastreams(self, conn: Connection, group: list[_Pending]) -> None:
