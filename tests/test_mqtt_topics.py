@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from quartier.errors import QuartierError
+from quartier.errors import QuartierError, SettingsError
 from quartier.model.entities import ENTITY_TYPES
 from quartier.mqtt import select
 from quartier.mqtt.select import SUBSCRIBE_LOG, UNSUBSCRIBE_LOG, SelectTopics, parse_select_topic
@@ -17,6 +17,7 @@ from quartier.mqtt.topics import (
     parse_create_topic,
     tenant_root,
 )
+from quartier.settings import Settings
 
 
 def test_tenant_roots() -> None:
@@ -170,3 +171,9 @@ def test_select_topics_are_capped(monkeypatch: pytest.MonkeyPatch, caplog: pytes
         topics.take_log(UNSUBSCRIBE_LOG, f"1: {client} v1.1/Things?$select=id".encode())
     assert set(topics.get("v1.1/Things") or {}) == {"v1.1/Things?$select=id", "v1.1/Things?$select=name"}
 
+
+def test_select_topics_setting_is_checked() -> None:
+    good = "city/v1.1/Things?$select=name city/v1.1/Datastreams(1)/Observations?$select=result"
+    assert Settings.validated({"mqtt_prefix": "city/", "mqtt_select_topics": good})
+    with pytest.raises(SettingsError, match="nosuch"):
+        Settings.validated({"mqtt_select_topics": "v1.1/Things?$select=nosuch"})
