@@ -13,6 +13,7 @@ import asyncio
 import dataclasses
 import getpass
 import json
+import logging
 import shutil
 import socket
 import subprocess
@@ -106,12 +107,14 @@ class MqttClient:
         self._acks: dict[int, Any] = {}
         self._suback = threading.Event()
         self._suback_codes: list[Any] = []
+        self._answered: set[int] = set()  # mids of SUBACKs and UNSUBACKs
         client = paho.Client(paho.CallbackAPIVersion.VERSION2,
                              client_id=client_id or f"test-{uuid4().hex[:12]}",
                              protocol=paho.MQTTv5)
         client.reconnect_delay_set(min_delay=1, max_delay=2)
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
+        client.on_unsubscribe = self._on_unsubscribe
         client.on_message = self._on_message
         client.on_publish = self._on_publish
         self._client = client
@@ -150,6 +153,15 @@ class MqttClient:
                    timeout)
         return self.messages(topic)
 
+    def subscribe(self, topics: Sequence[str]) -> None:
+        """Subscribe to more topics (QoS 1), once the broker confirmed them."""
+        _, mid = self._client.subscribe([(t, SubscribeOptions(qos=1, noLocal=True)) for t in topics])
+        wait_until(lambda: mid in self._answered, f"the SUBACK for {topics}")
+
+    def unsubscribe(self, topics: Sequence[str]) -> None:
+        _, mid = self._client.unsubscribe(list(topics))
+        wait_until(lambda: mid in self._answered, f"the UNSUBACK for {topics}")
+
     def publish(self, topic: str, payload: Any, properties: Properties | None = None) -> Any:
         """Publish with QoS 1; the PUBACK's reason code once the broker accepted it."""
         data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
@@ -167,6 +179,10 @@ class MqttClient:
     def _on_subscribe(self, client: Any, userdata: Any, mid: int, codes: Any, properties: Any) -> None:
         self._suback_codes = list(codes)
         self._suback.set()
+        self._answered.add(mid)
+
+    def _on_unsubscribe(self, client: Any, userdata: Any, mid: int, codes: Any, properties: Any) -> None:
+        self._answered.add(mid)
 
     def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
         with self._lock:
@@ -660,9 +676,10 @@ def test_messages_accepted_while_the_platform_is_down_are_stored_after_restart(
 
 
 class PrivateBroker:
-    """A mosquitto of its own on a free port, with persistence, that a test can stop."""
+    """A mosquitto of its own on a free port, with persistence, that a test can stop;
+    ``extra`` lines are added to its configuration."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, extra: str = "") -> None:
         self.port = _free_port()
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
@@ -672,7 +689,7 @@ class PrivateBroker:
             f"persistence_location {directory}/\n"
             # Started as root, mosquitto would switch to the user "mosquitto", which cannot
             # write its database into the test's folder: it stays the user it is.
-            f"user {getpass.getuser()}\n"
+            f"user {getpass.getuser()}\n{extra}"
         )
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -697,16 +714,22 @@ class PrivateBroker:
         self.process = None
 
 
-@pytest.fixture
-def private_broker(tmp_path: Path) -> Iterator[PrivateBroker]:
+@contextmanager
+def started_broker(directory: Path, extra: str = "") -> Iterator[PrivateBroker]:
     if shutil.which("mosquitto") is None:
         skip_or_fail("the mosquitto binary is not installed")
-    broker = PrivateBroker(tmp_path / "broker")
+    broker = PrivateBroker(directory, extra)
     broker.start()
     try:
         yield broker
     finally:
         broker.stop()
+
+
+@pytest.fixture
+def private_broker(tmp_path: Path) -> Iterator[PrivateBroker]:
+    with started_broker(tmp_path / "broker") as broker:
+        yield broker
 
 
 def test_platform_survives_a_broker_outage(
@@ -798,3 +821,213 @@ def test_several_workers_announce_and_store_each_message_once(
         assert len(announced) == 100
         assert sorted(announced) == sorted(o["@iot.id"] for o in values)
         assert process.poll() is None  # neither worker died on the way
+
+
+# -- 7. $select topics ------------------------------------------------------------------------
+
+# Mosquitto publishes each SUBSCRIBE and UNSUBSCRIBE on $SYS/broker/log/M/(un)subscribe.
+LOG_SUBSCRIPTIONS = "log_dest topic\nlog_type subscribe\nlog_type unsubscribe\n"
+
+
+@pytest.fixture
+def logging_broker(tmp_path: Path) -> Iterator[PrivateBroker]:
+    with started_broker(tmp_path / "logging-broker", LOG_SUBSCRIPTIONS) as broker:
+        yield broker
+
+
+def selects_of(client: TestClient) -> Any:
+    """The $select topics the platform publishes on (read to wait for the broker's log)."""
+    return client.app.state.mqtt.selects  # type: ignore[attr-defined]
+
+
+def publishes_on(client: TestClient, topic: str) -> bool:
+    narrowing = selects_of(client).get(topic.partition("?")[0])
+    return narrowing is not None and topic in narrowing
+
+
+def wait_publishing(client: TestClient, topics: Sequence[str], wanted: bool = True) -> None:
+    wait_until(lambda: all(publishes_on(client, t) == wanted for t in topics),
+               f"the platform to {'start' if wanted else 'stop'} publishing on {topics}")
+
+
+def selected(client: TestClient, path: str, select: str, base: str = "/v1.1") -> bytes:
+    """What GET of ``path`` with ``$select`` answers."""
+    response = client.get(f"{base}/{path}", params={"$select": select})
+    assert response.status_code == 200, response.text
+    return bytes(response.content)
+
+
+@SQL_BACKENDS
+def test_select_topics_carry_the_get_answer_with_that_select(
+    backend: str, make_settings: Callable[..., Settings], logging_broker: PrivateBroker,
+) -> None:
+    port = logging_broker.port
+    settings = make_settings(backend, broker_port=port)
+    prefix = settings.mqtt_prefix
+    create_tenant(settings, "nord")
+    root, nord_root = f"{prefix}v1.1/", f"{prefix}t/nord/v1.1/"
+    with running(settings) as client, MqttClient(port, [f"{prefix}#"]) as listener:
+        api = Api(client)
+        thing = api.create("Things", full_thing_body())
+        ds = api.ok(f"Things({thing})/Datastreams")["value"][0]["@iot.id"]
+        nord_thing = Api(client, "/t/nord/v1.1").create("Things", full_thing_body("Nord"))
+        # (topic, path below the root, $select): collections, an entity, navigation paths,
+        # with and without ids and links; two $select topics of one collection.
+        wanted = [
+            (f"{root}Things?$select=name,description", "Things", "name,description"),
+            (f"{root}Things?$select=@iot.id,Datastreams", "Things", "@iot.id,Datastreams"),
+            (f"{root}Things({thing})?$select=name", f"Things({thing})", "name"),
+            (f"{root}Things({thing})?$select=@iot.selfLink,properties,Locations",
+             f"Things({thing})", "@iot.selfLink,properties,Locations"),
+            (f"{root}Datastreams({ds})/Observations?$select=result,phenomenonTime",
+             f"Datastreams({ds})/Observations", "result,phenomenonTime"),
+            (f"{root}Datastreams({ds})/Observations?$select=id,result,FeatureOfInterest",
+             f"Datastreams({ds})/Observations", "id,result,FeatureOfInterest"),
+            (f"{root}Observations?$select=result", "Observations", "result"),
+            (f"{nord_root}Things({nord_thing})?$select=@iot.id,name", f"Things({nord_thing})",
+             "@iot.id,name"),
+        ]
+        topics = [topic for topic, _, _ in wanted]
+        with MqttClient(port, topics):
+            wait_publishing(client, topics)
+            before = len(listener.messages())
+            second = api.create("Things", {"name": "Zweites Ding", "description": "ohne alles"})
+            obs = api.create(f"Datastreams({ds})/Observations",
+                             {"result": 21.5, "phenomenonTime": "2026-05-01T10:00:00Z"})
+            for path, body in ((f"/v1.1/Things({thing})", {"name": "Neu", "properties": {"a": 1}}),
+                               (f"/t/nord/v1.1/Things({nord_thing})", {"name": "Nord neu"})):
+                patched = client.patch(path, json=body)
+                assert patched.status_code == 200, patched.text
+            expected = {
+                topics[0]: selected(client, f"Things({second})", "name,description"),
+                topics[1]: selected(client, f"Things({second})", "@iot.id,Datastreams"),
+                topics[2]: selected(client, f"Things({thing})", "name"),
+                topics[3]: selected(client, f"Things({thing})", "@iot.selfLink,properties,Locations"),
+                topics[4]: selected(client, f"Observations({obs})", "result,phenomenonTime"),
+                topics[5]: selected(client, f"Observations({obs})", "id,result,FeatureOfInterest"),
+                topics[6]: selected(client, f"Observations({obs})", "result"),
+                topics[7]: selected(client, f"Things({nord_thing})", "@iot.id,name", "/t/nord/v1.1"),
+            }
+            for topic, payload in expected.items():
+                assert listener.wait_count(topic, 1) == [(topic, payload)], topic
+            assert expected[topics[2]] == b'{"name":"Neu"}'
+            assert expected[topics[4]] == b'{"phenomenonTime":"2026-05-01T10:00:00Z","result":21.5}'
+            assert json.loads(expected[topics[7]]) == {
+                "@iot.selfLink": f"http://testserver/t/nord/v1.1/Things({nord_thing})",
+                "@iot.id": nord_thing, "name": "Nord neu"}
+            # The plain topics are announced as before, and nothing else narrowed.
+            assert listener.payloads(f"{root}Things({thing})") == [
+                client.get(f"/v1.1/Things({thing})").content]
+            assert len(listener.payloads(f"{root}Things")) == 2  # the first Thing's, the second's
+            got = Counter(topic for topic, _ in listener.messages()[before:])
+            assert sorted(t for t in got if "?" in t) == sorted(topics)
+            assert all(got[t] == 1 for t in topics), got
+
+
+@SQL_BACKENDS
+def test_select_topics_follow_unsubscribes_and_ignore_invalid_ones(
+    backend: str, make_settings: Callable[..., Settings], logging_broker: PrivateBroker,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    port = logging_broker.port
+    settings = make_settings(backend, broker_port=port)
+    root = f"{settings.mqtt_prefix}v1.1/"
+    names, descriptions, ids = (f"{root}Things?$select={s}" for s in ("name", "description", "id"))
+    invalid = [
+        f"{root}Things?$select=nosuch", f"{root}Things?$select=", f"{root}Things?$select=name&$top=1",
+        f"{root}Things?$filter=name eq 'x'", f"{root}Things(x)?$select=name", f"{root}Nothing?$select=name",
+        f"{root}Things(1)/name?$select=name", f"{root}Things(01)?$select=name",
+        f"{root}Datastreams(1)/Thing?$select=name", "other/v1.1/Things?$select=name",
+    ]
+    with running(settings) as client, MqttClient(port, [f"{settings.mqtt_prefix}#"]) as listener, \
+            MqttClient(port, [names, descriptions]) as first, MqttClient(port, [names]) as second, \
+            MqttClient(port, invalid) as third:
+        api = Api(client)
+        # The log comes in order: once the platform knows the last topic, it has seen the
+        # invalid ones before it.
+        third.subscribe([ids])
+        wait_publishing(client, [names, descriptions, ids])
+        assert len(selects_of(client)) == 3
+
+        def create_and_wait(n: int) -> None:
+            api.create("Things", {"name": f"Ding {n}", "description": "x"})
+            listener.wait_count(ids, n)  # the fence: published after the others
+
+        create_and_wait(1)
+        first.unsubscribe([names, descriptions])  # second still reads names
+        wait_publishing(client, [descriptions], wanted=False)
+        assert publishes_on(client, names)
+        create_and_wait(2)
+        second.unsubscribe([names])
+        wait_publishing(client, [names], wanted=False)
+        create_and_wait(3)
+
+        assert len(listener.messages(names)) == 2
+        assert len(listener.messages(descriptions)) == 1
+        assert not [topic for topic, _ in listener.messages() if topic in invalid]
+        assert len(listener.messages(f"{root}Things")) == 3
+    problems = [r for r in caplog.records if r.levelno >= logging.WARNING and r.name.startswith("quartier")]
+    assert problems == []
+
+
+def test_select_topics_from_the_setting_need_no_broker_log(
+    make_settings: Callable[..., Settings], shared_broker: None,
+) -> None:
+    settings = make_settings("sqlite")
+    root = f"{settings.mqtt_prefix}v1.1/"
+    topics = [f"{root}Things?$select=name", f"{root}Datastreams(1)/Observations?$select=result"]
+    settings = dataclasses.replace(settings, mqtt_select_topics=" ".join(topics))
+    with running(settings) as client, MqttClient(filters=topics) as subscriber:
+        api = Api(client)
+        assert new_datastream(api) == 1
+        obs = api.create("Datastreams(1)/Observations", {"result": 3})
+        thing = api.ok("Things")["value"][0]["@iot.id"]
+        assert subscriber.wait_count(topics[0], 1) == [
+            (topics[0], selected(client, f"Things({thing})", "name"))]
+        assert subscriber.wait_count(topics[1], 1) == [(topics[1], b'{"result":3}')]
+        assert selected(client, f"Observations({obs})", "result") == b'{"result":3}'
+
+
+@PG_ONLY
+def test_every_worker_publishes_on_the_select_topics(
+    backend: str, make_settings: Callable[..., Settings], logging_broker: PrivateBroker,
+) -> None:
+    port = logging_broker.port
+    settings = make_settings(backend, broker_port=port, workers=2)
+    prefix = settings.mqtt_prefix
+    topic = f"{prefix}v1.1/Things?$select=name"
+    log_topic = "$SYS/broker/log/M/subscribe"
+    options = ["--workers", "2", "--mqtt", settings.mqtt, "--mqtt-prefix", prefix,
+               "--mqtt-client-id", settings.mqtt_client_id]
+    with MqttClient(port, [log_topic]) as log_reader, serving(settings, *options) as (url, process):
+
+        def workers_reading_the_log() -> int:
+            lines = [p.decode() for p in log_reader.payloads(log_topic)]
+            return len({line.split()[1] for line in lines
+                        if line.endswith(f" {log_topic}") and settings.mqtt_client_id in line})
+
+        wait_until(lambda: workers_reading_the_log() == 2, "both workers to read the broker's log")
+        with MqttClient(port, [topic]) as subscriber:
+
+            def post(i: int) -> int:
+                with httpx.Client(timeout=30) as http:  # a new connection may reach either worker
+                    response = http.post(f"{url}/Things", json={"name": f"Ding {i}", "description": "x"})
+                    assert response.status_code == 201, response.text
+                    return int(response.json()["@iot.id"])
+
+            # The first message shows that the log line has arrived; both workers read it
+            # at the same time.
+            fence = 0
+            while not subscriber.messages(topic):
+                fence += 1
+                post(-fence)
+                time.sleep(0.2)
+                assert fence < 100, "the platform never published on the $select topic"
+            already = len(subscriber.messages(topic))
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                posted = list(pool.map(post, range(30)))
+            got = subscriber.wait_count(topic, already + 30)[already:]
+            expected = [httpx.get(f"{url}/Things({thing})", params={"$select": "name"}).content
+                        for thing in posted]
+            assert sorted(payload for _, payload in got) == sorted(expected)
+        assert process.poll() is None

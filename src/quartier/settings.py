@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from quartier.errors import SettingsError
+from quartier.errors import QuartierError, SettingsError
 
 
 def _meta(help_text: str, cli: str | None = None) -> dict[str, Any]:
@@ -126,6 +126,16 @@ class Settings:
             "--mqtt-retain-latest",
         ),
     )
+    mqtt_select_topics: str = field(
+        default="",
+        metadata=_meta(
+            "$select topics to publish on always, separated by spaces, each with the prefix, "
+            "e.g. 'v1.1/Datastreams(1)/Observations?$select=result,phenomenonTime': for "
+            "brokers that do not publish their subscribe and unsubscribe log on "
+            "$SYS/broker/log/M/... (Mosquitto: log_dest topic).",
+            "--mqtt-select-topics",
+        ),
+    )
     max_import_bytes: int = field(
         default=512 * 1024 * 1024,
         metadata=_meta("Largest CSV file accepted by POST /api/imports/csv, in bytes.",
@@ -192,6 +202,16 @@ class Settings:
             raise SettingsError("mqtt_retain_latest must be 0 or 1")
         if not self.mqtt_client_id:
             raise SettingsError("mqtt_client_id must not be empty")
+        if self.mqtt_select_topics:
+            from quartier.mqtt.select import parse_select_topic
+
+            for topic in self.mqtt_select_topics.split():
+                try:
+                    parse_select_topic(self.mqtt_prefix, topic)
+                except QuartierError as exc:
+                    raise SettingsError(
+                        f"mqtt_select_topics: {topic!r} is not a $select topic: {exc.message}"
+                    ) from None
         if self.log_level not in ("debug", "info", "warning", "error"):
             raise SettingsError(f"log_level must be debug, info, warning or error, not {self.log_level!r}")
 

@@ -10,6 +10,9 @@
   letter; while the database is away it is retried, unacknowledged, so that a crash
   leaves it with the broker. Several workers share one subscription (``$share``), so
   each message reaches one of them.
+* ``$select`` topics: each worker follows the broker's log of subscriptions
+  (:mod:`quartier.mqtt.select`) and publishes a change also on the ``$select`` topics
+  clients want, narrowed as a GET with that ``$select`` answers.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import contextlib
 import fcntl
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import orjson
@@ -29,11 +32,12 @@ from quartier.api.sensorthings.handlers import Call, Context, SensorThingsApi
 from quartier.api.sensorthings.serialize import entity_json
 from quartier.errors import NotFound, QuartierError
 from quartier.model.changes import ChangeEvent
-from quartier.model.entities import ENTITY_TYPES, RelationKind
+from quartier.model.entities import ENTITY_TYPES, EntityType, RelationKind
 from quartier.model.times import format_instant
 from quartier.model.values import TIME
 from quartier.mqtt.ingest import SOURCE, create_from_message, link_base, tenant_of
 from quartier.mqtt.link import BrokerLink, Message, is_own
+from quartier.mqtt.select import LOG_TOPICS, SelectTopic, SelectTopics
 from quartier.mqtt.topics import Notice, create_subscriptions, notices, tenant_root
 from quartier.settings import Settings
 from quartier.store.read import fetch_entities, id_scope
@@ -91,10 +95,12 @@ class MqttService:
         self._slots = asyncio.Semaphore(IN_FLIGHT)
         self._tasks: list[asyncio.Task[None]] = []
         self._tenant_names: dict[int, str] = {}
+        self.selects = SelectTopics(self.prefix, settings.mqtt_select_topics.split())
         self.link: BrokerLink | None = None
 
     async def start(self) -> None:
         subscriptions = [f"$share/{SHARE_GROUP}/{t}" for t in create_subscriptions(self.prefix)]
+        subscriptions += LOG_TOPICS  # every worker needs every line
         self.link = BrokerLink(self.settings.mqtt, client_id(self.settings), subscriptions)
         self.link.start()
         self.store.subscribe(self._events.put_nowait)
@@ -151,6 +157,32 @@ class MqttService:
                     and newest.get(row["Datastream"]) == _end(row["phenomenonTime"])
                 )
                 self.link.publish(notice.topic, payload, retain=retain)
+                narrowed = self.selects.get(notice.topic)
+                if narrowed:
+                    created_row = row if event.operation == "create" else None
+                    await self._announce_selected(narrowed.values(), etype, event.tenant_id,
+                                                  tenant, notice, created_row, answers)
+
+    async def _announce_selected(
+        self, topics: Iterable[SelectTopic], etype: EntityType, tenant_id: int, tenant: str,
+        notice: Notice, created: dict[str, Any] | None,
+        answers: dict[tuple[int, str], bytes | None],
+    ) -> None:
+        """Publish on each ``$select`` topic that narrows the notice's: a new entity's row
+        as GET shows it with that ``$select``, otherwise that GET's answer."""
+        assert self.link is not None
+        for topic in list(topics):  # the set may change while a GET waits
+            key = (tenant_id, f"{notice.path}?$select={topic.select}")
+            if key not in answers:
+                answers[key] = (
+                    orjson.dumps(entity_json(etype, created, link_base(self.root, tenant),
+                                             list(topic.names)))
+                    if created is not None
+                    else await self._answer(tenant_id, tenant, notice, [("$select", topic.select)])
+                )
+            payload = answers[key]
+            if payload is not None:
+                self.link.publish(topic.topic, payload)
 
     async def _created(self, events: Sequence[ChangeEvent]) -> dict[tuple[str, int], dict[str, Any]]:
         """The created entities as stored (with their foreign keys), read in a few queries."""
@@ -208,15 +240,17 @@ class MqttService:
                     out[int(ds_id)] = None if value is None else format_instant(value)
         return out
 
-    async def _answer(self, tenant_id: int, tenant: str, notice: Notice) -> bytes | None:
-        """What GET of the notice's path answers now; None when it is gone again."""
+    async def _answer(self, tenant_id: int, tenant: str, notice: Notice,
+                      query: list[tuple[str, str]] | None = None) -> bytes | None:
+        """What GET of the notice's path (with ``query``) answers now; None when it is
+        gone again."""
         ctx = Context(self.store, self.settings, tenant_id, link_base(self.root, tenant))
 
         async def no_body() -> Any:
             return None
 
         try:
-            reply = await self.api.execute(ctx, Call("GET", notice.path, [], "", no_body))
+            reply = await self.api.execute(ctx, Call("GET", notice.path, query or [], "", no_body))
         except NotFound:
             return None
         return orjson.dumps(reply.body)
@@ -235,6 +269,13 @@ class MqttService:
         assert self.link is not None
         while True:
             message = await self.link.receive()
+            if message.topic in LOG_TOPICS:  # at once and in order: it is cheap
+                try:
+                    self.selects.take_log(message.topic, bytes(message.payload))
+                except Exception:  # a bug: the line is lost, the service goes on
+                    log.exception("could not follow the broker's log line %r", message.payload)
+                self.link.ack(message)
+                continue
             await self._slots.acquire()
             task = asyncio.create_task(self._take(message))
             task.add_done_callback(lambda _: self._slots.release())

@@ -25,8 +25,9 @@ from quartier.model.entities import ENTITY_TYPES, EntityType, RelationKind
 
 VERSION = "v1.1"
 DEFAULT_TENANT = "default"
+TENANT_NAME = r"[a-z0-9][a-z0-9-]{0,62}"  # as the tenant part of a topic may spell it
 _CREATE = re.compile(
-    r"^(?:t/(?P<tenant>[a-z0-9][a-z0-9-]{0,62})/)?" + re.escape(VERSION)
+    rf"^(?:t/(?P<tenant>{TENANT_NAME})/)?" + re.escape(VERSION)
     + r"/(?P<path>Observations|(?:Datastreams|FeaturesOfInterest)\([0-9]{1,19}\)/Observations)$"
 )
 
