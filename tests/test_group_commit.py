@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 from conftest import full_thing_body
-from quartier.errors import BadRequest
-from quartier.model.changes import Batch
+from quartier.errors import BadRequest, Conflict
+from quartier.model.changes import Batch, Create, IdRef, Record
 from quartier.model.entities import ENTITY_TYPES
 from quartier.model.parse import parse_create
 from quartier.settings import Settings
@@ -163,9 +164,6 @@ def test_batches_with_records_claim_them_together(settings: Settings) -> None:
     """Batches of Observations with unique records (an uplink and its mark) meet in one
     group: each record is claimed once, and a batch that fails leaves neither its
     Observations nor its records behind."""
-    from quartier.errors import Conflict
-    from quartier.model.changes import Record, Create, IdRef
-
     async def scenario() -> None:
         store = open_store(settings)
         await store.open()
@@ -180,8 +178,7 @@ def test_batches_with_records_claim_them_together(settings: Settings) -> None:
                 batch = Batch()
                 for n, datastream in enumerate(datastreams):
                     batch.add(Create(_OBSERVATION, {
-                        "result": n, "phenomenonTime": (__import__("datetime").datetime(
-                            2026, 11, 22, 10, n, tzinfo=__import__("datetime").UTC), None),
+                        "result": n, "phenomenonTime": (datetime(2026, 11, 22, 10, n, tzinfo=UTC), None),
                         "resultTime": None},
                         {"Datastream": IdRef(ENTITY_TYPES["Datastream"], datastream)}))
                 batch.records.append(Record("tenants", {"name": claim},
