@@ -451,6 +451,41 @@ def test_observations_published_over_mqtt_are_created_and_announced(
         assert sorted(o["result"] for o in api.ok("Observations")["value"]) == [1, 2, 3, 4, 5]
 
 
+@SQL_BACKENDS
+def test_a_burst_is_stored_and_announced_whole(
+    backend: str, make_settings: Callable[..., Settings], tmp_path: Path,
+) -> None:
+    """Announcing is slower than storing: under a burst, writers wait for it rather than
+    announcements being dropped, and the messages wait in the broker, not in memory."""
+    # A broker that queues what a busy listener has not taken yet, as the README advises.
+    broker = started_broker(tmp_path / "broker", "max_queued_messages 0\n")
+    with broker as private:
+        settings = make_settings(backend, private.port)
+        root = f"{settings.mqtt_prefix}v1.1/"
+        _burst(settings, root, private.port)
+
+
+def _burst(settings: Settings, root: str, port: int) -> None:
+    burst = 4000
+    with running(settings) as client, \
+            MqttClient(port, filters=[f"{root}Observations"]) as listener:
+        api = Api(client)
+        ds = new_datastream(api)
+        topic = f"{root}Datastreams({ds})/Observations"
+        with MqttClient(port) as sensor:
+            infos = [sensor._client.publish(topic, json.dumps({"result": n}).encode(), qos=1)
+                     for n in range(burst)]
+            for info in infos:
+                info.wait_for_publish(TIMEOUT)
+        wait_until(lambda: count(api) == burst, f"{burst} Observations", timeout=120)
+        announced = listener.wait_count(f"{root}Observations", burst, timeout=120)
+        assert len(announced) == burst
+        stored = api.ok("Observations", **{"$top": str(burst), "$select": "id"})["value"]
+        assert sorted(id_of(p) for _, p in announced) == sorted(o["@iot.id"] for o in stored)
+        mqtt = client.app.state.mqtt
+        assert mqtt.link.pending() == 0  # every announcement acknowledged by the broker
+
+
 @PG_ONLY
 def test_concurrent_first_observations_share_one_feature_of_interest(
     backend: str, make_settings: Callable[..., Settings], shared_broker: None,

@@ -108,3 +108,6 @@ class ChangeEvent:
     id: int
     operation: str  # "create", "update" or "delete"
     fields: tuple[str, ...] = ()
+    # A created Observation's row as stored, when the write read it back anyway: what
+    # announcing it needs, without another query.
+    row: dict[str, Any] | None = field(default=None, compare=False, repr=False)

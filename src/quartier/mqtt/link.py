@@ -13,10 +13,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import threading
 import urllib.parse
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import paho.mqtt.client as paho
 from paho.mqtt.packettypes import PacketTypes
@@ -30,11 +32,24 @@ log = logging.getLogger(__name__)
 RECEIVE_MAXIMUM = 1000  # messages the broker may have sent us that we have not acknowledged
 SESSION_SECONDS = 86_400  # how long the broker keeps the session while Quartier is away
 # Publications kept while the broker is away (newer ones are dropped, with a warning).
-# paho walks its whole queue at each acknowledgement, so a long queue costs much CPU.
 MAX_QUEUED = 10_000
+# While connected, publishers wait (:meth:`BrokerLink.room`) when this many publications
+# await the broker's acknowledgement: announcing slows down instead of dropping any.
+HIGH_WATER = 2_000
 _ORIGIN = ("origin", "quartier")
 
-Message = paho.MQTTMessage
+
+
+class Message(NamedTuple):
+    """A received message, kept light while it waits: paho's own message object (with
+    its lock, condition and properties) is some kilobytes, and the broker may send many
+    more messages than the Receive Maximum asks for once acknowledgements flow."""
+
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+    own: bool  # published by Quartier: an announcement, not a request
 
 
 def broker_address(url: str) -> tuple[str, int, str | None, str | None]:
@@ -49,18 +64,26 @@ def broker_address(url: str) -> tuple[str, int, str | None, str | None]:
     return parts.hostname, port, parts.username, parts.password
 
 
+def _options(topic: str) -> SubscribeOptions:
+    """QoS 1, and none of our own publications back (MQTT 5 "No Local"; a shared
+    subscription may not ask for it, so there the user property tells them apart)."""
+    return SubscribeOptions(qos=1, noLocal=not topic.startswith("$share/"))
+
+
 def is_own(message: Message) -> bool:
     """Whether Quartier published this message (an announcement, not a request)."""
-    props = getattr(message, "properties", None)
-    return _ORIGIN in (getattr(props, "UserProperty", None) or [])
+    return message.own
 
 
 class BrokerLink:
     """A persistent MQTT 5 session with manual acknowledgements."""
 
-    def __init__(self, url: str, client_id: str, subscriptions: Sequence[str]) -> None:
+    def __init__(self, url: str, client_id: str, subscriptions: Sequence[str],
+                 stale: Sequence[str] = ()) -> None:
         self.host, self.port, user, password = broker_address(url)
         self.subscriptions = list(subscriptions)
+        # Filters an earlier run of this session may have subscribed to, left at connect.
+        self.stale = list(stale)
         self.connected = asyncio.Event()
         self._loop = asyncio.get_running_loop()
         self._queue: asyncio.Queue[Message] = asyncio.Queue()
@@ -72,10 +95,19 @@ class BrokerLink:
             client.username_pw_set(user, password)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.max_queued_messages_set(MAX_QUEUED)
+        # No in-flight window in paho: each publication goes out at once, and the broker
+        # acknowledges it at once. (With a window, paho walks the in-flight messages at
+        # every acknowledgement to find the next one to send.) :meth:`room` bounds them.
+        client.max_inflight_messages_set(0)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_publish = self._on_publish
         self._client = client
+        self._unacknowledged = 0  # our publications the broker has not acknowledged yet
+        self._count_lock = threading.Lock()
+        self._room = asyncio.Event()
+        self._room.set()
         self._stopping = False
         self._warned_full = False
         self._publish_properties = Properties(PacketTypes.PUBLISH)
@@ -103,9 +135,29 @@ class BrokerLink:
         self._client.disconnect(properties=properties)
         await asyncio.to_thread(self._client.loop_stop)
 
+    async def room(self) -> None:
+        """Wait, while the broker is connected, until fewer than :data:`HIGH_WATER` of our
+        publications await its acknowledgement. (While it is away, publications wait in
+        paho's queue, up to :data:`MAX_QUEUED`, and nobody is held up.)"""
+        while self.connected.is_set() and self._unacknowledged >= HIGH_WATER:
+            self._room.clear()
+            if self._unacknowledged < HIGH_WATER:  # acknowledged meanwhile
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._room.wait(), 1.0)
+
+    def pending(self) -> int:
+        """Our publications the broker has not acknowledged yet."""
+        return self._unacknowledged
+
     def publish(self, topic: str, payload: bytes, retain: bool = False) -> None:
+        with self._count_lock:
+            self._unacknowledged += 1
         info = self._client.publish(topic, payload, qos=1, retain=retain,
                                     properties=self._publish_properties)
+        if info.rc == paho.MQTT_ERR_QUEUE_SIZE:
+            with self._count_lock:
+                self._unacknowledged -= 1
         if info.rc == paho.MQTT_ERR_QUEUE_SIZE and not self._warned_full:
             self._warned_full = True
             log.warning("%d announcements wait for the MQTT broker; newer ones are dropped "
@@ -120,7 +172,7 @@ class BrokerLink:
         dropped = [t for t in self.subscriptions if t not in wanted]
         self.subscriptions = wanted  # also what a reconnect subscribes to
         if added:
-            self._client.subscribe([(topic, SubscribeOptions(qos=1)) for topic in added])
+            self._client.subscribe([(topic, _options(topic)) for topic in added])
         if dropped:
             self._client.unsubscribe(dropped)
 
@@ -140,8 +192,10 @@ class BrokerLink:
                         self.port, reason)
             return
         log.info("connected to the MQTT broker at %s:%d", self.host, self.port)
+        if self.stale:
+            client.unsubscribe(self.stale)
         if self.subscriptions:
-            client.subscribe([(topic, SubscribeOptions(qos=1)) for topic in self.subscriptions])
+            client.subscribe([(topic, _options(topic)) for topic in self.subscriptions])
         self._loop.call_soon_threadsafe(self.connected.set)
 
     def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason: Any,
@@ -151,5 +205,16 @@ class BrokerLink:
                         self.port, reason)
         self._loop.call_soon_threadsafe(self.connected.clear)
 
-    def _on_message(self, client: Any, userdata: Any, message: Message) -> None:
-        self._loop.call_soon_threadsafe(self._queue.put_nowait, message)
+    def _on_publish(self, client: Any, userdata: Any, mid: int, reason: Any,
+                    properties: Any) -> None:
+        with self._count_lock:
+            self._unacknowledged -= 1
+            wake = self._unacknowledged == HIGH_WATER // 2
+        if wake:
+            self._loop.call_soon_threadsafe(self._room.set)
+
+    def _on_message(self, client: Any, userdata: Any, message: paho.MQTTMessage) -> None:
+        props = getattr(message, "properties", None)
+        own = _ORIGIN in (getattr(props, "UserProperty", None) or [])
+        received = Message(message.topic, bytes(message.payload), message.mid, message.qos, own)
+        self._loop.call_soon_threadsafe(self._queue.put_nowait, received)

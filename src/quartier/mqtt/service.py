@@ -45,6 +45,7 @@ from quartier.store.read import fetch_entities, id_scope
 log = logging.getLogger(__name__)
 
 IN_FLIGHT = 256  # messages being stored at once
+PENDING_BATCHES = 512  # committed batches that may wait to be announced
 SHARE_GROUP = "quartier"
 _ID_CHUNK = 500
 _LINKS = "@links"  # key of a created row's link-table ids
@@ -91,7 +92,10 @@ class MqttService:
         self.settings = settings
         self.prefix = settings.mqtt_prefix
         self.root = settings.base_url.rstrip("/") or f"http://{settings.host}:{settings.port}"
-        self._events: asyncio.Queue[Sequence[ChangeEvent]] = asyncio.Queue()
+        # Committed batches waiting to be announced. When announcing falls behind, writers
+        # wait for room (after their commit, before they answer): the backlog, and with it
+        # the process's memory, stays bounded, and MQTT intake slows to what is announced.
+        self._events: asyncio.Queue[Sequence[ChangeEvent]] = asyncio.Queue(PENDING_BATCHES)
         self._slots = asyncio.Semaphore(IN_FLIGHT)
         self._tasks: list[asyncio.Task[None]] = []
         self._tenant_names: dict[int, str] = {}
@@ -99,11 +103,16 @@ class MqttService:
         self.link: BrokerLink | None = None
 
     async def start(self) -> None:
-        subscriptions = [f"$share/{SHARE_GROUP}/{t}" for t in create_subscriptions(self.prefix)]
-        subscriptions += LOG_TOPICS  # every worker needs every line
-        self.link = BrokerLink(self.settings.mqtt, client_id(self.settings), subscriptions)
+        plain = create_subscriptions(self.prefix)
+        shared = [f"$share/{SHARE_GROUP}/{t}" for t in plain]
+        # One worker subscribes plainly, so that the broker keeps our announcements (on the
+        # same topics) from us; several share a subscription, so that each message reaches
+        # one of them, and ignore the announcements that come back.
+        subscriptions, stale = (plain, shared) if self.settings.workers == 1 else (shared, plain)
+        subscriptions = [*subscriptions, *LOG_TOPICS]  # every worker needs every line
+        self.link = BrokerLink(self.settings.mqtt, client_id(self.settings), subscriptions, stale)
         self.link.start()
-        self.store.subscribe(self._events.put_nowait)
+        self.store.subscribe(self._events.put)
         self._tasks = [asyncio.create_task(self._announce_all()),
                        asyncio.create_task(self._receive_all())]
 
@@ -134,6 +143,7 @@ class MqttService:
         newest = await self._newest_of_datastreams(created) if self.settings.mqtt_retain_latest else {}
         answers: dict[tuple[int, str], bytes | None] = {}
         for event in events:
+            await self.link.room()
             etype = ENTITY_TYPES[event.entity_type]
             tenant = await self._tenant_name(event.tenant_id)
             root = tenant_root(self.prefix, tenant)
@@ -187,10 +197,14 @@ class MqttService:
     async def _created(self, events: Sequence[ChangeEvent]) -> dict[tuple[str, int], dict[str, Any]]:
         """The created entities as stored (with their foreign keys), read in a few queries."""
         wanted: dict[tuple[int, str], list[int]] = defaultdict(list)
-        for event in events:
-            if event.operation == "create":
-                wanted[(event.tenant_id, event.entity_type)].append(event.id)
         out: dict[tuple[str, int], dict[str, Any]] = {}
+        for event in events:
+            if event.operation != "create":
+                continue
+            if event.row is not None:  # the write read it back already
+                out[(event.entity_type, event.id)] = event.row
+            else:
+                wanted[(event.tenant_id, event.entity_type)].append(event.id)
         if not wanted:
             return out
         async with self.store.reader() as conn:
@@ -276,14 +290,16 @@ class MqttService:
                     log.exception("could not follow the broker's log line %r", message.payload)
                 self.link.ack(message)
                 continue
+            if is_own(message):  # our own announcement, back through a shared subscription
+                self.link.ack(message)
+                continue
             await self._slots.acquire()
             task = asyncio.create_task(self._take(message))
             task.add_done_callback(lambda _: self._slots.release())
 
     async def _take(self, message: Message) -> None:
         assert self.link is not None
-        if not is_own(message):
-            await self.store_message(message.topic, bytes(message.payload))
+        await self.store_message(message.topic, bytes(message.payload))
         self.link.ack(message)
 
     async def store_message(self, topic: str, payload: bytes) -> None:

@@ -158,7 +158,8 @@ async def write_bulk_batches(writer: BatchWriter, batches: list[Batch]) -> list[
         outcome.rows[len(outcome.ids)] = row
         outcome.ids.append(row["id"])
         assert outcome.events is not None
-        outcome.events.append(ChangeEvent(writer.tenant_id, "Observation", row["id"], "create"))
+        outcome.events.append(ChangeEvent(writer.tenant_id, "Observation", row["id"], "create",
+                                          row=row))
     await writer.finish()
     return outcomes
 

@@ -301,6 +301,7 @@ class BatchWriter:
         for rel in etype.relations:
             if rel.name in fk_ids:
                 columns.append((rel.column, "?", fk_ids[rel.name]))
+        row = None
         if etype is _OBSERVATION:
             stored = await self.insert_rows(etype.table, [columns], returning_columns(etype))
             row = decode_row(etype, stored[0], self.dialect)
@@ -314,7 +315,7 @@ class BatchWriter:
         elif etype.name == "Observation":
             await self.observation_added(fk_ids["Datastream"], fk_ids["FeatureOfInterest"],
                                           change.values)
-        self.events.append(ChangeEvent(self.tenant_id, etype.name, new_id, "create"))
+        self.events.append(ChangeEvent(self.tenant_id, etype.name, new_id, "create", row=row))
         return new_id
 
     async def _link(self, change: Link) -> int:
