@@ -15,7 +15,7 @@ second: first, highest, last), and checks afterwards that every acknowledged upl
 the database (two Observations each) and that there is no dead letter.
 
     .venv/bin/python bench/bench_lorawan.py --seconds 30
-    .venv/bin/python bench/bench_lorawan.py --seconds 600   # the 10-minute memory check
+    .venv/bin/python bench/bench_lorawan.py --seconds 600 --baseline-seconds 30  # memory over 10 min
 
 Needs ``wrk`` (Debian: ``apt-get install -y wrk``). Traffic goes to 127.0.0.1 only; the
 server and the database are removed at the end, also after an error or Ctrl-C.
@@ -151,7 +151,9 @@ async def database_counts(url: str) -> tuple[int, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=int, default=30, help="length of each measured run")
+    parser.add_argument("--seconds", type=int, default=30, help="length of the uplink run")
+    parser.add_argument("--baseline-seconds", type=int, default=None,
+                        help="length of the baseline run (default: --seconds)")
     parser.add_argument("--devices", type=int, default=1000)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
@@ -228,7 +230,8 @@ def main() -> None:
         if spy is not None:
             spy.wait(60)
         say("baseline: one SensorThings Observation per POST")
-        post = wrk(base, ["post", streams, "1", "0"], args.seconds, args.connections, args.threads)
+        post = wrk(base, ["post", streams, "1", "0"], args.baseline_seconds or args.seconds,
+                   args.connections, args.threads)
 
         print()
         print(f"{'run':<10} {'req/s':>9} {'Obs/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} "

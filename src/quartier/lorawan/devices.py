@@ -21,7 +21,7 @@ from quartier.lorawan.profiles import Profile, by_id
 from quartier.lorawan.profiles import find as find_profile
 from quartier.model.changes import Batch, Record, Ref
 from quartier.model.entities import ENTITY_TYPES
-from quartier.model.parse import parse_create
+from quartier.model.parse import known_members, parse_create
 from quartier.model.values import JSON
 from quartier.store import Store
 
@@ -69,10 +69,7 @@ def dev_eui(raw: Any, what: str = "devEui") -> str:
 def parse_device(body: Any, what: str = "the device") -> NewDevice:
     if not isinstance(body, dict):
         raise BadRequest(f"{what} must be a JSON object with devEui, name and profile")
-    unknown = set(body) - _KEYS
-    if unknown:
-        raise BadRequest(f"{what} has no member {sorted(unknown)[0]!r}; known: "
-                         f"{', '.join(sorted(_KEYS))}")
+    known_members(body, _KEYS, what)
     eui = dev_eui(body.get("devEui"), f"{what}: devEui")
     name = body.get("name")
     if not isinstance(name, str) or not name.strip():

@@ -21,7 +21,7 @@ from typing import Any
 
 from quartier import deadletters
 from quartier.api.body import parse_json
-from quartier.errors import BadRequest, Conflict, QuartierError, Unprocessable
+from quartier.errors import BadRequest, Conflict, NotFound, QuartierError, Unprocessable
 from quartier.lorawan import integrations
 from quartier.lorawan.decoders import DecodeError, get_decoder
 from quartier.lorawan.devices import Device, DeviceRegistry, point
@@ -67,7 +67,6 @@ class UplinkIngest:
         self.store = store
         self.registry = DeviceRegistry(store)
         self._integrations: dict[tuple[int, str], tuple[float, Integration]] = {}
-        self._positions: dict[int, tuple[float, float]] = {}  # Thing id -> its last (lon, lat)
 
     async def integration(self, tenant_id: int, name: str, authorization: str | None) -> Integration:
         """The integration a webhook is for, when the request carries its secret (401)."""
@@ -76,7 +75,7 @@ class UplinkIngest:
         if hit is None or now - hit[0] > INTEGRATION_SECONDS:
             try:
                 found = await integrations.find(self.store, tenant_id, name)
-            except QuartierError:
+            except NotFound:
                 found = None
             if found is None:
                 self._integrations.pop((tenant_id, name), None)
@@ -170,9 +169,7 @@ class UplinkIngest:
             return
         assert device.thing_id is not None
         coordinates = fix["coordinates"]
-        last = self._positions.get(device.thing_id)
-        if last is None:
-            last = await self._current_position(device.thing_id)
+        last = await self._current_position(device.thing_id)  # also moved by others
         if last is not None and all(
                 abs(a - b) < _MOVED_DEGREES for a, b in zip(last, coordinates[:2], strict=True)):
             return
@@ -180,7 +177,6 @@ class UplinkIngest:
             "name": f"{device.name} position", "encodingType": "application/geo+json",
             "description": f"GPS fix of {device.name}", "location": fix})))
         batch.add(Update(IdRef(_THING, device.thing_id), {}, replace_links={"Locations": [location]}))
-        self._positions[device.thing_id] = (coordinates[0], coordinates[1])
 
     async def _current_position(self, thing_id: int) -> tuple[float, float] | None:
         async with self.store.reader() as conn:

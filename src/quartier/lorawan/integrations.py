@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from quartier.errors import BadRequest, Conflict, NotFound, QuartierError
+from quartier.model.parse import known_members
 from quartier.mqtt.link import broker_address
 from quartier.store import Store
 
@@ -77,10 +78,7 @@ def parse_integration(body: Any) -> tuple[str, str, str | None, str | None]:
     """(name, network, mqtt url, mqtt topic) from ``POST /api/lorawan/integrations``."""
     if not isinstance(body, dict):
         raise BadRequest('an integration is a JSON object: {"name": "ttn-stadt", "network": "tts"}')
-    unknown = set(body) - _KEYS
-    if unknown:
-        raise BadRequest(f"an integration has no member {sorted(unknown)[0]!r}; known: "
-                         f"{', '.join(sorted(_KEYS))}")
+    known_members(body, _KEYS, "an integration")
     name = body.get("name")
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise BadRequest(f"name must be 1 to 63 lower-case letters, digits and dashes, not {name!r}")

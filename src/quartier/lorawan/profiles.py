@@ -30,7 +30,7 @@ from quartier.errors import BadRequest, Conflict, NotFound
 from quartier.lorawan.decoders import get_decoder
 from quartier.model.changes import Batch, Create, IdRef, NewRef, Record, Ref
 from quartier.model.entities import ENTITY_TYPES
-from quartier.model.parse import parse_members
+from quartier.model.parse import known_members, parse_members
 from quartier.model.values import JSON
 from quartier.store import Store
 
@@ -92,10 +92,7 @@ def parse_profile(body: Any) -> Profile:
     if not isinstance(body, dict):
         raise BadRequest("a device profile is a JSON object with name, fields and optionally "
                          "description, decoder, sensor and position")
-    unknown = set(body) - _KEYS
-    if unknown:
-        raise BadRequest(f"a device profile has no member {sorted(unknown)[0]!r}; known: "
-                         f"{', '.join(sorted(_KEYS))}")
+    known_members(body, _KEYS, "a device profile")
     name = body.get("name")
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise BadRequest("name must be 1 to 100 letters, digits, dots, dashes or underscores, "
@@ -135,10 +132,7 @@ def _field(key: Any, raw: Any) -> FieldSpec:
         raise BadRequest(f"{what}: a field name is letters, digits, '_', '.' or '-', up to 100")
     if not isinstance(raw, dict):
         raise BadRequest(f"{what} must be an object with observedProperty and unitOfMeasurement")
-    unknown = set(raw) - _FIELD_KEYS
-    if unknown:
-        raise BadRequest(f"{what} has no member {sorted(unknown)[0]!r}; known: "
-                         f"{', '.join(sorted(_FIELD_KEYS))}")
+    known_members(raw, _FIELD_KEYS, what)
     observed = raw.get("observedProperty")
     if not isinstance(observed, dict) or not isinstance(observed.get("name"), str):
         raise BadRequest(f"{what}.observedProperty must be an object with at least a name "

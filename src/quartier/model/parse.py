@@ -31,6 +31,14 @@ def parse_id(raw: Any, what: str) -> int:
     return raw
 
 
+def known_members(body: dict[str, Any], known: set[str] | frozenset[str], what: str) -> None:
+    """400 naming the first member of ``body`` that is not in ``known``."""
+    unknown = set(body) - known
+    if unknown:
+        raise BadRequest(f"{what} has no member {sorted(unknown)[0]!r}; known: "
+                         f"{', '.join(sorted(known))}")
+
+
 def _ignored_key(key: str) -> bool:
     # Clients echo server annotations back (selfLink, navigationLink); they carry no data.
     return key.startswith("@iot.") or key.endswith("@iot.navigationLink") or key.endswith(
