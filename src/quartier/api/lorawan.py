@@ -181,7 +181,7 @@ class LorawanApi:
             return json_response({"ignored": stored.ignored}, 202)
         assert stored.device is not None
         root = self.settings.base_url.rstrip("/") or str(request.base_url).rstrip("/")
-        base = root + request.url.path.partition("/api/")[0] + "/v1.1"
+        base = root + request.scope["path"].partition("/api/")[0] + "/v1.1"
         return json_response({
             "devEui": stored.device.dev_eui, "duplicate": stored.duplicate,
             "Observations": [f"{base}/Observations({i})" for i in stored.observations],

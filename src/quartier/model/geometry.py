@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 import shapely
-from shapely.geometry import mapping, shape
+from shapely.geometry import Point, mapping, shape
 from shapely.geometry.base import BaseGeometry
 
 from quartier.errors import BadRequest
@@ -101,6 +101,9 @@ def extend_area(area: dict[str, Any] | None, additions: list[BaseGeometry]) -> d
     """The convex hull of an existing area and further geometries, or None when unchanged."""
     if not additions:
         return None
+    if area is not None and area.get("type") == "Point" and all(
+            isinstance(g, Point) and list(g.coords[0]) == list(area["coordinates"]) for g in additions):
+        return None  # a fixed sensor: its one place again (the usual case, and cheap)
     current = shape(area) if area else None
     if current is not None and all(current.covers(g) for g in additions):
         return None

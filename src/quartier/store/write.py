@@ -539,7 +539,8 @@ class BatchWriter:
             int(known) if known is not None
             else await self._feature_from_location(state.location_id)
         )
-        self._feature_geometry.setdefault(feature_id, shape(geometry_json(state.location)))
+        if feature_id not in self._feature_geometry:
+            self._feature_geometry[feature_id] = shape(geometry_json(state.location))
         self._thing_feature[state.thing_id] = feature_id
         return feature_id
 
