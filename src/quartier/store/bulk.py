@@ -94,11 +94,16 @@ def _parent(change: Create) -> IdRef:
     return parent
 
 
+# Batches of up to this many Observations are merged with others of their write group;
+# larger ones (CreateObservations) go in by COPY, which is faster for many rows.
+MERGE_LIMIT = 16
+
+
 def is_bulk_batch(batch: Batch) -> bool:
-    """New Observations of existing Datastreams (and FeaturesOfInterest), with records of
-    plain values (an uplink's mark): a batch the write group can merge with others."""
+    """A few new Observations of existing Datastreams (and FeaturesOfInterest), with
+    records of plain values (an uplink's mark): a batch the write group merges with others."""
     return (
-        bool(batch.changes)
+        0 < len(batch.changes) <= MERGE_LIMIT
         and all(_plain_observation(c) for c in batch.changes)
         and all(_plain_values(r) for r in batch.records)
     )
