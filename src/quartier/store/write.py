@@ -9,7 +9,7 @@ batch rather than by a trigger per row.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -138,9 +138,22 @@ class BatchWriter:
                 elif isinstance(change, Delete):
                     self._ids.append(await self._delete(change))
             await self.finish()
+            self._attach_rows(batch)
         for record in batch.records:
             await self._record_row(record)
         return self._ids
+
+    def _attach_rows(self, batch: Batch) -> None:
+        """Give the events of created Observations their stored rows, for announcing
+        without reading them back; only when no later change of the batch altered them."""
+        if not self.rows or not all(isinstance(c, Create | Link) for c in batch.changes):
+            return
+        by_id = {row["id"]: row for row in self.rows.values()}
+        self.events = [
+            replace(e, row=by_id[e.id])
+            if e.operation == "create" and e.entity_type == "Observation" and e.id in by_id else e
+            for e in self.events
+        ]
 
     async def finish(self) -> None:
         """The side effects owed once per batch: history, derived Datastream fields."""
@@ -301,7 +314,6 @@ class BatchWriter:
         for rel in etype.relations:
             if rel.name in fk_ids:
                 columns.append((rel.column, "?", fk_ids[rel.name]))
-        row = None
         if etype is _OBSERVATION:
             stored = await self.insert_rows(etype.table, [columns], returning_columns(etype))
             row = decode_row(etype, stored[0], self.dialect)
@@ -315,7 +327,7 @@ class BatchWriter:
         elif etype.name == "Observation":
             await self.observation_added(fk_ids["Datastream"], fk_ids["FeatureOfInterest"],
                                           change.values)
-        self.events.append(ChangeEvent(self.tenant_id, etype.name, new_id, "create", row=row))
+        self.events.append(ChangeEvent(self.tenant_id, etype.name, new_id, "create"))
         return new_id
 
     async def _link(self, change: Link) -> int:
