@@ -112,7 +112,12 @@ class LorawanMqtt:
         integration = next((i for i in group if i.mqtt_topic is not None
                             and paho.topic_matches_sub(i.mqtt_topic, message.topic)), None)
         if integration is not None:
-            await self._store(integration, message.topic, bytes(message.payload))
+            await self._store(integration, message.topic, message.payload)
+        else:  # its integration was dropped while the message was on its way: keep it
+            with contextlib.suppress(Exception):
+                await deadletters.keep(self.ingest.store, None, "lorawan:mqtt", message.topic,
+                                       message.payload, "422: no LoRaWAN integration takes this "
+                                       "topic any more")
         link.ack(message)
 
     async def _store(self, integration: Integration, topic: str, payload: bytes) -> None:
