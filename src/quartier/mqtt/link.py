@@ -7,7 +7,7 @@
 * paho's network thread reconnects by itself, waiting 1 s and then up to 30 s between
   attempts; publications made meanwhile wait in its queue.
 * Quartier's own publications carry a user property, so that a worker can tell them
-  from a client's message on the same topic (:func:`is_own`).
+  from a client's message on the same topic (:attr:`Message.own`).
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ HIGH_WATER = 2_000
 _ORIGIN = ("origin", "quartier")
 
 
-
 class Message(NamedTuple):
     """A received message, kept light while it waits: paho's own message object (with
     its lock, condition and properties) is some kilobytes, and the broker may send many
@@ -68,11 +67,6 @@ def _options(topic: str) -> SubscribeOptions:
     """QoS 1, and none of our own publications back (MQTT 5 "No Local"; a shared
     subscription may not ask for it, so there the user property tells them apart)."""
     return SubscribeOptions(qos=1, noLocal=not topic.startswith("$share/"))
-
-
-def is_own(message: Message) -> bool:
-    """Whether Quartier published this message (an announcement, not a request)."""
-    return message.own
 
 
 class BrokerLink:

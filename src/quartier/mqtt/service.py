@@ -3,13 +3,16 @@
 * Announcing: after each commit, the store's events are queued; a task publishes each
   change on its topics (:mod:`quartier.mqtt.topics`) with what a GET of the matching
   path answers, byte for byte. Every change is announced by the process that committed
-  it, so several worker processes announce each change once.
+  it, so several worker processes announce each change once. The queue is bounded and
+  the task waits for the broker's acknowledgements (:meth:`BrokerLink.room`), so when
+  announcing falls behind, writers wait instead of announcements being dropped.
 * Creating: messages on the topics that create Observations are POSTed as over HTTP,
   up to :data:`IN_FLIGHT` at a time (concurrent writes share transactions). A message is
   acknowledged only after its Observation is committed, or after it is kept as a dead
   letter; while the database is away it is retried, unacknowledged, so that a crash
   leaves it with the broker. Several workers share one subscription (``$share``), so
-  each message reaches one of them.
+  each message reaches one of them; one worker subscribes plainly with "No Local", so
+  that the broker does not send it its own announcements.
 * ``$select`` topics: each worker follows the broker's log of subscriptions
   (:mod:`quartier.mqtt.select`) and publishes a change also on the ``$select`` topics
   clients want, narrowed as a GET with that ``$select`` answers.
@@ -36,7 +39,7 @@ from quartier.model.entities import ENTITY_TYPES, EntityType, RelationKind
 from quartier.model.times import format_instant
 from quartier.model.values import TIME
 from quartier.mqtt.ingest import SOURCE, create_from_message, link_base, tenant_of
-from quartier.mqtt.link import BrokerLink, Message, is_own
+from quartier.mqtt.link import BrokerLink, Message
 from quartier.mqtt.select import LOG_TOPICS, SelectTopic, SelectTopics
 from quartier.mqtt.topics import Notice, create_subscriptions, notices, tenant_root
 from quartier.settings import Settings
@@ -290,7 +293,7 @@ class MqttService:
                     log.exception("could not follow the broker's log line %r", message.payload)
                 self.link.ack(message)
                 continue
-            if is_own(message):  # our own announcement, back through a shared subscription
+            if message.own:  # our own announcement, back through a shared subscription
                 self.link.ack(message)
                 continue
             await self._slots.acquire()
