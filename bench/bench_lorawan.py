@@ -29,7 +29,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -42,20 +41,13 @@ from typing import Any
 
 import asyncpg
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ is not a package
+from bench_sensorthings import free_port, say
+
 HERE = Path(__file__).resolve().parent
 LUA = HERE / "wrk_lorawan.lua"
 HOST = "127.0.0.1"
 PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-def say(text: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def call(base: str, method: str, path: str, body: Any = None, content_type: str = "application/json",
