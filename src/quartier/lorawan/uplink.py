@@ -39,7 +39,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from quartier.errors import BadRequest
-from quartier.model.times import format_instant, parse_instant
+from quartier.model.times import _json_kind, format_instant, parse_instant
 
 T = TypeVar("T")
 Reader = Callable[[Any, str], T]
@@ -210,7 +210,7 @@ class _At:
         if items is None:
             return []
         if not isinstance(items, list):
-            raise BadRequest(f"{self.path(key)} must be an array, not {_kind(items)}")
+            raise BadRequest(f"{self.path(key)} must be an array, not {_json_kind(items)}")
         return [_At(item, f"{self.path(key)}[{i}]") for i, item in enumerate(items)]
 
 
@@ -274,7 +274,7 @@ def _tts_position(locations: _At) -> tuple[float, float, float | None] | None:
 
 def _object(value: Any, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise BadRequest(f"{what} must be a JSON object, not {_kind(value)}")
+        raise BadRequest(f"{what} must be a JSON object, not {_json_kind(value)}")
     return value
 
 
@@ -312,7 +312,7 @@ _dev_addr = _hex(8, "DevAddr")
 
 def _frame(value: Any, what: str) -> bytes:
     if not isinstance(value, str):
-        raise BadRequest(f"{what} must be a base64 string, not {_kind(value)}")
+        raise BadRequest(f"{what} must be a base64 string, not {_json_kind(value)}")
     text = value.translate(_URLSAFE)
     try:
         data = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
@@ -368,20 +368,8 @@ def _seconds(value: Any, what: str) -> float:
     raise BadRequest(f"{what} must be a duration of at most 60 s such as '0.056576s', not {_show(value)}")
 
 
-def _kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "null" if value is None else type(value).__name__
-
-
 def _show(value: Any) -> str:
     if isinstance(value, dict | list):
-        return _kind(value)
+        return _json_kind(value)
     text = repr(value)
     return text if len(text) <= 60 else f"{text[:57]}..."
