@@ -122,9 +122,7 @@ def import_csv_command(file: str, datastream: int, time_column: str, value_colum
     layout = CsvLayout(time_column, value_column, delimiter, time_format, timezone)
 
     async def run(store: Any) -> Any:
-        tenant_id = await store.tenant_id(tenant)
-        if tenant_id is None:
-            raise click.UsageError(f"no tenant {tenant!r}")
+        tenant_id = await _tenant_id(store, tenant)
         source = (io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline="")
                   if file == "-" else open(file, encoding="utf-8-sig", newline=""))  # noqa: SIM115
         try:
@@ -170,9 +168,7 @@ def devices_import(file: str, tenant: str, **options: Any) -> None:
         text = source.read()
 
     async def run(store: Any) -> Any:
-        tenant_id = await store.tenant_id(tenant)
-        if tenant_id is None:
-            raise click.UsageError(f"no tenant {tenant!r}")
+        tenant_id = await _tenant_id(store, tenant)
         return await DeviceRegistry(store).register(tenant_id, read_csv(text))
 
     try:
@@ -211,9 +207,7 @@ def lorawan_integration(name: str, network: str, mqtt_topic: str | None, mqtt_ur
         body["mqtt"] = {k: v for k, v in (("topic", mqtt_topic), ("url", mqtt_url)) if v}
 
     async def run(store: Any) -> Any:
-        tenant_id = await store.tenant_id(tenant)
-        if tenant_id is None:
-            raise click.UsageError(f"no tenant {tenant!r}")
+        tenant_id = await _tenant_id(store, tenant)
         return await integrations.create(store, tenant_id, body)
 
     integration, secret = _with_store(settings, run)
@@ -245,6 +239,14 @@ def _with_store(settings: Settings, action: Any, reraise: tuple[type[Exception],
     except QuartierError as exc:
         click.echo(f"quartier: {exc.message}", err=True)
         sys.exit(2)
+
+
+async def _tenant_id(store: Any, tenant: str) -> int:
+    """The id of the tenant named on the command line; a usage error when there is none."""
+    tenant_id = await store.tenant_id(tenant)
+    if tenant_id is None:
+        raise click.UsageError(f"no tenant {tenant!r}")
+    return int(tenant_id)
 
 
 def _settings(options: dict[str, Any]) -> Settings:

@@ -14,8 +14,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from quartier.api.body import read_bytes
+from quartier.api.params import request_tenant
 from quartier.api.responses import json_response
-from quartier.errors import BadRequest, NotFound, Unprocessable
+from quartier.errors import BadRequest, Unprocessable
 from quartier.importer import CsvLayout, import_csv, text_lines
 from quartier.model.parse import parse_id
 from quartier.settings import Settings
@@ -28,10 +29,7 @@ class ImportApi:
         self.settings = settings
 
     async def csv(self, request: Request) -> Response:
-        tenant = request.path_params.get("tenant", "default")
-        tenant_id = await self.store.tenant_id(tenant)
-        if tenant_id is None:
-            raise NotFound(f"no tenant {tenant!r}")
+        tenant_id = await request_tenant(self.store, request)
         query = request.query_params
         missing = [n for n in ("datastream", "timeColumn", "valueColumn") if not query.get(n)]
         if missing:

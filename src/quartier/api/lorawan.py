@@ -22,7 +22,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from quartier.api.body import JSON_TYPE, media_type, read_bytes, read_json
-from quartier.api.params import whole_number
+from quartier.api.params import request_tenant, whole_number
 from quartier.api.responses import json_response
 from quartier.errors import BadRequest, NotFound, UnsupportedMediaType
 from quartier.lorawan import integrations, profiles
@@ -61,11 +61,7 @@ class LorawanApi:
         ]
 
     async def _tenant(self, request: Request) -> int:
-        tenant = request.path_params.get("tenant", "default")
-        tenant_id = await self.store.tenant_id(tenant)
-        if tenant_id is None:
-            raise NotFound(f"no tenant {tenant!r}")
-        return tenant_id
+        return await request_tenant(self.store, request)
 
     async def _json(self, request: Request) -> Any:
         return await read_json(request, self.settings.max_body_bytes)

@@ -80,7 +80,6 @@ class UplinkIngest:
             if found is None:
                 self._integrations.pop((tenant_id, name), None)
                 integrations.refuse()
-            assert found is not None
             hit = self._integrations[(tenant_id, name)] = (now, found)
         integrations.check_secret(hit[1], authorization)
         return hit[1]

@@ -19,7 +19,7 @@ import re
 import secrets
 import urllib.parse
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from quartier.errors import BadRequest, Conflict, NotFound, QuartierError
 from quartier.model.parse import known_members
@@ -152,7 +152,7 @@ _REFUSAL = ("this webhook needs the integration's secret in the header "
             "'Authorization: Bearer <secret>'")
 
 
-def refuse() -> None:
+def refuse() -> NoReturn:
     """401, the same for an unknown integration as for a wrong secret: nothing is revealed."""
     raise Unauthorized(_REFUSAL)
 

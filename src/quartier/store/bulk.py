@@ -119,15 +119,14 @@ async def write_bulk_batches(writer: BatchWriter, batches: list[Batch]) -> list[
     per table, their rows in one multi-row INSERT. Each batch gets its own outcome: a
     batch that cannot be written (an unknown Datastream, a claimed record, no Location to
     make a FeatureOfInterest from) is left out whole, and the others are written."""
-    creates = [c for b in batches for c in b.changes if isinstance(c, Create)]
-    await writer.load_datastreams([_parent(c).id for c in creates])
+    await writer.load_datastreams([_parent(c).id for b in batches for c in _creates(b)])
     outcomes = [Outcome() for _ in batches]
     states: dict[int, list[Any]] = {}
     for index, batch in enumerate(batches):
         try:
             states[index] = [
                 await writer.datastream(_parent(c).id, NotFound if _parent(c).from_path else BadRequest)
-                for c in batch.changes if isinstance(c, Create)
+                for c in _creates(batch)
             ]
         except QuartierError as exc:
             outcomes[index].error = exc

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from quartier.api.body import JSON_PATCH_TYPE, accepted_types, media_type, read_json
+from quartier.api.params import request_tenant
 from quartier.api.responses import json_response
 from quartier.api.sensorthings import csv_format, data_array, geojson
 from quartier.api.sensorthings.batch import batch_endpoint
@@ -93,13 +94,10 @@ class SensorThingsApi:
         )
 
     async def context(self, request: Request) -> Context:
-        tenant = request.path_params.get("tenant", "default")
-        tenant_id = await self.store.tenant_id(tenant)
-        if tenant_id is None:
-            raise NotFound(f"no tenant {tenant!r}")
+        tenant_id = await request_tenant(self.store, request)
         version = request.path_params["version"]
         root = self.settings.base_url.rstrip("/") or str(request.base_url).rstrip("/")
-        prefix = f"/t/{tenant}" if "tenant" in request.path_params else ""
+        prefix = f"/t/{request.path_params['tenant']}" if "tenant" in request.path_params else ""
         return Context(self.store, self.settings, tenant_id, f"{root}{prefix}/{version}")
 
     async def root(self, request: Request) -> Response:
