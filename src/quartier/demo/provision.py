@@ -1,0 +1,250 @@
+"""Creating the demo town in a running Quartier, through its public API only.
+
+LoRaWAN devices (luminaires, cabinets, parking bays, vehicle trackers) get device profiles
+and are registered with ``POST /api/devices``; the other devices become Things with their
+Location and Datastreams by deep insert. What exists already (found by the Things'
+``properties/device``) is kept, so a second run against the same Quartier goes on where the
+first stopped. Each network server gets an integration whose fresh webhook secret the
+simulator then uses.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import httpx2 as httpx
+
+from quartier.demo.build import SimTown
+from quartier.demo.catalog import Field
+from quartier.demo.devices import SimDevice
+
+_REGISTER_CHUNK = 2_000
+_SENSORS = {
+    "gauge": ("Radar level sensor", "Non-contact radar water-level sensor above the water"),
+    "rain_gauge": ("Tipping-bucket rain gauge", "Heated tipping-bucket rain gauge, 0.1 mm"),
+    "water_works": ("Water-quality probe set", "Online probes for turbidity, pH, chlorine, "
+                    "conductivity and an electromagnetic flow meter"),
+    "air_quality": ("Air-quality station", "Electrochemical NO2 cell and optical particle counter, "
+                    "with temperature and humidity"),
+    "traffic_counter": ("Counting camera", "Counts road users by direction and class on the "
+                        "device; no images leave it"),
+    "streetlight": ("Luminaire controller", "LoRaWAN luminaire controller with power metering"),
+    "cabinet": ("Cabinet monitor", "LoRaWAN monitor of a lighting control cabinet"),
+    "parking_bay": ("Parking bay sensor", "Magnetometer in the road surface of one bay"),
+    "vehicle": ("Vehicle tracker", "LoRaWAN GPS tracker wired to the vehicle's bus"),
+}
+
+
+class ProvisionError(Exception):
+    """The target Quartier refused part of the town; the message says what and why."""
+
+
+@dataclass
+class Provisioned:
+    datastreams: dict[tuple[str, str], int] = field(default_factory=dict)  # (device, field) -> id
+    secrets: dict[str, str] = field(default_factory=dict)  # network -> webhook secret
+    integrations: dict[str, str] = field(default_factory=dict)  # network -> integration name
+    things: dict[str, int] = field(default_factory=dict)  # device key -> Thing id
+    created: int = 0  # devices created by this run
+
+
+def slug(text: str) -> str:
+    table = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue"})
+    return re.sub(r"[^a-z0-9]+", "-", text.translate(table).lower()).strip("-") or "town"
+
+
+class Provisioner:
+    def __init__(self, client: httpx.AsyncClient, sim: SimTown, prefix: str = "") -> None:
+        self.client = client
+        self.sim = sim
+        self.api = f"{prefix}/api"
+        self.sta = f"{prefix}/v1.1"
+        self.out = Provisioned()
+
+    async def run(self) -> Provisioned:
+        lorawan = [d for d in self.sim.devices if d.dev_eui is not None]
+        others = [d for d in self.sim.devices if d.dev_eui is None]
+        await self._profiles(lorawan)
+        await self._register(lorawan)
+        await self._things(others)
+        for network in sorted({d.channel for d in [*lorawan, *self.sim.strangers]}):
+            await self._integration(network)
+        return self.out
+
+    async def _call(self, method: str, url: str, ok: tuple[int, ...], **kwargs: Any) -> Any:
+        response = await self.client.request(method, url, **kwargs)
+        if response.status_code not in ok:
+            raise ProvisionError(f"{method} {url}: {response.status_code} {response.text[:500]}")
+        return response.json() if response.content else None
+
+    # -- LoRaWAN ----------------------------------------------------------------------
+
+    async def _profiles(self, devices: list[SimDevice]) -> None:
+        done: set[str] = set()
+        for device in devices:
+            name = device.profile
+            if name is None or name in done:
+                continue
+            done.add(name)
+            found = await self.client.get(f"{self.api}/device-profiles/{name}")
+            if found.status_code == 200:
+                continue
+            label, description = _SENSORS[device.kind]
+            body: dict[str, Any] = {
+                "name": name, "description": f"{label} ({self.sim.town.name} demo)",
+                "sensor": {"name": label, "description": description,
+                           "encodingType": "text/plain", "metadata": label},
+                "fields": {f.key: _profile_field(f) for f in device.fields},
+            }
+            if "latitude" in {f.key for f in device.fields}:
+                body["position"] = {"latitude": "latitude", "longitude": "longitude"}
+            await self._call("POST", f"{self.api}/device-profiles", (201,), json=body)
+
+    async def _register(self, devices: list[SimDevice]) -> None:
+        known: dict[str, dict[str, Any]] = {}
+        offset = 0
+        while True:
+            page = await self._call("GET", f"{self.api}/devices?limit=1000&offset={offset}", (200,))
+            for item in page["value"]:
+                known[item["devEui"]] = item
+            offset += len(page["value"])
+            if not page["value"] or offset >= page["total"]:
+                break
+        missing = [d for d in devices if d.dev_eui not in known]
+        for start in range(0, len(missing), _REGISTER_CHUNK):
+            chunk = missing[start:start + _REGISTER_CHUNK]
+            body = [self._device_body(d) for d in chunk]
+            answer = await self._call("POST", f"{self.api}/devices", (201,), json=body)
+            for item in answer["value"]:
+                known[item["devEui"]] = item
+            self.out.created += len(chunk)
+        for device in devices:
+            item = known[device.dev_eui or ""]
+            self.out.things[device.key] = item["thingId"]
+            for key, datastream in item["datastreams"].items():
+                self.out.datastreams[(device.key, key)] = datastream
+
+    def _device_body(self, device: SimDevice) -> dict[str, Any]:
+        lon, lat = self.sim.town.to_lonlat(*device.xy)
+        return {"devEui": device.dev_eui, "name": device.name, "profile": device.profile,
+                "description": f"{_SENSORS[device.kind][0]}: {device.name}",
+                "location": {"latitude": round(lat, 6), "longitude": round(lon, 6)},
+                "properties": {**device.properties, "device": device.key}}
+
+    async def _integration(self, network: str) -> None:
+        name = f"{slug(self.sim.town.name)}-{network}"
+        found = await self.client.get(f"{self.api}/lorawan/integrations/{name}")
+        if found.status_code == 200:
+            await self._call("DELETE", f"{self.api}/lorawan/integrations/{name}", (204,))
+        answer = await self._call("POST", f"{self.api}/lorawan/integrations", (201,),
+                                  json={"name": name, "network": network})
+        self.out.integrations[network] = name
+        self.out.secrets[network] = answer["secret"]
+
+    # -- Things by deep insert --------------------------------------------------------
+
+    async def _things(self, devices: list[SimDevice]) -> None:
+        if not devices:
+            return
+        existing = await self._existing_things()
+        observed: dict[str, int] = {}
+        sensors: dict[str, int] = {}
+        for device in devices:
+            if device.key in existing:
+                thing_id, datastreams = existing[device.key]
+            else:
+                for f in device.fields:
+                    definition = f.observed_property()["definition"]
+                    if definition not in observed:
+                        observed[definition] = await self._observed_property(f)
+                if device.kind not in sensors:
+                    sensors[device.kind] = await self._sensor(device.kind)
+                thing_id = await self._create_thing(device, observed, sensors[device.kind])
+                datastreams = await self._datastreams_of(thing_id)
+                self.out.created += 1
+            self.out.things[device.key] = thing_id
+            for f in device.fields:
+                name = f"{device.name} {f.name}"
+                if name not in datastreams:
+                    raise ProvisionError(f"Thing {thing_id} ({device.name}) has no Datastream "
+                                         f"named {name!r}; was it changed by hand?")
+                self.out.datastreams[(device.key, f.key)] = datastreams[name]
+
+    async def _existing_things(self) -> dict[str, tuple[int, dict[str, int]]]:
+        town = self.sim.town.name.replace("'", "''")
+        url = (f"{self.sta}/Things?$filter=" + quote(f"properties/town eq '{town}'") +
+               "&$select=id,properties&$expand=Datastreams($select=id,name;$top=100)&$top=1000")
+        out: dict[str, tuple[int, dict[str, int]]] = {}
+        while url:
+            page = await self._call("GET", url, (200,))
+            for thing in page["value"]:
+                key = (thing.get("properties") or {}).get("device")
+                if isinstance(key, str):
+                    out[key] = (thing["@iot.id"], {d["name"]: d["@iot.id"] for d in thing["Datastreams"]})
+            url = page.get("@iot.nextLink", "")
+        return out
+
+    async def _observed_property(self, f: Field) -> int:
+        body = f.observed_property()
+        definition = body["definition"].replace("'", "''")
+        found = await self._call("GET", f"{self.sta}/ObservedProperties?$select=id&$filter="
+                                 + quote(f"definition eq '{definition}'"), (200,))
+        if found["value"]:
+            return int(found["value"][0]["@iot.id"])
+        return await self._create("ObservedProperties", body)
+
+    async def _sensor(self, kind: str) -> int:
+        label, description = _SENSORS[kind]
+        return await self._create("Sensors", {"name": label, "description": description,
+                                              "encodingType": "text/plain", "metadata": label})
+
+    async def _create(self, entity_set: str, body: dict[str, Any]) -> int:
+        response = await self.client.post(f"{self.sta}/{entity_set}", json=body)
+        if response.status_code != 201:
+            raise ProvisionError(f"POST {entity_set}: {response.status_code} {response.text[:500]}")
+        return int(response.headers["location"].rsplit("(", 1)[1].rstrip(")"))
+
+    async def _create_thing(self, device: SimDevice, observed: dict[str, int], sensor: int) -> int:
+        lon, lat = self.sim.town.to_lonlat(*device.xy)
+        body = {
+            "name": device.name,
+            "description": f"{_SENSORS[device.kind][0]}: {device.name}",
+            "properties": {**device.properties, "device": device.key},
+            "Locations": [{"name": device.name, "description": f"Position of {device.name}",
+                           "encodingType": "application/geo+json",
+                           "location": {"type": "Point", "coordinates": [round(lon, 6), round(lat, 6)]}}],
+            "Datastreams": [{
+                "name": f"{device.name} {f.name}",
+                "description": f"{f.observed_property()['description']} at {device.name}",
+                "unitOfMeasurement": f.unit_of_measurement(),
+                "observationType": f.observation_type,
+                "properties": _datastream_properties(device, f),
+                "Sensor": {"@iot.id": sensor},
+                "ObservedProperty": {"@iot.id": observed[f.observed_property()["definition"]]},
+            } for f in device.fields],
+        }
+        return await self._create("Things", body)
+
+    async def _datastreams_of(self, thing_id: int) -> dict[str, int]:
+        page = await self._call("GET", f"{self.sta}/Things({thing_id})/Datastreams"
+                                       "?$select=id,name&$top=10000", (200,))
+        return {d["name"]: d["@iot.id"] for d in page["value"]}
+
+
+def _profile_field(f: Field) -> dict[str, Any]:
+    return {"name": f.name, "observedProperty": f.observed_property(),
+            "unitOfMeasurement": f.unit_of_measurement(), "observationType": f.observation_type}
+
+
+def _datastream_properties(device: SimDevice, f: Field) -> dict[str, Any]:
+    """What rules and dashboards want to know: a gauge's reporting levels, a limit."""
+    out: dict[str, Any] = {"field": f.key}
+    if device.kind == "gauge":
+        out["stages"] = device.properties.get("stages")
+    limits = device.properties.get("limits", {}).get(f.key)
+    if limits:
+        out.update(limits)
+    return out
