@@ -10,6 +10,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -134,6 +135,35 @@ def module_settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.Tem
     """One fresh store per backend for a whole test module (for modules whose tests only read,
     or write nothing that another test looks at)."""
     return backend_settings(request, request.param, tmp_path_factory.mktemp("module"))
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """``app`` served by uvicorn on 127.0.0.1 (port chosen by the OS) in a background
+    thread, as a real client reaches it; its base URL, e.g. ``http://127.0.0.1:40123``."""
+    import threading
+    import time
+
+    import uvicorn
+
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="on", log_level="warning",
+                            access_log=False, ws="none")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="quartier-uvicorn", daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not server.started:
+            if not thread.is_alive():
+                pytest.fail("uvicorn stopped before it started serving (see the log above)")
+            if time.monotonic() > deadline:
+                pytest.fail("uvicorn did not start within 20 s")
+            time.sleep(0.02)
+        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+        assert not thread.is_alive(), "uvicorn did not shut down within 20 s"
 
 
 @pytest.fixture

@@ -8,8 +8,6 @@ at their Datastream, and listing them back.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -17,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 import frost_sta_client as fsc
 import pytest
 import requests
-import uvicorn
 
+from conftest import serving
 from quartier.app import build_app
 from quartier.settings import Settings
 
@@ -43,35 +41,10 @@ START = datetime(2024, 5, 1, 6, 0, tzinfo=UTC)
 @pytest.fixture
 def server_url(settings: Settings) -> Iterator[str]:
     """The app served by uvicorn on 127.0.0.1 (port chosen by the OS); its root URL."""
-    config = uvicorn.Config(
-        build_app(settings),
-        host="127.0.0.1",
-        port=0,
-        lifespan="on",
-        log_level="warning",
-        access_log=False,
-        ws="none",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="quartier-uvicorn", daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 20
-        while not server.started:
-            if not thread.is_alive():
-                pytest.fail("uvicorn stopped before it started serving (see the log above)")
-            if time.monotonic() > deadline:
-                pytest.fail("uvicorn did not start within 20 s")
-            time.sleep(0.02)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        url = f"http://127.0.0.1:{port}/v1.1"
-        answer = requests.get(url, timeout=5)
+    with serving(build_app(settings)) as base:
+        answer = requests.get(f"{base}/v1.1", timeout=5)
         assert answer.status_code == 200, answer.text
-        yield url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
-        assert not thread.is_alive(), "uvicorn did not shut down within 20 s"
+        yield f"{base}/v1.1"
 
 
 @pytest.fixture

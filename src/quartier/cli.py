@@ -217,6 +217,122 @@ def lorawan_integration(name: str, network: str, mqtt_topic: str | None, mqtt_ur
     click.echo(f"header:  Authorization: Bearer {secret}")
 
 
+@main.command()
+@click.option("--town", "town_file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="A town file (TOML) instead of the built-in Lindbrück.")
+@click.option("--days", type=click.FloatRange(0, 366), default=30.0, show_default=True,
+              help="Days of history to backfill before going live.")
+@click.option("--speed", type=click.FloatRange(0.01, 100_000), default=1.0, show_default=True,
+              help="How many times faster than real time the town lives (1440: a day a minute).")
+@click.option("--start", default=None,
+              help="The simulated 'now', e.g. 2026-12-01T10:00:00Z (default: the real now, to "
+                   "the minute). The same start gives the same data.")
+@click.option("--keep", is_flag=True,
+              help="Keep the demo database of an earlier run (default: start afresh).")
+@_setting_options
+def demo(town_file: str | None, days: float, speed: float, start: str | None, keep: bool,
+         **options: Any) -> None:
+    """Start Quartier with the demo town: create it, backfill its history, then stream live
+    data through SensorThings HTTP, MQTT (with --mqtt) and LoRaWAN webhooks.
+
+    Runs on the embedded SQLite backend in the folder quartier-demo unless --data-dir says
+    otherwise. To drive a PostgreSQL-backed Quartier, use `quartier simulate`."""
+    import os
+
+    if options.get("data_dir") is None and not os.environ.get(Settings.env_name("data_dir")):
+        options["data_dir"] = "quartier-demo"
+    settings = _settings(options)
+    if settings.database:
+        raise click.UsageError("quartier demo runs on the embedded SQLite backend; for PostgreSQL "
+                               "start `quartier serve --database ...` and drive it with "
+                               "`quartier simulate --target URL`")
+    from quartier.demo.run import run_demo
+
+    if not keep:
+        for suffix in ("", "-wal", "-shm"):
+            path = settings.sqlite_path.with_name(settings.sqlite_path.name + suffix)
+            path.unlink(missing_ok=True)
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _check_store(settings)
+    _run_async(run_demo(settings, _town(town_file), _anchor(start), days, speed, click.echo))
+
+
+@main.command()
+@click.option("--target", required=True, help="The root URL of a running Quartier, e.g. http://127.0.0.1:8080.")
+@click.option("--tenant", default="", help="Drive this tenant (/t/NAME) instead of the default one.")
+@click.option("--town", "town_file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="A town file (TOML) instead of the built-in Lindbrück.")
+@click.option("--scale", type=click.IntRange(1, 4095), default=1, show_default=True,
+              help="How many copies of the town to simulate, side by side (load tests).")
+@click.option("--days", type=click.FloatRange(0, 366), default=0.0, show_default=True,
+              help="Days of history to backfill first, on the bulk path.")
+@click.option("--speed", type=click.FloatRange(0.01, 100_000), default=1.0, show_default=True,
+              help="How many times faster than real time the town lives.")
+@click.option("--fast", is_flag=True, help="Send as fast as the target takes it (ignores --speed).")
+@click.option("--duration", default=None,
+              help="Stop after this much simulated time, e.g. 6h or 2d (default: run until stopped).")
+@click.option("--start", default=None,
+              help="The simulated 'now' (ISO 8601); default: the real now, to the minute.")
+@click.option("--mqtt", "mqtt_url", default=None,
+              help="Publish the MQTT devices' messages to this broker (the target's); without "
+                   "it they use HTTP.")
+@click.option("--mqtt-prefix", default="", help="The target's topic prefix (its --mqtt-prefix).")
+def simulate(target: str, tenant: str, town_file: str | None, scale: int, days: float, speed: float,
+             fast: bool, duration: str | None, start: str | None, mqtt_url: str | None,
+             mqtt_prefix: str) -> None:
+    """Drive a running Quartier (SQLite or PostgreSQL) with the demo town, or many copies
+    of it: creates what is missing through the API, then sends through the real roads in."""
+    from quartier.demo.run import run_simulation
+    from quartier.demo.town import duration as parse_duration
+
+    seconds = None
+    if duration is not None:
+        try:
+            seconds = parse_duration(duration)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--duration") from None
+    logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _run_async(run_simulation(target, tenant, _town(town_file), _anchor(start), scale, days,
+                              None if fast else speed, seconds, mqtt_url, mqtt_prefix, click.echo))
+
+
+def _town(path: str | None) -> Any:
+    from quartier.demo.town import TownError, load_town
+
+    try:
+        return load_town(path)
+    except TownError as exc:
+        raise click.UsageError(exc.message) from None
+
+
+def _anchor(start: str | None) -> float:
+    import time
+
+    if start is None:
+        return time.time() // 60 * 60
+    from quartier.model.times import parse_instant
+
+    try:
+        return parse_instant(start, "--start").timestamp()
+    except QuartierError as exc:
+        raise click.BadParameter(exc.message, param_hint="--start") from None
+
+
+def _run_async(job: Any) -> None:
+    import asyncio
+
+    from quartier.demo.provision import ProvisionError
+
+    try:
+        asyncio.run(job)
+    except KeyboardInterrupt:
+        pass
+    except (ProvisionError, QuartierError) as exc:
+        click.echo(f"quartier: {exc}", err=True)
+        sys.exit(2)
+
+
 def _with_store(settings: Settings, action: Any, reraise: tuple[type[Exception], ...] = ()) -> Any:
     """Run ``action(store)`` on an opened store; report Quartier errors without a traceback
     (except those in ``reraise``, which the caller reports)."""

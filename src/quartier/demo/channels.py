@@ -40,13 +40,14 @@ class Channels:
     """Sends readings; counts what was accepted, refused (4xx) and what failed."""
 
     def __init__(self, client: httpx.AsyncClient, provisioned: Provisioned, prefix: str = "",
-                 tenant: str = "", mqtt_url: str | None = None, concurrency: int = 16) -> None:
+                 tenant: str = "", mqtt_url: str | None = None, mqtt_prefix: str = "",
+                 concurrency: int = 16) -> None:
         self.client = client
         self.ids = provisioned.datastreams
         self.provisioned = provisioned
         self.sta = f"{prefix}/v1.1"
         self.api = f"{prefix}/api"
-        self.topic_root = (f"t/{tenant}/" if tenant else "") + "v1.1/"
+        self.topic_root = mqtt_prefix + (f"t/{tenant}/" if tenant else "") + "v1.1/"
         self.mqtt_url = mqtt_url
         self.limit = asyncio.Semaphore(concurrency)
         self.session = uuid.uuid4().hex[:12]  # a new LoRaWAN session per run
@@ -55,6 +56,7 @@ class Channels:
         self.refused: Counter[str] = Counter()  # channel -> messages refused (dead letters)
         self.failed: Counter[str] = Counter()
         self.observations = 0
+        self.mqtt_messages = 0  # good messages the broker acknowledged
         self._mqtt: Any = None
 
     # -- lifecycle --------------------------------------------------------------------
@@ -185,7 +187,9 @@ class Channels:
             if reading.bad:
                 break
         await asyncio.to_thread(_wait_published, infos)
-        self.observations += 0 if reading.bad else len(infos)
+        if not reading.bad:
+            self.observations += len(infos)
+            self.mqtt_messages += len(infos)
         return not reading.bad
 
     async def _uplink(self, reading: Reading) -> bool:

@@ -10,6 +10,7 @@ Quartier takes them when ``speed`` is None.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from quartier.demo.devices import Reading
 from quartier.demo.provision import Provisioned, Provisioner
 
 Say = Callable[[str], None]
+logging.getLogger("httpx2").setLevel(logging.WARNING)  # not one line per request
 FAST_WINDOW = 900.0  # simulated seconds per step when running as fast as possible
 
 
@@ -36,12 +38,13 @@ class BackfillReport:
 
 class Simulation:
     def __init__(self, sim: SimTown, base_url: str, tenant: str = "", mqtt_url: str | None = None,
-                 say: Say | None = None) -> None:
+                 say: Say | None = None, mqtt_prefix: str = "") -> None:
         self.sim = sim
         self.prefix = f"/t/{tenant}" if tenant else ""
         self.tenant = tenant
         self.base_url = base_url.rstrip("/")
         self.mqtt_url = mqtt_url
+        self.mqtt_prefix = mqtt_prefix
         self.say = say or (lambda text: None)
         self.client = httpx.AsyncClient(base_url=self.base_url, timeout=httpx.Timeout(120.0),
                                         limits=httpx.Limits(max_connections=32))
@@ -65,7 +68,7 @@ class Simulation:
         started = time.monotonic()
         self.provisioned = await Provisioner(self.client, self.sim, self.prefix).run()
         self.channels = Channels(self.client, self.provisioned, self.prefix, self.tenant,
-                                 self.mqtt_url)
+                                 self.mqtt_url, self.mqtt_prefix)
         await self.channels.start()
         self.say(f"{self.sim.town.name}: {len(self.sim.devices)} devices "
                  f"({self.provisioned.created} created now) in {time.monotonic() - started:.1f} s")

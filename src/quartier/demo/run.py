@@ -1,0 +1,96 @@
+"""The two ways to run the town: ``quartier demo`` (a Quartier of its own, in this process)
+and ``quartier simulate`` (against any running Quartier)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+from urllib.parse import quote
+
+import httpx2 as httpx
+
+from quartier.demo.build import build_town
+from quartier.demo.provision import ProvisionError
+from quartier.demo.simulation import Say, Simulation
+from quartier.demo.town import Town
+from quartier.settings import Settings
+
+
+async def run_demo(settings: Settings, town: Town, anchor: float, days: float, speed: float,
+                   say: Say) -> None:
+    """Serve Quartier and live the town in it until the server is stopped (Ctrl-C)."""
+    import uvicorn
+
+    from quartier.app import build_app
+
+    server = uvicorn.Server(uvicorn.Config(build_app(settings), host=settings.host,
+                                           port=settings.port, log_level=settings.log_level,
+                                           access_log=False))
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        if serving.done():
+            await serving
+            raise ProvisionError(f"Quartier could not start on {settings.host}:{settings.port}")
+        await asyncio.sleep(0.05)
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    base = f"http://{host}:{settings.port}"
+    sim = build_town(town, anchor, mqtt=bool(settings.mqtt))
+    async with Simulation(sim, base, mqtt_url=settings.mqtt or None, say=say,
+                          mqtt_prefix=settings.mqtt_prefix) as simulation:
+        provisioned = await simulation.setup()
+        if days and provisioned.created:
+            say(f"backfilling {days:g} days of history ...")
+            await simulation.backfill(days)
+        elif days:
+            say("the town was there already (--keep): no backfill, going live")
+        say(welcome(town, base, speed))
+        living = asyncio.create_task(simulation.live(speed, report_every=10.0))
+        await asyncio.wait([serving, living], return_when=asyncio.FIRST_COMPLETED)
+        living.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await living
+        if not serving.done():
+            server.should_exit = True
+            await serving
+
+
+async def run_simulation(target: str, tenant: str, town: Town, anchor: float, scale: int,
+                         days: float, speed: float | None, duration: float | None,
+                         mqtt_url: str | None, mqtt_prefix: str, say: Say) -> None:
+    sim = build_town(town, anchor, scale, mqtt=bool(mqtt_url))
+    try:
+        async with Simulation(sim, target, tenant, mqtt_url, say, mqtt_prefix) as simulation:
+            await simulation.setup()
+            if days:
+                await simulation.backfill(days)
+            until = None if duration is None else anchor + duration
+            await simulation.live(speed, until, report_every=10.0)
+            say(simulation.status())
+    except httpx.ConnectError as exc:
+        raise ProvisionError(f"cannot reach Quartier at {target}: {exc}") from None
+
+
+def welcome(town: Town, base: str, speed: float) -> str:
+    def q(text: str) -> str:
+        return quote(text, safe="/()$=,;'&")
+
+    pace = "in real time" if speed == 1 else f"{speed:g} times as fast as real time"
+    latest = "$expand=Datastreams($expand=Observations($top=1;$orderby=phenomenonTime desc))"
+    lines: list[tuple[str, Any]] = [
+        ("SensorThings API", f"{base}/v1.1"),
+        ("water gauges, latest", f"{base}/v1.1/Things?" + q(f"$filter=properties/kind eq 'gauge'&{latest}")),
+        ("street lights that are off",
+         f"{base}/v1.1/Datastreams?" + q("$filter=ObservedProperty/name eq 'Power state'&"
+                                         "$expand=Thing($select=name),Observations($top=1;"
+                                         "$orderby=phenomenonTime desc;$filter=result eq 'off')")),
+        ("vehicles on a map (GeoJSON)",
+         f"{base}/v1.1/Things?" + q("$filter=properties/kind eq 'vehicle'&$expand=Locations&"
+                                    "$resultFormat=GeoJSON")),
+        ("LoRaWAN devices", f"{base}/api/devices"),
+        ("dead letters", f"{base}/api/dead-letters"),
+    ]
+    width = max(len(label) for label, _ in lines)
+    body = "\n".join(f"  {label:<{width}}  {url}" for label, url in lines)
+    return (f"\n{town.name} lives {pace}. Open:\n{body}\n"
+            "  (the dashboard is not built yet)\nStop with Ctrl-C.\n")
