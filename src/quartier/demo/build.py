@@ -165,7 +165,8 @@ class _Builder:
 
     def properties(self, kind: str, xy: XY, **more: Any) -> dict[str, Any]:
         district = self.town.district((xy[0] - self.shift[0], xy[1] - self.shift[1]))
-        out: dict[str, Any] = {"town": self.name(self.town.name), "kind": kind}
+        town = self.town.name if self.copy == 0 else f"{self.town.name} {self.copy + 1}"
+        out: dict[str, Any] = {"town": town, "kind": kind}
         if district:
             out["district"] = district
         return {**out, **more}

@@ -175,7 +175,7 @@ class Provisioner:
 
     async def _existing_things(self) -> dict[str, tuple[int, dict[str, int]]]:
         town = self.sim.town.name.replace("'", "''")
-        url = (f"{self.sta}/Things?$filter=" + quote(f"properties/town eq '{town}'") +
+        url = (f"{self.sta}/Things?$filter=" + quote(f"startswith(properties/town, '{town}')") +
                "&$select=id,properties&$expand=Datastreams($select=id,name;$top=100)&$top=1000")
         out: dict[str, tuple[int, dict[str, int]]] = {}
         while url:
