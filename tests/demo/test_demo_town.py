@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import pairwise
 from typing import Any
 
 import httpx2 as httpx
@@ -178,6 +179,60 @@ def test_the_rain_gauges_saw_the_heavy_rain(town: TownRun) -> None:
         outside = max(v for t, v in series if not rain.start <= t < rain.end)
         assert during > 100, gauge.key  # about 24 mm/h at the peak for 8 hours
         assert outside < 1.0, gauge.key
+
+
+def test_the_water_works_incident_crosses_the_limit_once(town: TownRun) -> None:
+    incident = next(e for e in town.sim.world.events if e.kind == "water_quality")
+    works = town.sim.of_kind("water_works")[0]
+    limit = works.properties["limits"]["turbidity"]["limit"]
+    series = town.series(town.datastreams(works.key)["turbidity"])
+    over = [t for t, v in series if v > limit]
+    assert over, "turbidity never crossed its limit"
+    assert incident.start <= min(over) and max(over) < incident.end
+    assert all(v < limit / 2 for t, v in series if not incident.start <= t < incident.end)
+
+
+def test_traffic_and_parking_follow_the_day(town: TownRun) -> None:
+    clock = town.sim.world.clock
+    counter = town.datastreams("VZ-S")
+    cars_in = town.series(counter["stadteinwärts.car"])
+    rush = [v for t, v in cars_in if 7 * 60 <= clock.minute_of_day(t) < 8 * 60 + 30]
+    night = [v for t, v in cars_in if 2 * 60 <= clock.minute_of_day(t) < 4 * 60]
+    assert rush and night and min(rush) > 3 * max(night)
+    # The commuter car park fills on a working day and empties at night.
+    bays = [d for d in town.sim.of_kind("parking_bay") if d.properties["lot"] == "PP-BAHNHOF"]
+    occupied_at = {"10:00": 0, "03:00": 0}
+    for bay in bays:
+        series = town.series(town.datastreams(bay.key)["occupied"])
+        for label, hour in (("10:00", 10), ("03:00", 3)):
+            moment = town.sim.anchor - 86_400 + (hour - 12) * 3600  # yesterday, local time
+            known = [v for t, v in series if t <= moment]
+            occupied_at[label] += bool(known and known[-1])
+    assert occupied_at["10:00"] > 0.6 * len(bays) > occupied_at["03:00"]
+
+
+def test_some_devices_went_silent_for_a_while(town: TownRun) -> None:
+    """The model's silent spells show as gaps in the data, as long as the spells."""
+    silence = town.sim.world.silence
+    begin = town.sim.anchor - BACKFILL_DAYS * 86_400
+    longest: dict[str, float] = {}
+    for device in town.sim.of_kind("air_quality") + town.sim.of_kind("gauge"):
+        quiet, run = 0.0, 0.0
+        for t in range(int(begin), int(town.sim.anchor), int(device.every)):
+            run = run + device.every if silence.silent(device.key, t + device.offset) else 0.0
+            quiet = max(quiet, run)
+        longest[device.key] = quiet
+    key = max(longest, key=lambda k: longest[k])
+    assert longest[key] >= 3600, "with this seed some station is silent for an hour or more"
+    series = town.series(next(iter(town.datastreams(key).values())))
+    gaps = [b - a for (a, _), (b, _) in pairwise(series)]
+    assert max(gaps) >= longest[key], key
+    quiet_ones = [k for k, q in longest.items() if q == 0 and town.sim.device(k).bad_every is None]
+    assert quiet_ones  # and most stations report throughout
+    for other in quiet_ones[:3]:
+        steady = town.series(next(iter(town.datastreams(other).values())))
+        every = town.sim.device(other).every
+        assert max(b - a for (a, _), (b, _) in pairwise(steady)) <= every + 1, other
 
 
 # -- street lighting ---------------------------------------------------------------------
