@@ -19,10 +19,12 @@ from quartier.api.dead_letters import DeadLetterApi
 from quartier.api.imports import ImportApi
 from quartier.api.lorawan import LorawanApi
 from quartier.api.responses import error_response, json_response
+from quartier.api.rules import RulesApi
 from quartier.api.sensorthings.handlers import SensorThingsApi
 from quartier.errors import QuartierError
 from quartier.lorawan.ingest import UplinkIngest
 from quartier.lorawan.mqtt import LorawanMqtt
+from quartier.rules.engine import RuleEngine
 from quartier.settings import Settings
 from quartier.store import Store, open_store
 
@@ -88,6 +90,9 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
             app.state.mqtt = mqtt
         lorawan_mqtt = LorawanMqtt(uplinks, settings)
         await lorawan_mqtt.start()
+        engine = RuleEngine(store)
+        await engine.start()
+        app.state.rules = engine
         pruning = asyncio.create_task(_prune_periodically(uplinks))
         try:
             yield
@@ -95,6 +100,7 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
             pruning.cancel()
             with suppress(asyncio.CancelledError):
                 await pruning
+            await engine.stop()
             await lorawan_mqtt.stop()
             if mqtt is not None:
                 await mqtt.stop()
@@ -113,8 +119,10 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
         Route("/api/dead-letters/{id}/retry", letters.retry, methods=["POST"]),
     ]
     imports = ImportApi(store, settings)
+    rules = RulesApi(store, settings)
     for prefix in ("", "/t/{tenant}"):
         routes += lorawan.routes(prefix)
+        routes += rules.routes(prefix)
         routes += [
             Route(prefix + "/api/imports/csv", imports.csv, methods=["POST"]),
             Route(prefix + "/{version:version}", api.root, methods=["GET", "HEAD"]),
