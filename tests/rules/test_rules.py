@@ -183,10 +183,10 @@ def test_all_of_two_conditions(client: TestClient, api: Api) -> None:
                        "condition": {"type": "all", "conditions": [
                            {"type": "threshold", "above": 100},
                            {"type": "rate", "rise": 10, "within": "PT1H"}]}})
-    post_values(api, ds, [(100, 150), (90, 151)])  # high, but steady
+    post_values(api, ds, [(50, 150), (40, 151)])  # high, but steady
     time.sleep(0.5)
     assert alerts(client) == []
-    post_values(api, ds, [(80, 165)])
+    post_values(api, ds, [(30, 165)])
     wait_for(lambda: alerts(client), "the alert when both hold")
 
 

@@ -34,7 +34,7 @@ from quartier.model.times import parse_instant_or_interval
 from quartier.model.values import JSON, TIME
 from quartier.rules.alerts import Alerts
 from quartier.rules.book import RuleBook
-from quartier.rules.definition import Rule
+from quartier.rules.definition import Condition, Rule
 from quartier.rules.evaluate import Recent, advance, estimate_next, reading
 from quartier.store import Store
 from quartier.store.read import decode_row, returning_columns
@@ -223,8 +223,7 @@ class RuleEngine:
     def horizon(self) -> float:
         """How old a value may be and still be evaluated: LOOKBACK, or longer when a rule
         looks further back."""
-        return max([LOOKBACK] + [w.rule.condition.hold + w.rule.condition.within
-                                 for ws in self.watches.values() for w in ws])
+        return max([LOOKBACK] + [_reach(w.rule.condition) for ws in self.watches.values() for w in ws])
 
     async def _observation_rows(self, ids: list[int]) -> list[tuple[int, dict[str, Any]]]:
         out = []
@@ -432,6 +431,11 @@ class RuleEngine:
                 assert rule.id is not None
                 await self._save(conn, rule.id, subject, {"level": level, "pending": None, "t": now},
                                  alert_id)
+
+
+def _reach(condition: Condition) -> float:
+    """How far back a condition looks: its duration and window, and those of its parts."""
+    return condition.hold + max([condition.within] + [_reach(p) for p in condition.parts])
 
 
 def _matches(properties: Any, wanted: dict[str, Any]) -> bool:
