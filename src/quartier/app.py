@@ -92,7 +92,7 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
         await lorawan_mqtt.start()
         engine = RuleEngine(store)
         await engine.start()
-        app.state.rules = engine
+        app.state.rules = rules.engine = engine
         pruning = asyncio.create_task(_prune_periodically(uplinks))
         try:
             yield

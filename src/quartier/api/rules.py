@@ -43,6 +43,13 @@ class RulesApi:
         self.settings = settings
         self.book = RuleBook(store)
         self.alerts = Alerts(store)
+        self.engine: Any = None  # this process's RuleEngine, told of changes at once
+
+    async def _changed(self) -> None:
+        """The engine of this process looks at the rules again now (others within
+        seconds, on their own clock)."""
+        if self.engine is not None:
+            await self.engine.refresh()
 
     def routes(self, prefix: str) -> list[Route]:
         return [
@@ -72,6 +79,7 @@ class RulesApi:
         tenant_id = await self._tenant(request)
         body = await self._json(request)
         rule = await self.book.create(tenant_id, body)
+        await self._changed()
         return json_response(rule_json(rule), 201, {"Location": f"{request.url.path}/{rule.name}"})
 
     async def listing(self, request: Request) -> Response:
@@ -92,10 +100,12 @@ class RulesApi:
         tenant_id = await self._tenant(request)
         rule = await self.book.update(tenant_id, request.path_params["name"],
                                       await self._json(request), merge)
+        await self._changed()
         return json_response(rule_json(rule))
 
     async def delete(self, request: Request) -> Response:
         await self.book.delete(await self._tenant(request), request.path_params["name"])
+        await self._changed()
         return Response(status_code=204)
 
     async def flood_warning(self, request: Request) -> Response:
@@ -131,6 +141,7 @@ class RulesApi:
         except (BadRequest, Conflict):
             await self.book.delete(tenant_id, created[0].name)  # both or neither
             raise
+        await self._changed()
         return json_response({"value": [rule_json(r) for r in created]}, 201)
 
     # -- alerts -----------------------------------------------------------------------
