@@ -147,6 +147,10 @@ def test_reporting_levels_escalate_one_alert_and_ease_back(client: TestClient, a
     post_values(api, ds, [(58, 150), (55, 190), (50, 240), (45, 280), (40, 290)])
     alert = wait_for(lambda: [a for a in alerts(client) if a["level"] == 3], "Meldestufe 3")[0]
     assert alert["levelName"] == "Meldestufe 3" and alert["severity"] == "severe"
+    # Rising by about 10 cm in 5 minutes, Meldestufe 4 (320) would come in about 15 minutes.
+    estimate = alert["estimate"]
+    assert estimate["kind"] == "estimate" and estimate["level"] == 4
+    assert estimate["levelName"] == "Meldestufe 4" and estimate["ratePerHour"] > 0
     post_values(api, ds, [(35, 268), (30, 262), (25, 220), (20, 170)])
     wait_for(lambda: alerts(client, status="resolved"), "the all-clear")
     assert history(client, alert["id"]) == ["opened", "escalated", "escalated", "deescalated",
@@ -404,3 +408,30 @@ def test_state_survives_a_restart(settings: Settings) -> None:
         time.sleep(0.5)
         assert len([a for a in alerts(third) if a["rule"] == "dauer"]) == 1
         assert history(third, found[0]["id"]) == ["opened"]
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])  # several workers need PostgreSQL
+def test_two_workers_open_one_alert(settings: Settings) -> None:
+    """Two processes' engines (two apps on one database) evaluate their own writes of the
+    same Datastream at once: one alert, opened once."""
+    with TestClient(make_app(settings)) as first, TestClient(make_app(settings)) as second:
+        ds = gauge(Api(first))
+        make_rule(first, {"name": "hoch", "target": {"datastream": ds},
+                          "condition": {"type": "threshold", "above": 100}})
+        assert second.portal is not None
+        second.portal.call(engine_of(second).refresh)
+        from concurrent.futures import ThreadPoolExecutor
+
+        def send(pair: tuple[TestClient, float]) -> int:
+            worker, minutes = pair
+            return Api(worker).post(f"Datastreams({ds})/Observations",
+                                    {"phenomenonTime": ago(minutes), "result": 150}).status_code
+
+        jobs = [(first if i % 2 else second, 30 - i * 0.1) for i in range(40)]
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            assert set(pool.map(send, jobs)) == {201}
+        wait_for(lambda: alerts(first), "the alert")
+        time.sleep(1.0)
+        found = alerts(second)
+        assert len(found) == 1
+        assert history(first, found[0]["id"]) == ["opened"]

@@ -18,7 +18,7 @@ from quartier.rules.definition import Rule
 from quartier.store import Store
 
 _COLUMNS = ("id, tenant_id, rule_id, rule_name, subject, datastream_id, thing_id, status, level, "
-            "level_name, severity, message, value, peak, observed_at, area, opened_at, updated_at, "
+            "level_name, severity, message, value, peak, observed_at, area, estimate, opened_at, updated_at, "
             "acknowledged_at, acknowledged_by, resolved_at, resolved_by")
 _TIMES = ("observed_at", "opened_at", "updated_at", "acknowledged_at", "resolved_at")
 STATUSES = ("open", "acknowledged", "resolved")
@@ -36,7 +36,7 @@ def _json(store_dialect: Any, row: Any) -> dict[str, Any]:
     for key in _TIMES:
         value = store_dialect.decode(TIME, raw[key])
         raw[key] = format_instant(value) if value is not None else None
-    for key in ("value", "peak", "area"):
+    for key in ("value", "peak", "area", "estimate"):
         raw[key] = store_dialect.decode(JSON, raw[key])
     return {
         "id": raw["id"], "rule": raw["rule_name"], "ruleId": raw["rule_id"],
@@ -44,7 +44,8 @@ def _json(store_dialect: Any, row: Any) -> dict[str, Any]:
         "thingId": raw["thing_id"], "status": raw["status"], "level": raw["level"],
         "levelName": raw["level_name"], "severity": raw["severity"], "message": raw["message"],
         "value": raw["value"], "peak": raw["peak"], "observedAt": raw["observed_at"],
-        "area": raw["area"], "openedAt": raw["opened_at"], "updatedAt": raw["updated_at"],
+        "area": raw["area"], "estimate": raw["estimate"], "openedAt": raw["opened_at"],
+        "updatedAt": raw["updated_at"],
         "acknowledgedAt": raw["acknowledged_at"], "acknowledgedBy": raw["acknowledged_by"],
         "resolvedAt": raw["resolved_at"], "resolvedBy": raw["resolved_by"],
     }
@@ -87,13 +88,14 @@ class Alerts:
         at = self._t(now())
         alert_id = int(await conn.fetchval(
             "INSERT INTO alerts (tenant_id, rule_id, rule_name, subject, datastream_id, thing_id, "
-            "status, level, level_name, severity, message, value, peak, observed_at, area, "
-            "opened_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "status, level, level_name, severity, message, value, peak, observed_at, area, estimate, "
+            "opened_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "RETURNING id",
             (rule.tenant_id, rule.id, rule.name, subject, context.get("datastream_id"),
              context.get("thing_id"), level, named.name, named.severity,
              message(rule, level, context, value), self._j(value), self._j(value),
-             self._t(observed), self._j(context.get("area")), at, at)))
+             self._t(observed), self._j(context.get("area")), self._j(context.get("estimate")),
+             at, at)))
         await self.record(conn, rule.tenant_id, alert_id, "opened")
         return alert_id
 
@@ -105,21 +107,23 @@ class Alerts:
         status = "open" if level > old else None
         await conn.execute(
             "UPDATE alerts SET level = ?, level_name = ?, severity = ?, message = ?, value = ?, "
-            "observed_at = ?, updated_at = ?, status = coalesce(?, status) WHERE id = ?",
+            "observed_at = ?, estimate = ?, updated_at = ?, status = coalesce(?, status) WHERE id = ?",
             (level, named.name, named.severity, message(rule, level, context, value), self._j(value),
-             self._t(observed), self._t(now()), status, alert_id))
+             self._t(observed), self._j(context.get("estimate")), self._t(now()), status, alert_id))
         await self.record(conn, rule.tenant_id, alert_id, "escalated" if level > old else "deescalated")
 
     async def note_value(self, conn: Any, alert_id: int, value: Any, observed: datetime,
-                         higher_is_worse: bool) -> None:
-        """The latest value of an open alert, and its peak (no event: not news by itself)."""
+                         higher_is_worse: bool, estimate: dict[str, Any] | None) -> None:
+        """The latest value of an open alert, its peak and the estimate of the next level
+        (no event: not news by itself)."""
         row = await conn.fetchrow("SELECT peak FROM alerts WHERE id = ?", (alert_id,))
         peak = self.dialect.decode(JSON, row[0]) if row is not None else None
         worse = (isinstance(value, int | float) and isinstance(peak, int | float)
                  and (value > peak if higher_is_worse else value < peak))
         await conn.execute(
-            "UPDATE alerts SET value = ?, observed_at = ?, peak = ? WHERE id = ?",
-            (self._j(value), self._t(observed), self._j(value if worse else peak), alert_id))
+            "UPDATE alerts SET value = ?, observed_at = ?, peak = ?, estimate = ? WHERE id = ?",
+            (self._j(value), self._t(observed), self._j(value if worse else peak),
+             self._j(estimate), alert_id))
 
     async def close(self, conn: Any, tenant_id: int, alert_id: int, by: str | None = None,
                     comment: str | None = None) -> dict[str, Any] | None:

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import zlib
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from typing import Any
 
 from quartier.model.changes import ChangeEvent
 from quartier.model.entities import ENTITY_TYPES
-from quartier.model.times import parse_instant_or_interval
+from quartier.model.times import format_instant, parse_instant_or_interval
 from quartier.model.values import JSON, TIME
 from quartier.rules.alerts import Alerts
 from quartier.rules.book import RuleBook
@@ -273,6 +274,12 @@ class RuleEngine:
     async def _states(self, conn: Any, keys: list[tuple[int | None, str]]
                       ) -> dict[tuple[int, str], tuple[dict[str, Any], int | None]]:
         out = {}
+        if self.store.dialect.name == "postgresql":
+            # One evaluation of a subject at a time across worker processes, also for a
+            # subject that has no state row yet (which FOR UPDATE cannot lock).
+            locks = sorted({(int(r or 0) << 32) | zlib.crc32(s.encode()) for r, s in keys})
+            await conn.fetch("SELECT pg_advisory_xact_lock(k) FROM unnest(?::bigint[]) AS k "
+                             "ORDER BY k", (locks,))
         lock = " FOR UPDATE" if self.store.dialect.name == "postgresql" else ""
         for start in range(0, len(keys), 400):
             chunk = keys[start:start + 400]
@@ -323,7 +330,8 @@ class RuleEngine:
         if level == old:
             if alert_id is not None and level:
                 await self.alerts.note_value(conn, alert_id, sample.value, observed,
-                                             rule.condition.direction != "below")
+                                             rule.condition.direction != "below",
+                                             self._estimate(watch, level))
             return alert_id
         context = await self._context(conn, watch, level)
         if level == 0:
@@ -360,10 +368,19 @@ class RuleEngine:
                 "SELECT l.location FROM things_locations tl JOIN locations l ON l.id = tl.location_id "
                 "WHERE tl.thing_id = ? ORDER BY l.id LIMIT 1", (out["thing_id"],))
             out["area"] = decode(JSON, place)
-        recent = self.recent.get((watch.rule.id or 0, watch.subject), [])
-        if watch.limits and len(watch.limits) > level:
-            out["estimate"] = estimate_next(watch.limits, level, recent, watch.rule.condition.direction)
+        out["estimate"] = self._estimate(watch, level)
         return out
+
+    def _estimate(self, watch: Watch, level: int) -> dict[str, Any] | None:
+        """When the next level would come at the recent trend, labelled as an estimate."""
+        if watch.rule.condition.type != "threshold" or len(watch.limits) <= level:
+            return None
+        recent = self.recent.get((watch.rule.id or 0, watch.subject), [])
+        found = estimate_next(watch.limits, level, recent, watch.rule.condition.direction)
+        if found is None:
+            return None
+        return {**found, "at": format_instant(datetime.fromtimestamp(found["at"], UTC)),
+                "levelName": watch.rule.level(found["level"]).name}
 
     async def _save(self, conn: Any, rule_id: int, subject: str, state: dict[str, Any],
                     alert_id: int | None) -> None:
