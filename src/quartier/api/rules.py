@@ -46,10 +46,10 @@ class RulesApi:
         self.engine: Any = None  # this process's RuleEngine, told of changes at once
 
     async def _changed(self) -> None:
-        """The engine of this process looks at the rules again now (others within
+        """The engine of this process looks at the rules again at once (others within
         seconds, on their own clock)."""
         if self.engine is not None:
-            await self.engine.refresh()
+            await self.engine.rules_changed()
 
     def routes(self, prefix: str) -> list[Route]:
         return [

@@ -222,7 +222,10 @@ class Alerts:
 
 def message(rule: Rule, level: int, context: dict[str, Any], value: Any) -> str:
     named = rule.level(level)
-    what = ", ".join(p for p in (context.get("thing"), context.get("datastream")) if p)
+    thing, stream = context.get("thing"), context.get("datastream")
+    if thing and stream and stream.startswith(thing):
+        thing = None  # "Pegel Lind Wasserstand" names its Thing already
+    what = ", ".join(p for p in (thing, stream) if p)
     unit = context.get("unit") or ""
     shown = f"{value:g}" if isinstance(value, float) else str(value)
     if isinstance(value, list):

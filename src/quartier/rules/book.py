@@ -38,6 +38,16 @@ class RuleBook:
             rows = await conn.fetch(sql + " ORDER BY id", (tenant_id,) if tenant_id else ())
         return [self._rule(r) for r in rows]
 
+    async def by_ids(self, ids: list[int]) -> list[Rule]:
+        out: list[Rule] = []
+        async with self.store.reader() as conn:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                rows = await conn.fetch(f"SELECT {_COLUMNS} FROM rules WHERE id IN "
+                                        f"({', '.join('?' for _ in chunk)})", chunk)
+                out += [self._rule(r) for r in rows]
+        return out
+
     async def find(self, tenant_id: int, name: str) -> Rule:
         async with self.store.reader() as conn:
             row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM rules WHERE tenant_id = ? AND name = ?",

@@ -77,6 +77,9 @@ class RuleEngine:
         self.missed = False  # a batch did not fit in the queue: catch up from the database
         self._tasks: list[asyncio.Task[None]] = []
         self._refreshed = 0.0
+        self._refreshing = asyncio.Lock()
+        self._parsed: dict[int, Rule] = {}  # id -> rule as last read (by revision)
+        self.horizon = LOOKBACK  # how old a value may be and still be evaluated (seconds)
         self.evaluated = 0  # Observations looked at (for benchmarks)
 
     # -- lifecycle --------------------------------------------------------------------
@@ -132,55 +135,73 @@ class RuleEngine:
 
     async def refresh(self) -> None:
         """Reload the rules and what each watches (new Datastreams join their rules)."""
-        rules = [r for r in await self.book.all() if r.enabled]
+        async with self._refreshing:
+            await self._refresh()
+
+    async def _refresh(self) -> None:
+        async with self.store.reader() as conn:
+            current = {int(i): int(rev) for i, rev in await conn.fetch(
+                "SELECT id, revision FROM rules WHERE enabled = ?", (True,))}
+        changed = [i for i, rev in current.items()
+                   if i not in self._parsed or self._parsed[i].revision != rev]
+        for rule in await self.book.by_ids(changed):
+            assert rule.id is not None
+            self._parsed[rule.id] = rule
+        self._parsed = {i: r for i, r in self._parsed.items() if i in current}
+        rules = [r for r in self._parsed.values() if r.enabled]
         watches: dict[str, list[Watch]] = defaultdict(list)
         stale: list[tuple[Rule, list[str]]] = []
         async with self.store.reader() as conn:
-            for rule in rules:
-                subjects = await self._subjects(conn, rule)
-                if rule.condition.type == "stale":
-                    stale.append((rule, [s for s, _ in subjects]))
-                    continue
-                for subject, limits in subjects:
-                    watches[subject].append(Watch(rule, subject, limits))
+            streams = _Streams(await self._datastreams(conn, rules))
+            things = await self._things(conn, rules)
+        for rule in rules:
+            subjects = _subjects(rule, streams, things)
+            if rule.condition.type == "stale":
+                stale.append((rule, [s for s, _ in subjects]))
+                continue
+            for subject, limits in subjects:
+                watches[subject].append(Watch(rule, subject, limits))
         self.watches, self.stale = dict(watches), stale
+        self.horizon = max([LOOKBACK] + [_reach(r.condition) for r in rules])
         self._refreshed = time.monotonic()
 
-    async def _subjects(self, conn: Any, rule: Rule) -> list[tuple[str, tuple[float, ...]]]:
-        target, condition = rule.target, rule.condition
+    async def rules_changed(self) -> None:
+        """After a change through the API: this process watches by the new rules before
+        the answer goes out (a reload reads again only the rules that changed)."""
+        await self.refresh()
+
+    async def _datastreams(self, conn: Any, rules: list[Rule]) -> list[_Stream]:
+        """The Datastreams any rule may watch, read in one go."""
+        ids = sorted({r.target.datastream for r in rules if r.target.datastream is not None})
+        properties = sorted({r.target.observed_property for r in rules
+                             if r.target.observed_property is not None})
+        names = sorted({r.target.observed_property_name for r in rules
+                        if r.target.observed_property_name is not None})
         decode = self.store.dialect.decode
-        if target.on_things:
-            if target.thing is not None:
-                return [(f"thing:{target.thing}", ())]
-            rows = await conn.fetch("SELECT id, properties FROM things WHERE tenant_id = ?",
-                                    (rule.tenant_id,))
-            return [(f"thing:{r[0]}", ()) for r in rows
-                    if _matches(decode(JSON, r[1]), target.things or {})]
-        sql = ("SELECT d.id, d.properties, t.properties FROM datastreams d "
-               "JOIN things t ON t.id = d.thing_id JOIN observed_properties o "
-               "ON o.id = d.observed_property_id WHERE d.tenant_id = ?")
-        params: list[Any] = [rule.tenant_id]
-        if target.datastream is not None:
-            sql += " AND d.id = ?"
-            params.append(target.datastream)
-        elif target.observed_property is not None:
-            sql += " AND o.id = ?"
-            params.append(target.observed_property)
-        else:
-            sql += " AND o.name = ?"
-            params.append(target.observed_property_name)
-        out = []
-        for ds_id, ds_props, thing_props in await conn.fetch(sql, params):
-            if not _matches(decode(JSON, thing_props), target.where):
-                continue
-            limits = condition.limits
-            if condition.limits_property:
-                limits = _limits_from(decode(JSON, ds_props), condition.limits_property,
-                                      condition.direction)
-                if not limits:
-                    continue  # this Datastream gives no levels: not watched
-            out.append((f"datastream:{ds_id}", limits))
-        return out
+        head = ("SELECT d.id, d.tenant_id, d.properties, t.properties, o.id, o.name FROM datastreams d "
+                "JOIN things t ON t.id = d.thing_id JOIN observed_properties o "
+                "ON o.id = d.observed_property_id WHERE ")
+        rows: list[Any] = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            rows += await conn.fetch(head + f"d.id IN ({', '.join('?' for _ in chunk)})", chunk)
+        if properties:
+            rows += await conn.fetch(head + f"o.id IN ({', '.join('?' for _ in properties)})", properties)
+        if names:
+            rows += await conn.fetch(head + f"o.name IN ({', '.join('?' for _ in names)})", names)
+        seen: dict[int, _Stream] = {}
+        for ds_id, tenant_id, ds_props, thing_props, op_id, op_name in rows:
+            seen[int(ds_id)] = _Stream(int(ds_id), int(tenant_id), decode(JSON, ds_props),
+                                       decode(JSON, thing_props), int(op_id), str(op_name))
+        return list(seen.values())
+
+    async def _things(self, conn: Any, rules: list[Rule]) -> list[tuple[int, int, Any]]:
+        tenants = sorted({r.tenant_id for r in rules if r.target.things is not None and r.tenant_id})
+        if not tenants:
+            return []
+        rows = await conn.fetch("SELECT id, tenant_id, properties FROM things WHERE tenant_id IN "
+                                f"({', '.join('?' for _ in tenants)})", tenants)
+        return [(int(r[0]), int(r[1]), self.store.dialect.decode(JSON, r[2])) for r in rows]
 
     # -- evaluation -------------------------------------------------------------------
 
@@ -219,12 +240,6 @@ class RuleEngine:
         if t < time.time() - self.horizon:
             return None  # history (an import, a backfill): stored, but no news
         return Sample(tenant_id, subject, t, row["result"])
-
-    @property
-    def horizon(self) -> float:
-        """How old a value may be and still be evaluated: LOOKBACK, or longer when a rule
-        looks further back."""
-        return max([LOOKBACK] + [_reach(w.rule.condition) for ws in self.watches.values() for w in ws])
 
     async def _observation_rows(self, ids: list[int]) -> list[tuple[int, dict[str, Any]]]:
         out = []
@@ -448,6 +463,58 @@ class RuleEngine:
                 assert rule.id is not None
                 await self._save(conn, rule.id, subject, {"level": level, "pending": None, "t": now},
                                  alert_id)
+
+
+@dataclass(frozen=True)
+class _Stream:
+    id: int
+    tenant_id: int
+    properties: Any
+    thing_properties: Any
+    observed_property: int
+    observed_property_name: str
+
+
+class _Streams:
+    """The Datastreams rules may watch, found by id, ObservedProperty id or name."""
+
+    def __init__(self, streams: list[_Stream]) -> None:
+        self.by_key: dict[Any, list[_Stream]] = defaultdict(list)
+        for d in streams:
+            self.by_key[("id", d.id)].append(d)
+            self.by_key[("op", d.tenant_id, d.observed_property)].append(d)
+            self.by_key[("name", d.tenant_id, d.observed_property_name)].append(d)
+
+    def of(self, rule: Rule) -> list[_Stream]:
+        target = rule.target
+        if target.datastream is not None:
+            return [d for d in self.by_key.get(("id", target.datastream), [])
+                    if d.tenant_id == rule.tenant_id]
+        if target.observed_property is not None:
+            return self.by_key.get(("op", rule.tenant_id, target.observed_property), [])
+        return self.by_key.get(("name", rule.tenant_id, target.observed_property_name), [])
+
+
+def _subjects(rule: Rule, streams: _Streams, things: list[tuple[int, int, Any]]
+              ) -> list[tuple[str, tuple[float, ...]]]:
+    """What ``rule`` watches, with the levels for each."""
+    target, condition = rule.target, rule.condition
+    if target.thing is not None:
+        return [(f"thing:{target.thing}", ())]
+    if target.things is not None:
+        return [(f"thing:{i}", ()) for i, tenant, props in things
+                if tenant == rule.tenant_id and _matches(props, target.things)]
+    out = []
+    for d in streams.of(rule):
+        if not _matches(d.thing_properties, target.where):
+            continue
+        limits = condition.limits
+        if condition.limits_property:
+            limits = _limits_from(d.properties, condition.limits_property, condition.direction)
+            if not limits:
+                continue  # this Datastream gives no levels: not watched
+        out.append((f"datastream:{d.id}", limits))
+    return out
 
 
 def _reach(condition: Condition) -> float:
