@@ -46,6 +46,7 @@ REFRESH_EVERY = 10.0  # seconds between reloads of the rules (others may change 
 CLOCK_EVERY = 15.0  # seconds between staleness checks
 LOOKBACK = 3_600.0  # seconds evaluated again at start (at least)
 PENDING_BATCHES = 512
+MAX_EVENTS = 50_000  # changes evaluated together at most
 RECENT_MAX = 200  # values kept per subject for rates and trends
 _OBSERVATION = ENTITY_TYPES["Observation"]
 
@@ -111,7 +112,11 @@ class RuleEngine:
 
     async def _work(self) -> None:
         while True:
-            events = await self.queue.get()
+            events = list(await self.queue.get())
+            # Whatever queued up meanwhile goes into the same evaluation: one read and one
+            # transaction for many batches, so that the engine keeps up with the writers.
+            while not self.queue.empty() and len(events) < MAX_EVENTS:
+                events += self.queue.get_nowait()
             try:
                 await self.handle(events)
             except Exception:
@@ -222,6 +227,10 @@ class RuleEngine:
                 sample = self._observation_sample(e.tenant_id, e.row)
                 if sample is not None:
                     out.append(sample)
+            elif e.facts is not None:
+                sample = self._fact_sample(e.tenant_id, *e.facts)
+                if sample is not None:
+                    out.append(sample)
             else:
                 missing.append(e.id)
         if missing:
@@ -232,14 +241,19 @@ class RuleEngine:
         return out
 
     def _observation_sample(self, tenant_id: int, row: dict[str, Any]) -> Sample | None:
-        subject = f"datastream:{row['Datastream']}"
-        if subject not in self.watches:
+        when = parse_instant_or_interval(row["phenomenonTime"], "phenomenonTime")
+        return self._fact_sample(tenant_id, row["Datastream"], when, row["result"])
+
+    def _fact_sample(self, tenant_id: int, datastream: int, when: Any, result: Any) -> Sample | None:
+        """The value a rule may look at: of a watched Datastream, and not history."""
+        subject = f"datastream:{datastream}"
+        if subject not in self.watches or not isinstance(when, tuple):
             return None
-        start, end = parse_instant_or_interval(row["phenomenonTime"], "phenomenonTime")
+        start, end = when
         t = (end or start).timestamp()
         if t < time.time() - self.horizon:
             return None  # history (an import, a backfill): stored, but no news
-        return Sample(tenant_id, subject, t, row["result"])
+        return Sample(tenant_id, subject, t, result)
 
     async def _observation_rows(self, ids: list[int]) -> list[tuple[int, dict[str, Any]]]:
         out = []
