@@ -545,10 +545,13 @@ def _matches(properties: Any, wanted: dict[str, Any]) -> bool:
 
 
 def _limits_from(properties: Any, name: str, direction: str) -> tuple[float, ...]:
-    """Levels from a Datastream property: a list, or an object like {"1": 185, "2": 230}."""
+    """Levels from a Datastream property: a number, a list, or an object like
+    {"1": 185, "2": 230}."""
     if not isinstance(properties, dict):
         return ()
     raw = properties.get(name)
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        raw = [raw]  # one level, e.g. {"limit": 1.0}
     if isinstance(raw, dict):
         raw = [raw[k] for k in sorted(raw, key=lambda k: (len(k), k))]
     if not isinstance(raw, list) or not raw:
