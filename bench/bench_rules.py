@@ -32,13 +32,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx2 as httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ is not a package
 from bench_sensorthings import (
     CpuMeter,
     Server,
+    admin_sql,
     create_datastreams,
     machine_summary,
     percentiles_ms,
@@ -161,7 +161,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         store = ["--data-dir", folder]
         if database:
-            asyncio.run(_admin(f'CREATE DATABASE "{database}"'))
+            asyncio.run(admin_sql(ADMIN, f'CREATE DATABASE "{database}"'))
             store += ["--database", f"postgresql://postgres@127.0.0.1:5432/{database}",
                       "--archive-after-days", "0"]
         server = Server(store, 1, Path(folder) / "server.log")
@@ -192,15 +192,8 @@ def main() -> None:
         finally:
             server.stop()
             if database:
-                asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+                asyncio.run(admin_sql(ADMIN, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
 
-
-async def _admin(sql: str) -> None:
-    conn = await asyncpg.connect(ADMIN)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 if __name__ == "__main__":

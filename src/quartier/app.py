@@ -6,7 +6,7 @@ import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -21,6 +21,7 @@ from quartier.api.lorawan import LorawanApi
 from quartier.api.responses import error_response, json_response
 from quartier.api.rules import RulesApi
 from quartier.api.sensorthings.handlers import SensorThingsApi
+from quartier.background import cancel_all
 from quartier.errors import QuartierError
 from quartier.lorawan.ingest import UplinkIngest
 from quartier.lorawan.mqtt import LorawanMqtt
@@ -97,17 +98,13 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
         try:
             yield
         finally:
-            pruning.cancel()
-            with suppress(asyncio.CancelledError):
-                await pruning
+            await cancel_all([pruning])
             await engine.stop()
             await lorawan_mqtt.stop()
             if mqtt is not None:
                 await mqtt.stop()
             if job is not None:
-                job.cancel()
-                with suppress(asyncio.CancelledError):
-                    await job
+                await cancel_all([job])
             await store.close()
 
     letters = DeadLetterApi(api, uplinks)

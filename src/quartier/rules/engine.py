@@ -19,7 +19,6 @@ backfilled) are stored but not evaluated: they are not news.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import zlib
@@ -29,6 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from quartier.background import cancel_all
 from quartier.model.changes import ChangeEvent
 from quartier.model.entities import ENTITY_TYPES
 from quartier.model.times import format_instant, parse_instant_or_interval
@@ -93,11 +93,7 @@ class RuleEngine:
                        asyncio.create_task(self._clock(), name="rules-clock")]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_all(self._tasks)
         self._tasks = []
 
     def _listen(self, events: Sequence[ChangeEvent]) -> None:
