@@ -15,6 +15,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from quartier.api import convertors
+from quartier.api.cap import CapApi
+from quartier.api.channels import ChannelApi
 from quartier.api.dead_letters import DeadLetterApi
 from quartier.api.imports import ImportApi
 from quartier.api.lorawan import LorawanApi
@@ -23,6 +25,7 @@ from quartier.api.sensorthings.handlers import SensorThingsApi
 from quartier.errors import QuartierError
 from quartier.lorawan.ingest import UplinkIngest
 from quartier.lorawan.mqtt import LorawanMqtt
+from quartier.notify.dispatcher import Dispatcher
 from quartier.settings import Settings
 from quartier.store import Store, open_store
 
@@ -89,9 +92,13 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
         lorawan_mqtt = LorawanMqtt(uplinks, settings)
         await lorawan_mqtt.start()
         pruning = asyncio.create_task(_prune_periodically(uplinks))
+        notifications = Dispatcher(store, settings)
+        notifications.start()
+        app.state.notifications = notifications
         try:
             yield
         finally:
+            await notifications.stop()
             pruning.cancel()
             with suppress(asyncio.CancelledError):
                 await pruning
@@ -113,8 +120,10 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
         Route("/api/dead-letters/{id}/retry", letters.retry, methods=["POST"]),
     ]
     imports = ImportApi(store, settings)
+    channel_api, cap_api = ChannelApi(store, settings), CapApi(store, settings)
     for prefix in ("", "/t/{tenant}"):
         routes += lorawan.routes(prefix)
+        routes += channel_api.routes(prefix) + cap_api.routes(prefix)
         routes += [
             Route(prefix + "/api/imports/csv", imports.csv, methods=["POST"]),
             Route(prefix + "/{version:version}", api.root, methods=["GET", "HEAD"]),
