@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import orjson
 import pytest
 from starlette.testclient import TestClient
 
@@ -191,8 +192,9 @@ class Receiver:
                         receiver.failures -= 1
                         receiver.refused += 1
                     else:
-                        receiver.received.append(({k.lower(): v for k, v in self.headers.items()},
-                                                  body))
+                        headers = {k.lower(): v for k, v in self.headers.items()}
+                        headers["path"] = self.path
+                        receiver.received.append((headers, body))
                 self.send_response(500 if fail else 204)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -204,6 +206,12 @@ class Receiver:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
+
+    def kinds(self, path: str | None = None) -> list[str]:
+        """The kinds of the events received (on ``path``), in order."""
+        with self.lock:
+            return [orjson.loads(body)["kind"] for headers, body in self.received
+                    if path is None or headers["path"] == path]
 
     def close(self) -> None:
         self.server.shutdown()

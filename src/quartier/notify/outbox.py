@@ -203,18 +203,20 @@ async def claim(store: Store, limit: int = 20) -> list[Delivery]:
             (encode(TIME, now + CLAIM_FOR), encode(TIME, now), encode(TIME, now), limit))
         if not rows:
             return []
-        claimed = {int(r[2]): (int(r[0]), int(r[1]), int(r[3])) for r in rows}
-        marks = ", ".join("?" for _ in claimed)
+        # delivery id -> (channel id, event id, attempts)
+        claimed = {int(r[0]): (int(r[1]), int(r[2]), int(r[3])) for r in rows}
+        event_ids = {e for _, e, _ in claimed.values()}
+        marks = ", ".join("?" for _ in event_ids)
         events = {int(r[0]): _event(store, r) for r in await conn.fetch(
             f"SELECT {_EVENT_COLUMNS} FROM alert_events e LEFT JOIN alerts a ON a.id = e.alert_id "
-            f"JOIN tenants t ON t.id = e.tenant_id WHERE e.id IN ({marks})", tuple(claimed))}
-        channel_ids = {c for _, c, _ in claimed.values()}
+            f"JOIN tenants t ON t.id = e.tenant_id WHERE e.id IN ({marks})", tuple(event_ids))}
+        channel_ids = {c for c, _, _ in claimed.values()}
         marks = ", ".join("?" for _ in channel_ids)
         found = {c.id: c for c in [channels._from_row(store, r) for r in await conn.fetch(
             "SELECT id, tenant_id, name, kind, config, secret FROM notification_channels "
             f"WHERE id IN ({marks})", tuple(channel_ids))]}
     return sorted(
-        (Delivery(d, found[c], events[e], n) for e, (d, c, n) in claimed.items()
+        (Delivery(d, found[c], events[e], n) for d, (c, e, n) in claimed.items()
          if e in events and c in found), key=lambda d: d.id)
 
 
