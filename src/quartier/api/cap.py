@@ -81,7 +81,7 @@ class CapApi:
                 "AND d.message IS NOT NULL", (int(number), tenant_id))
         if raw is None:
             raise NotFound(f"no CAP message {number}")
-        message = self.store.dialect.decode(JSON, raw)
+        message = cap.in_order(self.store.dialect.decode(JSON, raw))
         if fmt == "json":
             return json_response(message)
         return Response(cap.to_xml(message), media_type=CAP_TYPE)
@@ -108,7 +108,7 @@ class CapApi:
         now = cap.cap_time(datetime.now(UTC))
         out = []
         for row in rows:
-            message = self.store.dialect.decode(JSON, row[1])
+            message = cap.in_order(self.store.dialect.decode(JSON, row[1]))
             expires = message["info"][0]["expires"] if message.get("info") else now
             if message["msgType"] == "Cancel" and expires < now:
                 continue

@@ -154,10 +154,39 @@ def _parse(text: Any) -> datetime | None:
 
 # -- XML -------------------------------------------------------------------------------
 
+# The order of each element's children in CAP 1.2 (a stored message may come back with its
+# keys in another order: PostgreSQL's jsonb sorts them).
+_ORDER = {
+    "alert": ("identifier", "sender", "sent", "status", "msgType", "source", "scope",
+              "restriction", "addresses", "code", "note", "references", "incidents", "info"),
+    "info": ("language", "category", "event", "responseType", "urgency", "severity", "certainty",
+             "audience", "eventCode", "effective", "onset", "expires", "senderName", "headline",
+             "description", "instruction", "web", "contact", "parameter", "resource", "area"),
+    "area": ("areaDesc", "polygon", "circle", "geocode", "altitude", "ceiling"),
+    "parameter": ("valueName", "value"),
+    "eventCode": ("valueName", "value"),
+    "geocode": ("valueName", "value"),
+}
+
+
+def in_order(message: dict[str, Any], name: str = "alert") -> dict[str, Any]:
+    """The message with every element's children in CAP's order."""
+    order = _ORDER.get(name, ())
+    out: dict[str, Any] = {}
+    for key in sorted(message, key=lambda k: order.index(k) if k in order else len(order)):
+        value = message[key]
+        if isinstance(value, dict):
+            value = in_order(value, key)
+        elif isinstance(value, list):
+            value = [in_order(v, key) if isinstance(v, dict) else v for v in value]
+        out[key] = value
+    return out
+
+
 def to_xml(message: dict[str, Any]) -> str:
     """The CAP 1.2 XML document of a message."""
     out = ['<?xml version="1.0" encoding="UTF-8"?>\n']
-    _element(out, "alert", message, f' xmlns="{CAP_NAMESPACE}"')
+    _element(out, "alert", in_order(message), f' xmlns="{CAP_NAMESPACE}"')
     return "".join(out)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import uuid
 from typing import Any
 
@@ -28,6 +29,7 @@ class MqttSender:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._client: paho.Client | None = None
+        self._ready = threading.Event()
 
     def _connected(self) -> paho.Client:
         if self._client is None:
@@ -37,6 +39,8 @@ class MqttSender:
             if user is not None:
                 client.username_pw_set(user, password)
             client.reconnect_delay_set(min_delay=1, max_delay=30)
+            client.on_connect = lambda *args: self._ready.set()
+            client.on_disconnect = lambda *args: self._ready.clear()
             client.connect_async(host, port, keepalive=30)
             client.loop_start()
             self._client = client
@@ -44,11 +48,15 @@ class MqttSender:
 
     async def send(self, delivery: Delivery) -> None:
         client = self._connected()
+        # Publish only while connected: paho would keep a message for later otherwise, and
+        # send it besides the retry.
+        if not await asyncio.to_thread(self._ready.wait, ACK_TIMEOUT):
+            raise DeliveryError(f"the MQTT broker at {self.settings.mqtt} is not reachable")
         config: dict[str, Any] = delivery.channel.config
         topic = self.settings.mqtt_prefix + config["topic"]
         info = client.publish(topic, orjson.dumps(delivery.event.as_json()), qos=1,
                               retain=bool(config.get("retain", False)))
-        if info.rc not in (paho.MQTT_ERR_SUCCESS, paho.MQTT_ERR_NO_CONN):
+        if info.rc != paho.MQTT_ERR_SUCCESS:
             raise DeliveryError(f"could not publish on {topic!r}: {paho.error_string(info.rc)}")
         try:
             await asyncio.to_thread(info.wait_for_publish, ACK_TIMEOUT)
