@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
+from shapely.errors import ShapelyError
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
@@ -138,7 +139,7 @@ def _geometry(raw: Any) -> BaseGeometry | None:
         return None
     try:
         geometry = shape(raw)
-    except (KeyError, TypeError, ValueError, AttributeError):
+    except (KeyError, TypeError, ValueError, AttributeError, ShapelyError):
         return None
     return None if geometry.is_empty else geometry
 

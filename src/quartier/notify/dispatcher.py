@@ -91,11 +91,11 @@ class Dispatcher:
             if not claimed:
                 break
             tasks = [asyncio.create_task(self._deliver(d)) for d in claimed]
-            self._sending.update(tasks)
-            try:
-                await asyncio.gather(*tasks)
-            finally:
-                self._sending.difference_update(tasks)
+            for task in tasks:
+                self._sending.add(task)
+                task.add_done_callback(self._sending.discard)
+            # Shielded: stopping the dispatcher lets sends under way finish and be recorded.
+            await asyncio.shield(asyncio.gather(*tasks))
 
     async def _deliver(self, delivery: Delivery) -> None:
         try:

@@ -173,11 +173,12 @@ async def advance_cursor(store: Store) -> None:
     """Move the fan-out cursor up to events marked long enough ago, and forget the marks
     below it."""
     limit = store.dialect.encode(TIME, _now() - CURSOR_LAG)
-    async with store.transaction() as conn:
+    async with store.reader() as conn:
         top = await conn.fetchval("SELECT max(event_id) FROM notification_fanout WHERE at < ?",
                                   (limit,))
-        if top is None:
-            return
+    if top is None:
+        return
+    async with store.transaction() as conn:
         await conn.execute(
             "INSERT INTO notification_cursor (name, position) VALUES (?, ?) ON CONFLICT (name) "
             "DO UPDATE SET position = excluded.position "
@@ -192,6 +193,12 @@ async def claim(store: Store, limit: int = 20) -> list[Delivery]:
     now = _now()
     encode = store.dialect.encode
     skip_locked = " FOR UPDATE SKIP LOCKED" if store.dialect.name == "postgresql" else ""
+    async with store.reader() as conn:  # most passes find nothing: no write transaction then
+        if await conn.fetchval(
+                "SELECT id FROM notification_deliveries WHERE status = 'pending' "
+                "AND next_attempt_at <= ? AND (claimed_until IS NULL OR claimed_until < ?) LIMIT 1",
+                (encode(TIME, now), encode(TIME, now))) is None:
+            return []
     async with store.transaction() as conn:
         rows = await conn.fetch(
             "UPDATE notification_deliveries SET claimed_until = ?, attempts = attempts + 1 "

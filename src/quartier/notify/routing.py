@@ -20,6 +20,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from shapely.errors import ShapelyError
 from shapely.geometry import shape
 
 from quartier.notify.channels import SEVERITIES, Channel
@@ -48,9 +49,9 @@ def in_area(channel: Channel, alert: dict[str, Any]) -> bool:
         return False
     try:
         geometry = shape(where.get("geometry", where) if where.get("type") == "Feature" else where)
-    except (KeyError, TypeError, ValueError, AttributeError):
-        return False
-    return bool(area.intersects(geometry))
+        return bool(area.intersects(geometry))
+    except (KeyError, TypeError, ValueError, AttributeError, ShapelyError):
+        return False  # a place that cannot be read lies in no area
 
 
 def routes(channel: Channel, kind: str, at: datetime, alert: dict[str, Any],
