@@ -31,10 +31,8 @@ import time
 import uuid
 from pathlib import Path
 
-import asyncpg
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ is not a package
-from bench_sensorthings import CpuMeter, Server, machine_summary, say
+from bench_sensorthings import CpuMeter, Server, admin_sql, machine_summary, say
 from quartier.demo.build import build_town
 from quartier.demo.clock import DAY
 from quartier.demo.simulation import Simulation
@@ -81,13 +79,6 @@ async def drive(base: str, scale: int, anchor: float, days: float, live: float) 
     return out
 
 
-async def _admin(sql: str) -> None:
-    conn = await asyncpg.connect(ADMIN)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -107,7 +98,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         store = ["--data-dir", folder]
         if opts.backend == "postgresql":
-            asyncio.run(_admin(f'CREATE DATABASE "{database}"'))
+            asyncio.run(admin_sql(ADMIN, f'CREATE DATABASE "{database}"'))
             store += ["--database", f"postgresql://postgres@127.0.0.1:5432/{database}",
                       "--archive-after-days", "0"]
         server = Server(store, 1, Path(folder) / "server.log")
@@ -119,7 +110,7 @@ def main() -> None:
         finally:
             server.stop()
             if opts.backend == "postgresql":
-                asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+                asyncio.run(admin_sql(ADMIN, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
     say(f"setup: {result['devices']:,.0f} devices in {result['setup_s']:.1f} s")
     if opts.days:
         rate = result["backfill_obs"] / result["backfill_s"]

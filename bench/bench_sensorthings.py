@@ -280,6 +280,15 @@ class CpuMeter:
 # -- the server ----------------------------------------------------------------------
 
 
+async def admin_sql(admin_url: str, sql: str) -> None:
+    """One statement as the database administrator (CREATE or DROP DATABASE)."""
+    conn = await asyncpg.connect(admin_url, timeout=10)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind((HOST, 0))

@@ -6,7 +6,7 @@ import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -21,11 +21,14 @@ from quartier.api.dead_letters import DeadLetterApi
 from quartier.api.imports import ImportApi
 from quartier.api.lorawan import LorawanApi
 from quartier.api.responses import error_response, json_response
+from quartier.api.rules import RulesApi
 from quartier.api.sensorthings.handlers import SensorThingsApi
+from quartier.background import cancel_all
 from quartier.errors import QuartierError
 from quartier.lorawan.ingest import UplinkIngest
 from quartier.lorawan.mqtt import LorawanMqtt
 from quartier.notify.dispatcher import Dispatcher
+from quartier.rules.engine import RuleEngine
 from quartier.settings import Settings
 from quartier.store import Store, open_store
 
@@ -91,6 +94,9 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
             app.state.mqtt = mqtt
         lorawan_mqtt = LorawanMqtt(uplinks, settings)
         await lorawan_mqtt.start()
+        engine = RuleEngine(store)
+        await engine.start()
+        app.state.rules = rules.engine = engine
         pruning = asyncio.create_task(_prune_periodically(uplinks))
         notifications = Dispatcher(store, settings)
         notifications.start()
@@ -98,17 +104,14 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
         try:
             yield
         finally:
+            await cancel_all([pruning])
+            await engine.stop()
             await notifications.stop()
-            pruning.cancel()
-            with suppress(asyncio.CancelledError):
-                await pruning
             await lorawan_mqtt.stop()
             if mqtt is not None:
                 await mqtt.stop()
             if job is not None:
-                job.cancel()
-                with suppress(asyncio.CancelledError):
-                    await job
+                await cancel_all([job])
             await store.close()
 
     letters = DeadLetterApi(api, uplinks)
@@ -120,9 +123,11 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
         Route("/api/dead-letters/{id}/retry", letters.retry, methods=["POST"]),
     ]
     imports = ImportApi(store, settings)
+    rules = RulesApi(store, settings)
     channel_api, cap_api = ChannelApi(store, settings), CapApi(store, settings)
     for prefix in ("", "/t/{tenant}"):
         routes += lorawan.routes(prefix)
+        routes += rules.routes(prefix)
         routes += channel_api.routes(prefix) + cap_api.routes(prefix)
         routes += [
             Route(prefix + "/api/imports/csv", imports.csv, methods=["POST"]),

@@ -217,16 +217,32 @@ def lorawan_integration(name: str, network: str, mqtt_topic: str | None, mqtt_ur
     click.echo(f"header:  Authorization: Bearer {secret}")
 
 
+def _town_options(days: float) -> Any:
+    """The options ``demo`` and ``simulate`` share: the town, history, pace and start."""
+    options = [
+        click.option("--town", "town_file", type=click.Path(exists=True, dir_okay=False),
+                     default=None, help="A town file (TOML) instead of the built-in Lindbrück."),
+        click.option("--days", type=click.FloatRange(0, 366), default=days, show_default=True,
+                     help="Days of history to backfill first, on the bulk path."),
+        click.option("--speed", type=click.FloatRange(0.01, 100_000), default=1.0,
+                     show_default=True,
+                     help="How many times faster than real time the town lives (1440: a day "
+                          "a minute)."),
+        click.option("--start", default=None,
+                     help="The simulated 'now', e.g. 2026-12-01T10:00:00Z (default: the real "
+                          "now, to the minute). The same start gives the same data."),
+    ]
+
+    def wrap(fn: Any) -> Any:
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+
+    return wrap
+
+
 @main.command()
-@click.option("--town", "town_file", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="A town file (TOML) instead of the built-in Lindbrück.")
-@click.option("--days", type=click.FloatRange(0, 366), default=30.0, show_default=True,
-              help="Days of history to backfill before going live.")
-@click.option("--speed", type=click.FloatRange(0.01, 100_000), default=1.0, show_default=True,
-              help="How many times faster than real time the town lives (1440: a day a minute).")
-@click.option("--start", default=None,
-              help="The simulated 'now', e.g. 2026-12-01T10:00:00Z (default: the real now, to "
-                   "the minute). The same start gives the same data.")
+@_town_options(days=30.0)
 @click.option("--keep", is_flag=True,
               help="Keep the demo database of an earlier run (default: start afresh).")
 @_setting_options
@@ -261,26 +277,19 @@ def demo(town_file: str | None, days: float, speed: float, start: str | None, ke
 @main.command()
 @click.option("--target", required=True, help="The root URL of a running Quartier, e.g. http://127.0.0.1:8080.")
 @click.option("--tenant", default="", help="Drive this tenant (/t/NAME) instead of the default one.")
-@click.option("--town", "town_file", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="A town file (TOML) instead of the built-in Lindbrück.")
+@_town_options(days=0.0)
 @click.option("--scale", type=click.IntRange(1, 4095), default=1, show_default=True,
               help="How many copies of the town to simulate, side by side (load tests).")
-@click.option("--days", type=click.FloatRange(0, 366), default=0.0, show_default=True,
-              help="Days of history to backfill first, on the bulk path.")
-@click.option("--speed", type=click.FloatRange(0.01, 100_000), default=1.0, show_default=True,
-              help="How many times faster than real time the town lives.")
 @click.option("--fast", is_flag=True, help="Send as fast as the target takes it (ignores --speed).")
 @click.option("--duration", default=None,
               help="Stop after this much simulated time, e.g. 6h or 2d (default: run until stopped).")
-@click.option("--start", default=None,
-              help="The simulated 'now' (ISO 8601); default: the real now, to the minute.")
 @click.option("--mqtt", "mqtt_url", default=None,
               help="Publish the MQTT devices' messages to this broker (the target's); without "
                    "it they use HTTP.")
 @click.option("--mqtt-prefix", default="", help="The target's topic prefix (its --mqtt-prefix).")
-def simulate(target: str, tenant: str, town_file: str | None, scale: int, days: float, speed: float,
-             fast: bool, duration: str | None, start: str | None, mqtt_url: str | None,
-             mqtt_prefix: str) -> None:
+def simulate(target: str, tenant: str, town_file: str | None, days: float, speed: float,
+             start: str | None, scale: int, fast: bool, duration: str | None,
+             mqtt_url: str | None, mqtt_prefix: str) -> None:
     """Drive a running Quartier (SQLite or PostgreSQL) with the demo town, or many copies
     of it: creates what is missing through the API, then sends through the real roads in."""
     from quartier.demo.run import run_simulation

@@ -146,6 +146,9 @@ def test_the_town_has_its_size(town: TownRun) -> None:
     assert sizes["gauge"] == 6
     devices = town.get("/api/devices", limit="1")
     assert devices["total"] == len([d for d in town.sim.devices if d.dev_eui])
+    rules = sorted(r["name"] for r in town.get("/api/rules")["value"])
+    assert rules == ["fuhrpark-stadtgebiet", "hochwasser", "hochwasser-anstieg", "pegel-ausfall",
+                     "trinkwasser-chlor", "trinkwasser-truebung"]
 
 
 # -- the flood wave ----------------------------------------------------------------------

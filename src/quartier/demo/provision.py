@@ -72,7 +72,16 @@ class Provisioner:
         await self._things(others)
         for network in sorted({d.channel for d in [*lorawan, *self.sim.strangers]}):
             await self._integration(network)
+        await self._rules()
         return self.out
+
+    async def _rules(self) -> None:
+        """The rules a town office would start with; kept if they exist."""
+        for path, body in demo_rules(self.sim):
+            name = body["name"]
+            if (await self.client.get(f"{self.api}/rules/{name}")).status_code == 200:
+                continue
+            await self._call("POST", f"{self.api}/{path}", (201,), json=body)
 
     async def _call(self, method: str, url: str, ok: tuple[int, ...], **kwargs: Any) -> Any:
         response = await self.client.request(method, url, **kwargs)
@@ -232,6 +241,45 @@ class Provisioner:
         page = await self._call("GET", f"{self.sta}/Things({thing_id})/Datastreams"
                                        "?$select=id,name&$top=10000", (200,))
         return {d["name"]: d["@iot.id"] for d in page["value"]}
+
+
+def demo_rules(sim: SimTown) -> list[tuple[str, dict[str, Any]]]:
+    """(path, body) of the demo's rules: flood warning at every gauge, drinking-water limits,
+    gauges that fall silent, vehicles that leave the town."""
+    xs = [x for d in sim.devices for x in (d.xy[0],)]
+    ys = [y for d in sim.devices for y in (d.xy[1],)]
+    margin = 1_500.0
+    corners = [sim.town.to_lonlat(x, y) for x, y in (
+        (min(xs) - margin, min(ys) - margin), (max(xs) + margin, min(ys) - margin),
+        (max(xs) + margin, max(ys) + margin), (min(xs) - margin, max(ys) + margin))]
+    ring = [[round(lon, 5), round(lat, 5)] for lon, lat in [*corners, corners[0]]]
+    kinds = {d.kind for d in sim.devices}
+    wanted = {"hochwasser": "gauge", "trinkwasser-truebung": "water_works",
+              "trinkwasser-chlor": "water_works", "pegel-ausfall": "gauge",
+              "fuhrpark-stadtgebiet": "vehicle"}
+    rules: list[tuple[str, dict[str, Any]]] = [
+        ("rules/templates/flood-warning", {"name": "hochwasser", "for": "PT10M"}),
+        ("rules", {"name": "trinkwasser-truebung", "severity": "severe", "category": "Health",
+                   "description": "Turbidity of the drinking water above its legal limit",
+                   "target": {"observedProperty": {"name": "Turbidity"}},
+                   "condition": {"type": "threshold", "above": {"property": "limit"},
+                                 "hysteresis": 0.1, "for": "PT10M"}}),
+        ("rules", {"name": "trinkwasser-chlor", "severity": "moderate", "category": "Health",
+                   "description": "Too little free chlorine in the drinking water",
+                   "target": {"observedProperty": {"name": "Free chlorine"}},
+                   "condition": {"type": "threshold", "below": {"property": "low"},
+                                 "hysteresis": 0.02, "for": "PT15M"}}),
+        ("rules", {"name": "pegel-ausfall", "severity": "moderate", "category": "Infra",
+                   "description": "A water gauge has sent nothing for an hour",
+                   "target": {"observedProperty": {"name": "Water level"}},
+                   "condition": {"type": "stale", "after": "PT1H"}}),
+        ("rules", {"name": "fuhrpark-stadtgebiet", "severity": "minor", "category": "Transport",
+                   "description": "A vehicle of the town has left the town's area",
+                   "target": {"things": {"kind": "vehicle"}},
+                   "condition": {"type": "geofence", "when": "leave",
+                                 "area": {"type": "Polygon", "coordinates": [ring]}}}),
+    ]
+    return [(path, body) for path, body in rules if wanted[body["name"]] in kinds]
 
 
 def _profile_field(f: Field) -> dict[str, Any]:

@@ -111,3 +111,6 @@ class ChangeEvent:
     # A created Observation's row as stored, when the write read it back anyway: what
     # announcing it needs, without another query.
     row: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    # A created Observation written by COPY, where no row is read back: its Datastream,
+    # phenomenonTime (start, end) and result, for the rules engine.
+    facts: tuple[int, Any, Any] | None = field(default=None, compare=False, repr=False)

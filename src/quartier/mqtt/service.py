@@ -33,6 +33,7 @@ import orjson
 from quartier import deadletters
 from quartier.api.sensorthings.handlers import Call, Context, SensorThingsApi
 from quartier.api.sensorthings.serialize import entity_json
+from quartier.background import cancel_all
 from quartier.errors import NotFound, QuartierError
 from quartier.model.changes import ChangeEvent
 from quartier.model.entities import ENTITY_TYPES, EntityType, RelationKind
@@ -120,11 +121,7 @@ class MqttService:
                        asyncio.create_task(self._receive_all())]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_all(self._tasks)
         if self.link is not None:
             await self.link.stop()
 

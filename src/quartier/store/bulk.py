@@ -78,7 +78,11 @@ async def write_observation_batch(writer: BatchWriter, batch: Batch) -> list[int
         records.append(_row(writer, change, state.id, feature))
         writer.note_observation(state, feature, change.values)
     ids = await writer.copy_rows(_OBSERVATION.table, _ROW_COLUMNS, records)
-    writer.events.extend(ChangeEvent(tenant, "Observation", new_id, "create") for new_id in ids)
+    writer.events.extend(
+        ChangeEvent(tenant, "Observation", new_id, "create",
+                    facts=(_parent(change).id, change.values.get("phenomenonTime"),
+                           change.values.get("result")))
+        for new_id, change in zip(ids, creates, strict=True))
     await writer.finish()
     return ids
 

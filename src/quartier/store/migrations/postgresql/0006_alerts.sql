@@ -38,7 +38,8 @@ CREATE TABLE alerts (
     value jsonb,
     peak jsonb,
     observed_at timestamptz,     -- the time of the value
-    area jsonb,                  -- GeoJSON of where it is (the Thing's location)
+    area jsonb,
+    estimate jsonb,             -- when the next level would be reached at the recent trend                  -- GeoJSON of where it is (the Thing's location)
     opened_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now(),
     acknowledged_at timestamptz,

@@ -38,7 +38,8 @@ CREATE TABLE alerts (
     value text,
     peak text,
     observed_at text,     -- the time of the value
-    area text,                  -- GeoJSON of where it is (the Thing's location)
+    area text,
+    estimate text,             -- when the next level would be reached at the recent trend                  -- GeoJSON of where it is (the Thing's location)
     opened_at text NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
     updated_at text NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
     acknowledged_at text,
