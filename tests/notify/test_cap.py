@@ -46,10 +46,10 @@ def _text(element: etree._Element, path: str) -> str:
 def test_alert_update_cancel(platform: Platform) -> None:
     platform.channel({"name": "oeffentlich", "type": "cap",
                       "cap": {"sender": "warnung@lindbrueck.example", "senderName": "Stadt Lindbrück",
-                              "category": "Met", "web": "https://lindbrueck.example/pegel"}})
-    rule = platform.rule("Hochwasser Erlenbach", {"cap": {"event": "Hochwasser",
-                                                          "instruction": "Meiden Sie das Ufer."}})
-    alert = platform.open_alert(level=1, area=GAUGE, rule_id=rule,
+                              "category": "Infra", "instruction": "Meiden Sie das Ufer.",
+                              "web": "https://lindbrueck.example/pegel"}})
+    rule = platform.rule("Hochwasser", {"category": "Met"})  # the rule's category wins
+    alert = platform.open_alert(level=1, area=GAUGE, rule_id=rule, rule="Hochwasser",
                                 message="Der Erlenbach steigt an der Mühlenbrücke.")
     platform.change(alert, "escalated", level=2)
     platform.change(alert, "acknowledged", by="Erika Muster")  # internal: not published

@@ -41,6 +41,7 @@ def build_message(
     config: dict[str, Any], rule_cap: dict[str, Any], earlier: list[dict[str, Any]],
 ) -> dict[str, Any]:
     """The CAP message for an alert event published on a channel with CAP ``config``;
+    ``rule_cap`` may give ``category``, ``event``, ``instruction`` and ``areaDesc``;
     ``earlier`` are the messages this channel published before about the same alert."""
     sent = cap_time(at)
     msg_type = "Cancel" if kind == "resolved" else "Update" if earlier else "Alert"

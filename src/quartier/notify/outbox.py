@@ -89,7 +89,8 @@ def _event(store: Store, row: Any) -> Event:
 async def _rule(conn: Any, store: Store, rule_id: int | None,
                 cache: dict[int, tuple[list[str] | None, dict[str, Any]]]
                 ) -> tuple[list[str] | None, dict[str, Any]]:
-    """The rule's ``notify`` list (None: every channel) and its ``cap`` texts."""
+    """The rule's ``notify`` list (None: every channel) and what it says for CAP (its
+    ``category``)."""
     if rule_id is None:
         return None, {}
     if rule_id not in cache:
@@ -97,8 +98,10 @@ async def _rule(conn: Any, store: Store, rule_id: int | None,
         definition = store.dialect.decode(JSON, raw) if raw is not None else {}
         notify = definition.get("notify") if isinstance(definition, dict) else None
         notify = [n for n in notify if isinstance(n, str)] if isinstance(notify, list) else None
-        cap_texts = definition.get("cap") if isinstance(definition, dict) else None
-        cache[rule_id] = (notify, cap_texts if isinstance(cap_texts, dict) else {})
+        cap_texts: dict[str, Any] = {}
+        if isinstance(definition, dict) and definition.get("category") in channels.CAP_CATEGORIES:
+            cap_texts["category"] = definition["category"]
+        cache[rule_id] = (notify, cap_texts)
     return cache[rule_id]
 
 
@@ -162,9 +165,16 @@ async def _add_delivery(conn: Any, store: Store, channel: Channel, event: Event,
     earlier = [store.dialect.decode(JSON, r[0]) for r in await conn.fetch(
         "SELECT message FROM notification_deliveries WHERE channel_id = ? AND alert_id = ? "
         "AND message IS NOT NULL ORDER BY event_id", (channel.id, event.alert_id))]
+    texts = dict(rule_cap)
+    thing_id = event.alert.get("thingId")
+    if "areaDesc" not in texts and isinstance(thing_id, int):
+        # Where it is, in words: the Thing's name (a gauge, a lamp), not the subject's id.
+        thing = await conn.fetchval("SELECT name FROM things WHERE id = ?", (thing_id,))
+        if thing:
+            texts["areaDesc"] = thing
     message = cap.build_message(
         message_id=int(delivery_id), tenant=event.tenant, kind=event.kind, at=event.at,
-        alert=event.alert, config=channel.config["cap"], rule_cap=rule_cap, earlier=earlier)
+        alert=event.alert, config=channel.config["cap"], rule_cap=texts, earlier=earlier)
     await conn.execute("UPDATE notification_deliveries SET message = ?, attempts = 1 WHERE id = ?",
                        (encode(JSON, message), delivery_id))
 

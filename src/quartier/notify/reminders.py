@@ -16,6 +16,7 @@ from quartier.model.times import format_instant
 from quartier.model.values import JSON, TIME
 from quartier.notify import channels, routing
 from quartier.notify.channels import Channel
+from quartier.rules.alerts import Alerts
 from quartier.store import Store
 
 _ALERT_COLUMNS = ("a.id, a.tenant_id, a.rule_id, a.rule_name, a.subject, a.datastream_id, "
@@ -25,7 +26,8 @@ _ALERT_COLUMNS = ("a.id, a.tenant_id, a.rule_id, a.rule_name, a.subject, a.datas
 
 
 def snapshot(store: Store, row: Any) -> dict[str, Any]:
-    """The alert row as alert events carry it."""
+    """The alert row as alert events carry it (what routing looks at; the reminder event
+    itself carries the rules engine's own snapshot)."""
     decode = store.dialect.decode
 
     def when(value: Any) -> str | None:
@@ -95,7 +97,7 @@ async def _make(store: Store, alert: dict[str, Any], tenant_id: int,
                 won.append((channel, seq))
         if not won:
             return False
-        current = snapshot(store, row)
+        current = await Alerts(store).snapshot(conn, alert["id"])
         event_id = int(await conn.fetchval(
             "INSERT INTO alert_events (tenant_id, alert_id, kind, at, alert) "
             "VALUES (?, ?, 'reminder', ?, ?) RETURNING id",
