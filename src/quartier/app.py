@@ -15,6 +15,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from quartier.api import convertors
+from quartier.api.cap import CapApi
+from quartier.api.channels import ChannelApi
 from quartier.api.dead_letters import DeadLetterApi
 from quartier.api.imports import ImportApi
 from quartier.api.lorawan import LorawanApi
@@ -25,6 +27,7 @@ from quartier.background import cancel_all
 from quartier.errors import QuartierError
 from quartier.lorawan.ingest import UplinkIngest
 from quartier.lorawan.mqtt import LorawanMqtt
+from quartier.notify.dispatcher import Dispatcher
 from quartier.rules.engine import RuleEngine
 from quartier.settings import Settings
 from quartier.store import Store, open_store
@@ -95,11 +98,15 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
         await engine.start()
         app.state.rules = rules.engine = engine
         pruning = asyncio.create_task(_prune_periodically(uplinks))
+        notifications = Dispatcher(store, settings)
+        notifications.start()
+        app.state.notifications = notifications
         try:
             yield
         finally:
             await cancel_all([pruning])
             await engine.stop()
+            await notifications.stop()
             await lorawan_mqtt.stop()
             if mqtt is not None:
                 await mqtt.stop()
@@ -117,9 +124,11 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
     ]
     imports = ImportApi(store, settings)
     rules = RulesApi(store, settings)
+    channel_api, cap_api = ChannelApi(store, settings), CapApi(store, settings)
     for prefix in ("", "/t/{tenant}"):
         routes += lorawan.routes(prefix)
         routes += rules.routes(prefix)
+        routes += channel_api.routes(prefix) + cap_api.routes(prefix)
         routes += [
             Route(prefix + "/api/imports/csv", imports.csv, methods=["POST"]),
             Route(prefix + "/{version:version}", api.root, methods=["GET", "HEAD"]),

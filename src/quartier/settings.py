@@ -141,6 +141,36 @@ class Settings:
         metadata=_meta("Largest CSV file accepted by POST /api/imports/csv, in bytes.",
                        "--max-import-bytes"),
     )
+    smtp_host: str = field(
+        default="",
+        metadata=_meta("SMTP server that e-mail notification channels send through; empty: "
+                       "no e-mail channels.", "--smtp-host"),
+    )
+    smtp_port: int = field(default=25, metadata=_meta("Port of the SMTP server.", "--smtp-port"))
+    smtp_from: str = field(
+        default="quartier@localhost",
+        metadata=_meta("Sender address of notification e-mails.", "--smtp-from"),
+    )
+    smtp_user: str = field(
+        default="", metadata=_meta("SMTP user name; empty: no login.", "--smtp-user")
+    )
+    smtp_password: str = field(
+        default="", metadata=_meta("SMTP password (with --smtp-user).", "--smtp-password")
+    )
+    smtp_tls: str = field(
+        default="none",
+        metadata=_meta("Encryption to the SMTP server: none, starttls or ssl.", "--smtp-tls"),
+    )
+    notify_retry_seconds: int = field(
+        default=10,
+        metadata=_meta("Wait before a failed notification is tried again; it doubles with each "
+                       "further failure, up to an hour.", "--notify-retry-seconds"),
+    )
+    notify_max_attempts: int = field(
+        default=12,
+        metadata=_meta("Attempts at one notification before it is given up (it stays listed "
+                       "as failed and can be retried through the API).", "--notify-max-attempts"),
+    )
     log_level: str = field(
         default="info", metadata=_meta("Log level: debug, info, warning, error.", "--log-level")
     )
@@ -212,6 +242,14 @@ class Settings:
                     raise SettingsError(
                         f"mqtt_select_topics: {topic!r} is not a $select topic: {exc.message}"
                     ) from None
+        if not 0 < self.smtp_port < 65536:
+            raise SettingsError(f"smtp_port must be between 1 and 65535, not {self.smtp_port}")
+        if self.smtp_tls not in ("none", "starttls", "ssl"):
+            raise SettingsError(f"smtp_tls must be none, starttls or ssl, not {self.smtp_tls!r}")
+        if "@" not in self.smtp_from or any(c in self.smtp_from for c in "\r\n"):
+            raise SettingsError(f"smtp_from must be an e-mail address, not {self.smtp_from!r}")
+        if self.notify_retry_seconds < 1 or self.notify_max_attempts < 1:
+            raise SettingsError("notify_retry_seconds and notify_max_attempts must be at least 1")
         if self.log_level not in ("debug", "info", "warning", "error"):
             raise SettingsError(f"log_level must be debug, info, warning or error, not {self.log_level!r}")
 
