@@ -94,11 +94,11 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
             app.state.mqtt = mqtt
         lorawan_mqtt = LorawanMqtt(uplinks, settings)
         await lorawan_mqtt.start()
-        engine = RuleEngine(store)
+        notifications = Dispatcher(store, settings)
+        engine = RuleEngine(store, alerted=notifications.wake)
         await engine.start()
         app.state.rules = rules.engine = engine
         pruning = asyncio.create_task(_prune_periodically(uplinks))
-        notifications = Dispatcher(store, settings)
         notifications.start()
         app.state.notifications = notifications
         try:

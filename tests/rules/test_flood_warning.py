@@ -1,29 +1,67 @@
 """Flood warning as an operator sees it: the demo town's flood wave runs past its six
 gauges, live through the SensorThings API, while the platform is restarted in the middle
 of the wave. Each gauge must get exactly one alert that climbs Meldestufe 1, 2, 3 and comes
-back down to the all-clear, with nothing lost or doubled by the restart."""
+back down to the all-clear; the control room's webhook and the duty e-mail get each change
+once, and the public CAP feed says Alert, Update and Cancel; nothing is lost or doubled by
+the restart."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
+from collections.abc import Iterator
+from email import message_from_bytes
 from typing import Any
 
 import httpx2 as httpx
+import orjson
 import pytest
+from aiosmtpd.controller import Controller
+from lxml import etree
 
 from conftest import serving
+from notify.helpers import Receiver, free_port
 from quartier.app import build_app
 from quartier.demo.build import SimTown, build_town
 from quartier.demo.simulation import Simulation
 from quartier.demo.town import load_town
 
 HOUR = 3600.0
+CAP = "{urn:oasis:names:tc:emergency:cap:1.2}"
+STEPS = [("opened", 1), ("escalated", 2), ("escalated", 3), ("deescalated", 2),
+         ("deescalated", 1), ("resolved", 1)]
+
+
+class _Mailbox:
+    def __init__(self) -> None:
+        self.messages: list[bytes] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(envelope.content)
+        return "250 OK"
+
+
+@pytest.fixture
+def mailbox() -> Iterator[tuple[_Mailbox, int]]:
+    box, port = _Mailbox(), free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield box, port
+    controller.stop()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    found = Receiver()
+    yield found
+    found.close()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
+
 
 
 def _town() -> SimTown:
@@ -48,7 +86,10 @@ async def _drive(base: str, sim: SimTown, start: float, until: float) -> None:
 
 
 def test_the_flood_wave_escalates_one_alert_per_gauge_and_survives_a_restart(
-        settings: Any, request: pytest.FixtureRequest) -> None:
+        settings: Any, receiver: Receiver, mailbox: tuple[_Mailbox, int]) -> None:
+    box, smtp_port = mailbox
+    settings = dataclasses.replace(settings, smtp_host="127.0.0.1", smtp_port=smtp_port,
+                                   smtp_from="pegel@lindbrueck.example", notify_retry_seconds=1)
     sim = _town()
     middle = sim.anchor + 12 * HOUR  # the wave is near its peak at the river gauges
     end = sim.anchor + 34 * HOUR
@@ -57,6 +98,16 @@ def test_the_flood_wave_escalates_one_alert_per_gauge_and_survives_a_restart(
         asyncio.run(_drive(base, sim, sim.anchor, sim.anchor + 1))
         rule = httpx.get(f"{base}/api/rules/hochwasser").json()
         assert rule["condition"]["above"] == {"property": "stages"}
+        for channel in ({"name": "leitstelle", "type": "webhook", "url": receiver.url},
+                        {"name": "bereitschaft", "type": "email", "to": "bereitschaft@lindbrueck.example"},
+                        {"name": "warnungen", "type": "cap",
+                         "cap": {"sender": "hochwasser@lindbrueck.example"}}):
+            made = httpx.post(f"{base}/api/channels", json=channel)
+            assert made.status_code == 201, made.text
+        # Only the reporting levels go to these channels (not the rate-of-rise rule).
+        changed = httpx.patch(f"{base}/api/rules/hochwasser",
+                              json={"notify": ["leitstelle", "bereitschaft", "warnungen"]})
+        assert changed.status_code == 200, changed.text
         asyncio.run(_drive(base, sim, sim.anchor + 1, middle))
         before = _alerts(base)
         assert any(a["status"] == "open" and a["level"] >= 2 for a in before), \
@@ -66,6 +117,11 @@ def test_the_flood_wave_escalates_one_alert_per_gauge_and_survives_a_restart(
         found = _wait_resolved(base, len(sim.devices))
         histories = {a["id"]: httpx.get(f"{base}/api/alerts/{a['id']}").json()["history"]
                      for a in found}
+        changes = len(found) * len(STEPS)
+        _wait(lambda: len(receiver.received) >= changes and len(box.messages) >= changes,
+              "every change at the webhook and by e-mail")
+        time.sleep(2)  # anything doubled would arrive now
+        feed = _cap_messages(base)
     gauges = {int(a["datastreamId"]) for a in found}
     assert len(found) == len(sim.devices) == len(gauges) == 6
     for alert in found:
@@ -74,6 +130,38 @@ def test_the_flood_wave_escalates_one_alert_per_gauge_and_survives_a_restart(
                          ("deescalated", 1), ("resolved", 1)], (alert["message"], kinds)
         assert alert["levelName"] == "Meldestufe 1" and alert["status"] == "resolved"
         assert alert["resolvedBy"] is None  # the all-clear came from the water, not a person
+    # One webhook and one e-mail per change of each alert, in order, none twice.
+    hooks = [orjson.loads(body) for _, body in receiver.received]
+    assert len(hooks) == len(box.messages) == len(found) * len(STEPS)
+    for alert in found:
+        mine = [(h["kind"], h["alert"]["level"]) for h in hooks if h["alert"]["id"] == alert["id"]]
+        assert mine == STEPS, (alert["message"], mine)
+    subjects = [str(message_from_bytes(m)["Subject"]) for m in box.messages]
+    assert sum("Meldestufe 3" in subject for subject in subjects) >= len(found)
+    # The public feed: Alert, then Updates, then Cancel for each gauge.
+    for alert in found:
+        types = [msg_type for alert_id, msg_type in feed if alert_id == alert["id"]]
+        assert types == ["Alert", "Update", "Update", "Update", "Update", "Cancel"], types
+
+
+def _wait(check: Any, what: str) -> None:
+    deadline = time.monotonic() + 60
+    while not check():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.2)
+
+
+def _cap_messages(base: str) -> list[tuple[int, str]]:
+    """(alert id, msgType) of every message the feed's channel published, oldest first."""
+    answer = httpx.get(f"{base}/api/channels/warnungen/deliveries", params={"limit": "1000"})
+    assert answer.status_code == 200, answer.text
+    out = []
+    for delivery in sorted(answer.json()["value"], key=lambda d: d["id"]):
+        xml = httpx.get(f"{base}/api/cap/{delivery['id']}.xml")
+        assert xml.status_code == 200, xml.text
+        document = etree.fromstring(xml.content)
+        out.append((int(delivery["alertId"]), document.findtext(f"{CAP}msgType")))
+    return out
 
 
 def _alerts(base: str) -> list[dict[str, Any]]:

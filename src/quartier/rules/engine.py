@@ -23,7 +23,7 @@ import logging
 import time
 import zlib
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -67,8 +67,10 @@ class Watch:
 
 
 class RuleEngine:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, alerted: Callable[[], None] | None = None) -> None:
         self.store = store
+        self.alerted = alerted  # told after a commit that changed an alert (notifications)
+        self._alerts_changed = False
         self.book = RuleBook(store)
         self.alerts = Alerts(store)
         self.queue: asyncio.Queue[list[ChangeEvent]] = asyncio.Queue(PENDING_BATCHES)
@@ -295,6 +297,13 @@ class RuleEngine:
             states = await self._states(conn, [(w.rule.id, w.subject) for w, _ in work])
             for watch, values in work:
                 await self._step(conn, watch, values, states.get((watch.rule.id or 0, watch.subject)))
+        self._tell()
+
+    def _tell(self) -> None:
+        """After the commit: the notifications look for work now."""
+        if self._alerts_changed and self.alerted is not None:
+            self.alerted()
+        self._alerts_changed = False
 
     async def _states(self, conn: Any, keys: list[tuple[int | None, str]]
                       ) -> dict[tuple[int, str], tuple[dict[str, Any], int | None]]:
@@ -359,6 +368,7 @@ class RuleEngine:
                                              self._estimate(watch, level))
             return alert_id
         context = await self._context(conn, watch, level)
+        self._alerts_changed = True
         if level == 0:
             if alert_id is not None:
                 await self.alerts.close(conn, int(rule.tenant_id or 0), alert_id)
@@ -473,6 +483,7 @@ class RuleEngine:
                 assert rule.id is not None
                 await self._save(conn, rule.id, subject, {"level": level, "pending": None, "t": now},
                                  alert_id)
+        self._tell()
 
 
 @dataclass(frozen=True)
