@@ -211,9 +211,10 @@ def from_columns(prop: Property, values: tuple[Any, ...]) -> Any:
 ValueReader = Callable[[Sequence[Any], int], Any]
 
 
-def value_reader(prop: Property) -> ValueReader:
+def value_reader(prop: Property) -> ValueReader | None:
     """A fast :func:`from_columns` for columns the driver already decoded: reads the
-    property's value from ``row`` at its first column's index."""
+    property's value from ``row`` at its first column's index. None when the value is
+    the column's, as it is."""
     kind = prop.kind
     if kind is Kind.INSTANT:
         return lambda row, i: None if row[i] is None else format_instant(row[i])
@@ -223,4 +224,4 @@ def value_reader(prop: Property) -> ValueReader:
         return lambda row, i: format_interval(row[i], row[i + 1])
     if kind is Kind.RESULT:
         return lambda row, i: decode_result(row[i], row[i + 1], row[i + 2], row[i + 3])
-    return lambda row, i: row[i]
+    return None
