@@ -219,9 +219,10 @@ def value_reader(prop: Property) -> ValueReader | None:
     if kind is Kind.INSTANT:
         return lambda row, i: None if row[i] is None else format_instant(row[i])
     if kind is Kind.INTERVAL:
-        return lambda row, i: format_interval(row[i], row[i + 1] if row[i + 1] is not None else row[i])
+        return lambda row, i: None if row[i] is None else format_interval(
+            row[i], row[i + 1] if row[i + 1] is not None else row[i])
     if kind is Kind.INSTANT_OR_INTERVAL:
-        return lambda row, i: format_interval(row[i], row[i + 1])
+        return lambda row, i: None if row[i] is None else format_interval(row[i], row[i + 1])
     if kind is Kind.RESULT:
         return lambda row, i: decode_result(row[i], row[i + 1], row[i + 2], row[i + 3])
     return None

@@ -55,8 +55,9 @@ async def create_observations(ctx: Context, body: Any) -> Reply:
     if not isinstance(body, list):
         raise BadRequest("CreateObservations takes a JSON array of {Datastream, components, dataArray}")
     rows: list[_Row | str] = []
+    times = _TimeParsers()
     for index, group in enumerate(body):
-        rows.extend(_group_rows(group, index))
+        rows.extend(_group_rows(group, index, times))
     await _check_links(ctx, rows)
     batch = Batch()
     # One reference per linked entity, shared by its rows.
@@ -83,7 +84,7 @@ async def create_observations(ctx: Context, body: Any) -> Reply:
     return Reply(201, links)
 
 
-def _group_rows(group: Any, index: int) -> list[_Row | str]:
+def _group_rows(group: Any, index: int, times: _TimeParsers) -> list[_Row | str]:
     what = f"item {index}"
     if not isinstance(group, dict):
         raise BadRequest(f"CreateObservations: {what} must be an object")
@@ -103,7 +104,7 @@ def _group_rows(group: Any, index: int) -> list[_Row | str]:
     data = group.get("dataArray")
     if not isinstance(data, list):
         raise BadRequest(f"CreateObservations: {what}.dataArray must be an array of arrays")
-    parsers = [_component_parser(c) for c in components]
+    parsers = [times.get(c) or _component_parser(c) for c in components]
     with_feature = "FeatureOfInterest/id" in components
     out: list[_Row | str] = []
     for number, values in enumerate(data):
@@ -112,6 +113,40 @@ def _group_rows(group: Any, index: int) -> list[_Row | str]:
         except BadRequest as exc:
             out.append(f"error: {what}.dataArray[{number}]: {exc.message}")
     return out
+
+
+class _TimeParsers:
+    """Parsers of the time components for one request, which remember what they parsed:
+    the Datastreams of one request often share their times (a station measures several
+    quantities at the same instants), and a parsed time is immutable."""
+
+    def __init__(self) -> None:
+        self._parsers: dict[str, PropertyParser] = {}
+
+    def get(self, component: str) -> PropertyParser | None:
+        if component not in _TIME_COMPONENTS:
+            return None
+        found = self._parsers.get(component)
+        if found is None:
+            found = self._parsers[component] = _remembering(_component_parser(component))
+        return found
+
+
+_TIME_COMPONENTS = frozenset({"phenomenonTime", "resultTime", "validTime"})
+
+
+def _remembering(parse: PropertyParser) -> PropertyParser:
+    seen: dict[str, Any] = {}
+
+    def parse_text(raw: Any) -> Any:
+        if type(raw) is not str:
+            return parse(raw)
+        found = seen.get(raw)
+        if found is None:
+            found = seen[raw] = parse(raw)
+        return found
+
+    return parse_text
 
 
 def _component_parser(component: str) -> PropertyParser:
