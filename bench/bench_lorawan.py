@@ -42,7 +42,7 @@ from typing import Any
 import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ is not a package
-from bench_sensorthings import free_port, say
+from bench_sensorthings import CpuMeter, free_port, postgres_pids, process_tree, say
 
 HERE = Path(__file__).resolve().parent
 LUA = HERE / "wrk_lorawan.lua"
@@ -216,7 +216,10 @@ def main() -> None:
             spy = subprocess.Popen(["py-spy", "record", "--format", "raw", "-o", str(args.profile),
                                     "--pid", str(pid), "-d", str(args.seconds), "-r", "200"],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        with MemoryWatch(pid) as memory:
+        groups = {"server": lambda: process_tree(pid)}
+        if args.backend == "postgresql":
+            groups["database"] = lambda: postgres_pids(name)
+        with MemoryWatch(pid) as memory, CpuMeter(groups) as cpu:
             uplinks = wrk(base, ["uplink", secret, str(args.devices), "0"], args.seconds,
                           args.connections, args.threads)
         if spy is not None:
@@ -234,6 +237,11 @@ def main() -> None:
                   f"{result['non2xx']:>8} {result['socket_errors']:>10}")
         print(f"\nuplinks / baseline POSTs: {uplinks['rate'] / post['rate']:.2f}")
         print(f"server RSS during the uplink run: {memory.summary()}")
+        used = ", ".join(f"{group} {share:.0f} %" for group, share in cpu.result.items())
+        print(f"CPU during the uplink run, in % of one core: {used}")
+        work = cpu.result["server"] + cpu.result.get("database", 0.0)
+        if uplinks["rate"]:
+            print(f"CPU per uplink (server and database): {10 * work / uplinks['rate']:.3f} ms")
         print(f"registering {args.devices} devices (one CSV, one call): {register_s:.2f} s")
         if before is not None:
             after = asyncio.run(database_counts(db_url))

@@ -99,9 +99,11 @@ class Batch:
         return len(self.changes) - 1
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ChangeEvent:
-    """A committed change, published after the commit."""
+    """A committed change, published after the commit. Not to be changed once made; not
+    frozen, though: a bulk write makes one per Observation, and a frozen dataclass takes
+    about ten times as long to make (1 µs, a millisecond per 1,000 rows)."""
 
     tenant_id: int
     entity_type: str

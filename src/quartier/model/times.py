@@ -62,8 +62,10 @@ def format_instant(value: datetime) -> str:
     if value.tzinfo is not UTC:
         value = value.astimezone(UTC)
     micro = value.microsecond
-    spec = "seconds" if micro == 0 else "milliseconds" if micro % 1000 == 0 else "microseconds"
-    return value.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
+    # In UTC, isoformat() ends in +00:00, which becomes Z.
+    if micro == 0 or micro % 1000:  # no fraction or six digits: isoformat's own choice
+        return value.isoformat()[:-6] + "Z"
+    return value.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def fixed_width_utc(value: datetime) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from quartier.errors import BadRequest
@@ -42,40 +43,63 @@ def column_kinds(prop: Property) -> tuple[str, ...]:
 
 def parse_property(etype: EntityType, prop: Property, raw: Any) -> Any:
     """The validated value of one property from a request body; 400 when it is wrong."""
-    what = f"{etype.name}.{prop.name}"
-    if prop.kind is not Kind.GEOMETRY and _has_nul(raw):
-        raise BadRequest(f"{what} contains the character U+0000, which cannot be stored")
-    if raw is None:
-        if prop.kind is Kind.RESULT:
-            return None
-        if not prop.nullable or prop.required:
-            raise BadRequest(f"{what} may not be null")
-        return None
+    return property_parser(etype, prop)(raw)
+
+
+PropertyParser = Callable[[Any], Any]
+
+
+def property_parser(etype: EntityType, prop: Property) -> PropertyParser:
+    """:func:`parse_property` for one property, its checks chosen once: bulk input
+    (a dataArray) parses many values of the same property."""
+    return _parser(etype.name, prop)
+
+
+@cache
+def _parser(etype_name: str, prop: Property) -> PropertyParser:
+    what = f"{etype_name}.{prop.name}"
     kind = prop.kind
-    if kind is Kind.TEXT:
-        if not isinstance(raw, str):
-            raise BadRequest(f"{what} must be a string, not {_json_kind(raw)}")
-        return raw
-    if kind is Kind.JSON_OBJECT:
-        if not isinstance(raw, dict):
-            raise BadRequest(f"{what} must be a JSON object, not {_json_kind(raw)}")
-        return raw
-    if kind is Kind.UNIT:
-        return _parse_unit(raw, what)
-    if kind is Kind.GEOMETRY:
-        geometry_of(raw, what)
-        return raw
-    if kind is Kind.INSTANT:
-        return parse_instant(raw, what)
-    if kind is Kind.INTERVAL:
-        return parse_interval(raw, what)
-    if kind is Kind.INSTANT_OR_INTERVAL:
-        return parse_instant_or_interval(raw, what)
-    if kind is Kind.RESULT:
-        if isinstance(raw, float) and raw != raw:  # NaN cannot come from JSON, but be safe
-            raise BadRequest(f"{what} is not a number")
-        return raw
-    return raw  # JSON_ANY
+    check = _PARSERS[kind]
+    nul_checked = kind is not Kind.GEOMETRY
+    null_ok = kind is Kind.RESULT or (prop.nullable and not prop.required)
+
+    def parse(raw: Any) -> Any:
+        if raw is None:
+            if null_ok:
+                return None
+            raise BadRequest(f"{what} may not be null")
+        if nul_checked and _has_nul(raw):
+            raise BadRequest(f"{what} contains the character U+0000, which cannot be stored")
+        return check(raw, what)
+
+    return parse
+
+
+def _parse_text(raw: Any, what: str) -> str:
+    if not isinstance(raw, str):
+        raise BadRequest(f"{what} must be a string, not {_json_kind(raw)}")
+    return raw
+
+
+def _parse_object(raw: Any, what: str) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise BadRequest(f"{what} must be a JSON object, not {_json_kind(raw)}")
+    return raw
+
+
+def _parse_geometry(raw: Any, what: str) -> Any:
+    geometry_of(raw, what)
+    return raw
+
+
+def _parse_result(raw: Any, what: str) -> Any:
+    if isinstance(raw, float) and raw != raw:  # NaN cannot come from JSON, but be safe
+        raise BadRequest(f"{what} is not a number")
+    return raw
+
+
+def _parse_any(raw: Any, what: str) -> Any:
+    return raw
 
 
 def _has_nul(value: Any) -> bool:
@@ -111,6 +135,19 @@ def _parse_unit(raw: Any, what: str) -> dict[str, Any]:
         if value is not None and not isinstance(value, str):
             raise BadRequest(f"{what}.{key} must be a string or null, not {_json_kind(value)}")
     return raw
+
+
+_PARSERS: dict[Kind, Callable[[Any, str], Any]] = {
+    Kind.TEXT: _parse_text,
+    Kind.JSON_OBJECT: _parse_object,
+    Kind.JSON_ANY: _parse_any,
+    Kind.UNIT: _parse_unit,
+    Kind.GEOMETRY: _parse_geometry,
+    Kind.INSTANT: parse_instant,
+    Kind.INTERVAL: parse_interval,
+    Kind.INSTANT_OR_INTERVAL: parse_instant_or_interval,
+    Kind.RESULT: _parse_result,
+}
 
 
 def to_columns(prop: Property, value: Any) -> tuple[Any, ...]:
@@ -174,16 +211,18 @@ def from_columns(prop: Property, values: tuple[Any, ...]) -> Any:
 ValueReader = Callable[[Sequence[Any], int], Any]
 
 
-def value_reader(prop: Property) -> ValueReader:
+def value_reader(prop: Property) -> ValueReader | None:
     """A fast :func:`from_columns` for columns the driver already decoded: reads the
-    property's value from ``row`` at its first column's index."""
+    property's value from ``row`` at its first column's index. None when the value is
+    the column's, as it is."""
     kind = prop.kind
     if kind is Kind.INSTANT:
         return lambda row, i: None if row[i] is None else format_instant(row[i])
     if kind is Kind.INTERVAL:
-        return lambda row, i: format_interval(row[i], row[i + 1] if row[i + 1] is not None else row[i])
+        return lambda row, i: None if row[i] is None else format_interval(
+            row[i], row[i + 1] if row[i + 1] is not None else row[i])
     if kind is Kind.INSTANT_OR_INTERVAL:
-        return lambda row, i: format_interval(row[i], row[i + 1])
+        return lambda row, i: None if row[i] is None else format_interval(row[i], row[i + 1])
     if kind is Kind.RESULT:
         return lambda row, i: decode_result(row[i], row[i + 1], row[i + 2], row[i + 3])
-    return lambda row, i: row[i]
+    return None

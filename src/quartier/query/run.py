@@ -131,14 +131,19 @@ class QueryRunner:
             await count_related(self.conn, self.tenant_id, scope, related, parent_ids)
             if options.count else {}
         )
-        by_parent: dict[int, list[Any]] = {pid: [] for pid in parent_ids}
+        by_parent: dict[int, list[Any]] = {}
         for pid, child in found:
-            by_parent[pid].append(child)
+            siblings = by_parent.get(pid)
+            if siblings is None:
+                by_parent[pid] = [child]
+            else:
+                siblings.append(child)
         children: list[dict[str, Any]] = []
+        top, dialect = options.top, self.dialect
         for row in rows:
-            raw_rows = by_parent[row["id"]]
-            more = 0 < options.top < len(raw_rows)
-            page_rows = [decode_row(target, r, self.dialect) for r in raw_rows[: options.top]]
+            raw_rows = by_parent.get(row["id"], [])
+            more = 0 < top < len(raw_rows)
+            page_rows = [decode_row(target, r, dialect) for r in raw_rows[:top]]
             children.extend(page_rows)
             count = counts.get(row["id"], 0) if options.count else None
             row.setdefault(EXPANDED, {})[rel.name] = Page(page_rows, count, more)

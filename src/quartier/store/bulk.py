@@ -59,13 +59,13 @@ async def write_observation_batch(writer: BatchWriter, batch: Batch) -> list[int
     """Write an :func:`is_observation_batch` batch in bulk, all of it or (raising) none.
 
     Each Datastream (and FeatureOfInterest) is looked up once for all its rows; the rows
-    go in with one COPY (PostgreSQL) or multi-row INSERT (SQLite).
+    go in column by column with one COPY (PostgreSQL) or multi-row INSERT (SQLite).
     """
     creates = [c for c in batch.changes if isinstance(c, Create)]
     await writer.load_datastreams([_parent(c).id for c in creates])
     resolved: dict[tuple[int, int | None], tuple[Any, int]] = {}
-    tenant = writer.tenant_id
-    records: list[list[Any]] = []
+    datastream_ids: list[int] = []
+    feature_ids: list[int] = []
     for change in creates:
         parent = _parent(change)
         given = change.foreign_keys.get("FeatureOfInterest")
@@ -75,14 +75,19 @@ async def write_observation_batch(writer: BatchWriter, batch: Batch) -> list[int
             state = await writer.datastream(parent.id, NotFound if parent.from_path else BadRequest)
             found = resolved[key] = (state, await writer.observation_feature(state, given))
         state, feature = found
-        records.append(_row(writer, change, state.id, feature))
+        datastream_ids.append(state.id)
+        feature_ids.append(feature)
         writer.note_observation(state, feature, change.values)
-    ids = await writer.copy_rows(_OBSERVATION.table, _ROW_COLUMNS, records)
+    names, columns = writer.record_columns(_OBSERVATION, [c.values for c in creates])
+    tenant = writer.tenant_id
+    ids = await writer.copy_columns(
+        _OBSERVATION.table, ["tenant_id", *names, "datastream_id", "feature_id"],
+        [[tenant] * len(creates), *columns, datastream_ids, feature_ids],
+    )
     writer.events.extend(
         ChangeEvent(tenant, "Observation", new_id, "create",
-                    facts=(_parent(change).id, change.values.get("phenomenonTime"),
-                           change.values.get("result")))
-        for new_id, change in zip(ids, creates, strict=True))
+                    facts=(ds, change.values.get("phenomenonTime"), change.values.get("result")))
+        for new_id, ds, change in zip(ids, datastream_ids, creates, strict=True))
     await writer.finish()
     return ids
 

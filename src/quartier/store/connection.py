@@ -31,8 +31,9 @@ class Connection(Protocol):
         """The rows of a query, ``chunk`` at a time, read through a cursor."""
         ...
 
-    async def copy_rows(
-        self, table: str, columns: Sequence[str], records: Sequence[Sequence[Any]]
+    async def copy_columns(
+        self, table: str, names: Sequence[str], columns: Sequence[Sequence[Any]]
     ) -> list[int]:
-        """Insert many rows of plain values the fastest way; their new ids, in order."""
+        """Insert many rows of plain values the fastest way, given column by column (one
+        sequence per name, all of the same length); their new ids, in row order."""
         ...

@@ -59,7 +59,8 @@ class _Layout:
     returning_aliased: str  # the same columns on alias t
     slices: tuple[tuple[Property, int, int, tuple[str, ...]], ...]
     foreign_keys: tuple[tuple[str, int], ...]
-    readers: tuple[tuple[str, int, ValueReader], ...]  # for values the driver decoded
+    # For values the driver decoded: None where the value is the column's as it is.
+    readers: tuple[tuple[str, int, ValueReader | None], ...]
 
 
 @cache
@@ -108,7 +109,7 @@ def decode_row(etype: EntityType, row: Sequence[Any], dialect: Dialect) -> dict[
                 )
     else:  # the driver already gives Python values
         for name, start, read in layout.readers:
-            out[name] = read(row, start)
+            out[name] = row[start] if read is None else read(row, start)
     for name, index in layout.foreign_keys:
         out[name] = row[index]
     return out

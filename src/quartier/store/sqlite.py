@@ -80,18 +80,19 @@ class SqliteConnection:
         finally:
             await self._run(cursor.close)
 
-    async def copy_rows(
-        self, table: str, columns: Sequence[str], records: Sequence[Sequence[Any]]
+    async def copy_columns(
+        self, table: str, names: Sequence[str], columns: Sequence[Sequence[Any]]
     ) -> list[int]:
-        names = ", ".join(columns)
-        one = "(" + ", ".join("?" * len(columns)) + ")"
-        per_query = max(1, MAX_PARAMETERS // len(columns))
+        records = list(zip(*columns, strict=True))
+        listed = ", ".join(names)
+        one = "(" + ", ".join("?" * len(names)) + ")"
+        per_query = max(1, MAX_PARAMETERS // len(names))
 
         def insert() -> list[int]:
             ids: list[int] = []
             for start in range(0, len(records), per_query):
                 chunk = records[start:start + per_query]
-                sql = f"INSERT INTO {table} ({names}) VALUES {', '.join([one] * len(chunk))} RETURNING id"
+                sql = f"INSERT INTO {table} ({listed}) VALUES {', '.join([one] * len(chunk))} RETURNING id"
                 params = [v for record in chunk for v in record]
                 # Ids are drawn in the order of the VALUES rows.
                 ids.extend(sorted(int(r[0]) for r in self._db().execute(sql, params).fetchall()))

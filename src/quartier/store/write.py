@@ -237,7 +237,7 @@ class BatchWriter:
 
     def record(self, etype: EntityType, values: dict[str, Any]) -> list[Any]:
         """The parameters of every property column (as :meth:`columns` with all properties
-        given), for :meth:`copy_rows`; ``etype`` may have no geometry."""
+        given); ``etype`` may have no geometry."""
         if self.dialect.encodes:
             encode = self.dialect.encode
             out: list[Any] = []
@@ -258,11 +258,39 @@ class BatchWriter:
                 out.extend(encode_result(value))
         return out
 
-    async def copy_rows(
-        self, table: str, names: list[str], records: list[list[Any]]
+    def record_columns(
+        self, etype: EntityType, rows: Sequence[dict[str, Any]]
+    ) -> tuple[list[str], list[list[Any]]]:
+        """The property columns of many rows, column by column, for :meth:`copy_columns`;
+        columns that are null in every row are left out (they are null by default)."""
+        encode = self.dialect.encode if self.dialect.encodes else None
+        names: list[str] = []
+        columns: list[list[Any]] = []
+        for prop, prop_names, kinds in _column_plan(etype):
+            name = prop.name
+            values = [row.get(name) for row in rows]
+            parts: list[list[Any]]
+            if prop.kind is Kind.RESULT:
+                parts = [list(column) for column in zip(*map(encode_result, values), strict=True)]
+            elif values.count(None) == len(values):
+                continue
+            elif len(prop_names) == 2:
+                parts = [[None if v is None else v[0] for v in values],
+                         [None if v is None else v[1] for v in values]]
+            else:
+                parts = [values]
+            for column_name, kind, column in zip(prop_names, kinds, parts, strict=True):
+                if column.count(None) == len(column):
+                    continue
+                names.append(column_name)
+                columns.append(column if encode is None else [encode(kind, v) for v in column])
+        return names, columns
+
+    async def copy_columns(
+        self, table: str, names: list[str], columns: Sequence[Sequence[Any]]
     ) -> list[int]:
         """Many rows of plain values on the fastest path the database has; the new ids."""
-        return await self.conn.copy_rows(table, names, records)
+        return await self.conn.copy_columns(table, names, columns)
 
     async def _insert(self, table: str, columns: list[tuple[str, str, Any]]) -> int:
         return int((await self.insert_rows(table, [columns]))[0][0])

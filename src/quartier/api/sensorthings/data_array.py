@@ -7,16 +7,18 @@ from typing import TYPE_CHECKING, Any
 
 from quartier.errors import BadRequest
 from quartier.model.changes import Batch, Create, IdRef
-from quartier.model.entities import ENTITY_TYPES, Property
+from quartier.model.entities import ENTITY_TYPES
 from quartier.model.parse import parse_id
 from quartier.model.times import now_utc
-from quartier.model.values import parse_property
+from quartier.model.values import PropertyParser, property_parser
 from quartier.query.options import QueryOptions
 
 if TYPE_CHECKING:
     from quartier.api.sensorthings.handlers import Context, Reply
 
 _OBSERVATION = ENTITY_TYPES["Observation"]
+_DATASTREAM = ENTITY_TYPES["Datastream"]
+_FEATURE = ENTITY_TYPES["FeatureOfInterest"]
 _DATA_ARRAY_DEFAULT = ("id", "phenomenonTime", "resultTime", "result", "resultQuality", "validTime",
                        "parameters")
 _INPUT_COMPONENTS = ("phenomenonTime", "result", "resultTime", "resultQuality", "validTime",
@@ -53,25 +55,27 @@ async def create_observations(ctx: Context, body: Any) -> Reply:
     if not isinstance(body, list):
         raise BadRequest("CreateObservations takes a JSON array of {Datastream, components, dataArray}")
     rows: list[_Row | str] = []
+    times = _TimeParsers()
     for index, group in enumerate(body):
-        rows.extend(_group_rows(group, index))
+        rows.extend(_group_rows(group, index, times))
     await _check_links(ctx, rows)
     batch = Batch()
-    refs: dict[tuple[str, int], IdRef] = {}  # one reference per linked entity, shared by its rows
-
-    def ref(name: str, entity_id: int) -> IdRef:
-        found = refs.get((name, entity_id))
-        if found is None:
-            found = refs[(name, entity_id)] = IdRef(ENTITY_TYPES[name], entity_id)
-        return found
-
+    # One reference per linked entity, shared by its rows.
+    datastreams: dict[int, IdRef] = {}
+    features: dict[int, IdRef] = {}
     for row in rows:
         if isinstance(row, tuple):
             datastream, feature, values = row
-            keys: dict[str, Any] = {"Datastream": ref("Datastream", datastream)}
+            ds_ref = datastreams.get(datastream)
+            if ds_ref is None:
+                ds_ref = datastreams[datastream] = IdRef(_DATASTREAM, datastream)
+            keys: dict[str, Any] = {"Datastream": ds_ref}
             if feature is not None:
-                keys["FeatureOfInterest"] = ref("FeatureOfInterest", feature)
-            batch.add(Create(_OBSERVATION, values, keys))
+                feature_ref = features.get(feature)
+                if feature_ref is None:
+                    feature_ref = features[feature] = IdRef(_FEATURE, feature)
+                keys["FeatureOfInterest"] = feature_ref
+            batch.changes.append(Create(_OBSERVATION, values, keys))
     result = await ctx.store.write(ctx.tenant_id, batch) if batch.changes else None
     ids = iter(result.ids if result else [])
     links = [
@@ -80,7 +84,7 @@ async def create_observations(ctx: Context, body: Any) -> Reply:
     return Reply(201, links)
 
 
-def _group_rows(group: Any, index: int) -> list[_Row | str]:
+def _group_rows(group: Any, index: int, times: _TimeParsers) -> list[_Row | str]:
     what = f"item {index}"
     if not isinstance(group, dict):
         raise BadRequest(f"CreateObservations: {what} must be an object")
@@ -100,31 +104,72 @@ def _group_rows(group: Any, index: int) -> list[_Row | str]:
     data = group.get("dataArray")
     if not isinstance(data, list):
         raise BadRequest(f"CreateObservations: {what}.dataArray must be an array of arrays")
-    props = [None if c == "FeatureOfInterest/id" else _OBSERVATION.find_property(c) for c in components]
+    parsers = [times.get(c) or _component_parser(c) for c in components]
+    with_feature = "FeatureOfInterest/id" in components
     out: list[_Row | str] = []
     for number, values in enumerate(data):
         try:
-            out.append(_row(datastream_id, props, values))
+            out.append(_row(datastream_id, components, parsers, with_feature, values))
         except BadRequest as exc:
             out.append(f"error: {what}.dataArray[{number}]: {exc.message}")
     return out
 
 
-def _row(datastream: int, props: list[Property | None], values: Any) -> _Row:
-    """One dataArray row; ``props`` are the components' properties (None: the
-    FeatureOfInterest's id)."""
-    if not isinstance(values, list) or len(values) != len(props):
-        raise BadRequest(f"expected an array of {len(props)} values, one per component")
-    parsed: dict[str, Any] = {}
-    feature = None
-    for prop, raw in zip(props, values, strict=True):
-        if prop is None:
-            feature = parse_id(raw, "FeatureOfInterest/id")
-        else:
-            parsed[prop.name] = parse_property(_OBSERVATION, prop, raw)
+class _TimeParsers:
+    """Parsers of the time components for one request, which remember what they parsed:
+    the Datastreams of one request often share their times (a station measures several
+    quantities at the same instants), and a parsed time is immutable."""
+
+    def __init__(self) -> None:
+        self._parsers: dict[str, PropertyParser] = {}
+
+    def get(self, component: str) -> PropertyParser | None:
+        if component not in _TIME_COMPONENTS:
+            return None
+        found = self._parsers.get(component)
+        if found is None:
+            found = self._parsers[component] = _remembering(_component_parser(component))
+        return found
+
+
+_TIME_COMPONENTS = frozenset({"phenomenonTime", "resultTime", "validTime"})
+
+
+def _remembering(parse: PropertyParser) -> PropertyParser:
+    seen: dict[str, Any] = {}
+
+    def parse_text(raw: Any) -> Any:
+        if type(raw) is not str:
+            return parse(raw)
+        found = seen.get(raw)
+        if found is None:
+            found = seen[raw] = parse(raw)
+        return found
+
+    return parse_text
+
+
+def _component_parser(component: str) -> PropertyParser:
+    if component == "FeatureOfInterest/id":
+        return _feature_id
+    prop = _OBSERVATION.find_property(component)
+    assert prop is not None  # the components were checked against _INPUT_COMPONENTS
+    return property_parser(_OBSERVATION, prop)
+
+
+def _feature_id(raw: Any) -> int:
+    return parse_id(raw, "FeatureOfInterest/id")
+
+
+def _row(datastream: int, components: list[str], parsers: list[PropertyParser],
+         with_feature: bool, values: Any) -> _Row:
+    """One dataArray row: each value parsed by its component's parser."""
+    if not isinstance(values, list) or len(values) != len(parsers):
+        raise BadRequest(f"expected an array of {len(parsers)} values, one per component")
+    parsed = {name: parse(raw) for name, parse, raw in zip(components, parsers, values, strict=True)}
+    feature = parsed.pop("FeatureOfInterest/id") if with_feature else None
     if parsed.get("phenomenonTime") is None:
-        now = now_utc()
-        parsed["phenomenonTime"] = (now, None)
+        parsed["phenomenonTime"] = (now_utc(), None)
     return datastream, feature, parsed
 
 

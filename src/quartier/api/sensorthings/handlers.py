@@ -20,7 +20,7 @@ from quartier.api.params import request_tenant
 from quartier.api.responses import json_response
 from quartier.api.sensorthings import csv_format, data_array, geojson
 from quartier.api.sensorthings.batch import batch_endpoint
-from quartier.api.sensorthings.serialize import entity_json, page_link, self_link
+from quartier.api.sensorthings.serialize import EntityWriter, entity_json, page_link, self_link
 from quartier.errors import BadRequest, MethodNotAllowed, NotFound
 from quartier.model.changes import Batch, Delete, IdRef, NewRef
 from quartier.model.entities import ENTITY_SETS, EntityType
@@ -175,7 +175,8 @@ class SensorThingsApi:
         if options.result_format == "dataArray":
             body["value"] = data_array.data_array(page.rows, options, ctx.base)
             return Reply(200, body)
-        values = [entity_json(etype, r, ctx.base, options.select, options.expand) for r in page.rows]
+        write = EntityWriter(etype, ctx.base, options.select, options.expand)
+        values = [write(r) for r in page.rows]
         if options.result_format == "GeoJSON":
             return Reply(200, geojson.feature_collection(etype, values, body,
                                                          geojson.implicit_geometry(options)))
