@@ -15,18 +15,22 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from quartier.api import convertors
+from quartier.api.basemap import BaseMapApi
 from quartier.api.dead_letters import DeadLetterApi
 from quartier.api.imports import ImportApi
+from quartier.api.live import DashboardApi
 from quartier.api.lorawan import LorawanApi
 from quartier.api.responses import error_response, json_response
 from quartier.api.rules import RulesApi
 from quartier.api.sensorthings.handlers import SensorThingsApi
 from quartier.errors import QuartierError
+from quartier.live import LiveFeed
 from quartier.lorawan.ingest import UplinkIngest
 from quartier.lorawan.mqtt import LorawanMqtt
 from quartier.rules.engine import RuleEngine
 from quartier.settings import Settings
 from quartier.store import Store, open_store
+from quartier.web import Dashboard
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +73,7 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
     store = store if store is not None else open_store(settings)
     api = SensorThingsApi(store, settings)
     uplinks = UplinkIngest(store)
+    feed = LiveFeed(store)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -94,9 +99,11 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
         await engine.start()
         app.state.rules = rules.engine = engine
         pruning = asyncio.create_task(_prune_periodically(uplinks))
+        feed.start()
         try:
             yield
         finally:
+            await feed.stop()
             pruning.cancel()
             with suppress(asyncio.CancelledError):
                 await pruning
@@ -120,9 +127,14 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
     ]
     imports = ImportApi(store, settings)
     rules = RulesApi(store, settings)
+    basemap = BaseMapApi(store, settings)
+    dashboard = DashboardApi(store, settings, feed)
+    routes += Dashboard(store).routes()
     for prefix in ("", "/t/{tenant}"):
         routes += lorawan.routes(prefix)
         routes += rules.routes(prefix)
+        routes += basemap.routes(prefix)
+        routes += dashboard.routes(prefix)
         routes += [
             Route(prefix + "/api/imports/csv", imports.csv, methods=["POST"]),
             Route(prefix + "/{version:version}", api.root, methods=["GET", "HEAD"]),

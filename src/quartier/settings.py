@@ -141,6 +141,20 @@ class Settings:
         metadata=_meta("Largest CSV file accepted by POST /api/imports/csv, in bytes.",
                        "--max-import-bytes"),
     )
+    map_tiles: str = field(
+        default="",
+        metadata=_meta(
+            "Tile server of the dashboard's map, a URL template such as "
+            "https://tiles.example.de/{z}/{x}/{y}.png; empty: no tiles, the map shows the "
+            "town's base map from GET /api/basemap (districts, waters, streets).",
+            "--map-tiles",
+        ),
+    )
+    map_attribution: str = field(
+        default="",
+        metadata=_meta("Attribution the dashboard's map shows for the tile server, e.g. "
+                       "'© OpenStreetMap contributors'.", "--map-attribution"),
+    )
     log_level: str = field(
         default="info", metadata=_meta("Log level: debug, info, warning, error.", "--log-level")
     )
@@ -212,6 +226,10 @@ class Settings:
                     raise SettingsError(
                         f"mqtt_select_topics: {topic!r} is not a $select topic: {exc.message}"
                     ) from None
+        if self.map_tiles and (not self.map_tiles.startswith(("http://", "https://", "/"))
+                               or not all(p in self.map_tiles for p in ("{z}", "{x}", "{y}"))):
+            raise SettingsError("map_tiles must be an http(s) URL template with {z}, {x} and {y}, "
+                                f"not {self.map_tiles!r}")
         if self.log_level not in ("debug", "info", "warning", "error"):
             raise SettingsError(f"log_level must be debug, info, warning or error, not {self.log_level!r}")
 
