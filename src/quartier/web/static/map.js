@@ -13,6 +13,7 @@ const BASE_STYLES = {
   waters: { color: "#1f6fb2", weight: 4, opacity: 0.8 },
   streets: { color: "#8c8c8c", weight: 2.5, opacity: 0.9 },
 };
+const CLUSTER_MARK = { ok: "", nodata: "", stale: "?" }; // besides the colour
 const hidden = new Set(JSON.parse(localStorage.getItem("quartier.hiddenLayers") || "[]"));
 
 function markerIcon(thing, status) {
@@ -65,7 +66,7 @@ export async function mapPage(main, config) {
       h("div", { class: "map-column" }, mapBox, legend)),
   );
 
-  const map = L.map(mapBox, { zoomControl: true, preferCanvas: false });
+  const map = L.map(mapBox, { zoomControl: true, maxZoom: 19, minZoom: 3, zoomSnap: 0.25 });
   if (config.tiles) {
     L.tileLayer(config.tiles, { attribution: config.attribution || "", maxZoom: 19 }).addTo(map);
   }
@@ -83,7 +84,7 @@ export async function mapPage(main, config) {
       const label = t("cluster", { n: number(members.length), status: statusText(status) });
       return L.divIcon({
         className: "thing-cluster", iconSize: [36, 36],
-        html: `<span class="cl st-${status}" aria-hidden="true">${members.length}${status === "ok" ? "" : "!"}</span>`
+        html: `<span class="cl st-${status}" aria-hidden="true">${members.length}${CLUSTER_MARK[status] ?? "!"}</span>`
           + `<span class="sr-only">${escapeHtml(label)}</span>`,
       });
     },
@@ -96,6 +97,13 @@ export async function mapPage(main, config) {
     const marker = L.marker([thing.lonlat[1], thing.lonlat[0]], { icon: markerIcon(thing, status), keyboard: true });
     marker.status = status;
     marker.on("click", () => { location.hash = `#/things/${thing.id}`; });
+    // A marker is a button to the keyboard too: Enter or Space opens the Thing.
+    marker.on("keypress", (event) => {
+      if (event.originalEvent.key === "Enter" || event.originalEvent.key === " ") {
+        event.originalEvent.preventDefault();
+        location.hash = `#/things/${thing.id}`;
+      }
+    });
     markers.set(thing.id, marker);
   }
   const bounds = L.latLngBounds([...markers.values()].map((m) => m.getLatLng()));

@@ -10,7 +10,8 @@ export const USE_CASES = {
   parking: ["parking_bay"],
 };
 export const LAYERS = [...Object.keys(USE_CASES), "other"];
-const STALE_AFTER = 6 * 3600 * 1000; // ms without a value before a Thing counts as silent
+// ms without a value before a Thing counts as silent (parking bays report only changes)
+const STALE_AFTER = 26 * 3600 * 1000;
 // The Datastream whose value stands for its Thing on the map, by the field it measures.
 const MAIN_FIELDS = ["level", "state", "occupied", "rain", "no2", "turbidity", "speed", "voltage"];
 
