@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from quartier.api import convertors
 from quartier.api.basemap import BaseMapApi
@@ -119,7 +119,7 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
 
     letters = DeadLetterApi(api, uplinks)
     lorawan = LorawanApi(store, settings, uplinks)
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/api/dead-letters", letters.listing, methods=["GET"]),
         Route("/api/dead-letters/{id}", letters.one, methods=["GET"]),
         Route("/api/dead-letters/{id}", letters.drop, methods=["DELETE"]),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -90,8 +91,9 @@ def page(browser: Any) -> Iterator[Any]:
 def axe_violations(page: Any) -> list[dict[str, Any]]:
     assert AXE.exists(), "axe-core is missing: scripts/setup.sh installs it from npm"
     page.add_script_tag(path=str(AXE))
-    result = page.evaluate("async () => (await axe.run(document)).violations"
-                           ".map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map(n => n.html)}))")
+    result = page.evaluate(
+        "async () => (await axe.run(document)).violations"
+        ".map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map(n => n.html)}))")
     return list(result)
 
 
@@ -155,15 +157,16 @@ def test_a_chart_draws_a_datastreams_data(town: Town, page: Any) -> None:
     row = page.locator(f"tr[data-datastream='{level}']")
     playwright_api.expect(row.locator("td.num")).to_contain_text("cm")
     panel = page.locator(f".chart-panel[data-datastream='{level}']")
-    playwright_api.expect(panel).to_have_attribute("data-points", __import__("re").compile(r"^[1-9]\d*$"))
+    playwright_api.expect(panel).to_have_attribute("data-points", re.compile(r"^[1-9]\d*$"))
     assert panel.locator("canvas").count() >= 1
     points = int(panel.get_attribute("data-points"))
     assert points >= 24  # a day of values, one at least every hour
     assert "values from" in (panel.locator(".plot").get_attribute("aria-label") or "")
     screenshot(page, "thing")
     # Another range asks the server again.
-    panel.get_by_role("button", name="1 hour").click()
-    playwright_api.expect(panel.get_by_role("button", name="1 hour")).to_have_attribute("aria-pressed", "true")
+    hour = panel.get_by_role("button", name="1 hour")
+    hour.click()
+    playwright_api.expect(hour).to_have_attribute("aria-pressed", "true")
     playwright_api.expect(panel.locator(".chart-note, .empty")).not_to_have_text("")
 
 
@@ -185,7 +188,7 @@ def test_an_alert_appears_live_and_is_acknowledged(town: Town, page: Any) -> Non
     playwright_api.expect(row).to_contain_text("severe")
     playwright_api.expect(page.locator("#alert-count")).to_be_visible()
     screenshot(page, "alerts")
-    row.get_by_role("button", name=__import__("re").compile("^Acknowledge")).click()
+    row.get_by_role("button", name=re.compile("^Acknowledge")).click()
     dialog = page.get_by_role("dialog")
     dialog.get_by_label("Your name").fill("M. Weber")
     dialog.get_by_label("Comment").fill("Wasserwerk informiert")
@@ -211,7 +214,8 @@ def test_the_flood_view_shows_every_gauge(town: Town, page: Any) -> None:
     first = cards.first
     playwright_api.expect(first.locator(".level")).to_contain_text("cm")
     playwright_api.expect(first.locator(".stage")).to_contain_text("reporting level")
-    playwright_api.expect(first.locator(".trend")).to_contain_text(__import__("re").compile("rising|falling|steady"))
+    trend = re.compile("rising|falling|steady")
+    playwright_api.expect(first.locator(".trend")).to_contain_text(trend)
     screenshot(page, "flood")
 
 
@@ -225,10 +229,12 @@ def test_the_language_follows_the_browser_and_the_switch(town: Town, browser: An
         assert page.locator("html").get_attribute("lang") == "de"
         devices = len(town.sim.devices)
         # German numbers: a dot between thousands.
-        playwright_api.expect(page.locator("#thing-count")).to_have_text(f"{devices:,} Dinge angezeigt".replace(",", "."))
+        german = f"{devices:,} Dinge angezeigt".replace(",", ".")
+        playwright_api.expect(page.locator("#thing-count")).to_have_text(german)
         page.get_by_label("Sprache").select_option("en")
         playwright_api.expect(page.locator("h1")).to_have_text("Overview map")
-        playwright_api.expect(page.get_by_role("navigation").get_by_role("link", name="Alerts")).to_be_visible()
+        navigation = page.get_by_role("navigation")
+        playwright_api.expect(navigation.get_by_role("link", name="Alerts")).to_be_visible()
         assert page.locator("html").get_attribute("lang") == "en"
         page.reload()  # the choice is kept
         playwright_api.expect(page.locator("h1")).to_have_text("Overview map")

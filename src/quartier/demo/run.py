@@ -26,7 +26,7 @@ async def run_demo(settings: Settings, town: Town, anchor: float, days: float, s
 
     server = uvicorn.Server(uvicorn.Config(build_app(settings), host=settings.host,
                                            port=settings.port, log_level=settings.log_level,
-                                           access_log=False))
+                                           access_log=False, timeout_graceful_shutdown=5))
     serving = asyncio.create_task(server.serve())
     while not server.started:
         if serving.done():
