@@ -25,10 +25,9 @@ from pathlib import Path
 import httpx2 as httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from conftest import serving  # noqa: E402
-
-from quartier.app import build_app  # noqa: E402
-from quartier.settings import Settings  # noqa: E402
+from conftest import serving
+from quartier.app import build_app
+from quartier.settings import Settings
 
 KINDS = ["streetlight", "streetlight", "gauge", "air_quality", "parking_bay"]
 
@@ -73,9 +72,11 @@ def main() -> None:
     with serving(build_app(settings)) as base:
         started = time.perf_counter()
         fill(base, args.things)
-        print(f"created {args.things:,} Things with 3 Datastreams each in {time.perf_counter() - started:.1f} s")
+        took = time.perf_counter() - started
+        print(f"created {args.things:,} Things with 3 Datastreams each in {took:.1f} s")
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=["--no-sandbox"])
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                        args=["--no-sandbox"])
             times = []
             for run in range(args.runs + 1):
                 page = browser.new_page(viewport={"width": 1280, "height": 860}, locale="en-GB")
