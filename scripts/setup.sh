@@ -39,6 +39,32 @@ if $want_test && [ -d /usr/lib/postgresql ]; then
 fi
 
 if $want_test; then
+    # The dashboard's browser tests drive Debian's Chromium through Playwright.
+    apt_install chromium
+fi
+
+# The dashboard's front-end libraries come from the npm registry, pinned by
+# package-lock.json, and are copied into the package's static folder: at run time every
+# script and style is served by Quartier itself, never fetched from a CDN.
+command -v npm >/dev/null || apt_install npm
+if command -v npm >/dev/null; then
+    log "installing the dashboard's front-end libraries (npm ci)"
+    npm ci --no-audit --no-fund --loglevel=error >/dev/null
+    vendor=src/quartier/web/static/vendor
+    rm -rf "$vendor"
+    mkdir -p "$vendor/leaflet" "$vendor/markercluster" "$vendor/uplot"
+    cp -r node_modules/leaflet/dist/leaflet.js node_modules/leaflet/dist/leaflet.css \
+          node_modules/leaflet/dist/images node_modules/leaflet/LICENSE "$vendor/leaflet/"
+    cp node_modules/leaflet.markercluster/dist/leaflet.markercluster.js \
+       node_modules/leaflet.markercluster/dist/MarkerCluster.css \
+       node_modules/leaflet.markercluster/MIT-LICENCE.txt "$vendor/markercluster/"
+    cp node_modules/uplot/dist/uPlot.esm.js node_modules/uplot/dist/uPlot.min.css \
+       node_modules/uplot/LICENSE "$vendor/uplot/"
+else
+    log "npm is missing: the dashboard at / will lack its map and chart libraries"
+fi
+
+if $want_test; then
     # The MQTT tests talk to a Mosquitto broker on 127.0.0.1:1883 and start private ones.
     apt_install mosquitto
     if command -v mosquitto >/dev/null && ! (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null; then

@@ -12,25 +12,29 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from quartier.api import convertors
+from quartier.api.basemap import BaseMapApi
 from quartier.api.cap import CapApi
 from quartier.api.channels import ChannelApi
 from quartier.api.dead_letters import DeadLetterApi
 from quartier.api.imports import ImportApi
+from quartier.api.live import DashboardApi
 from quartier.api.lorawan import LorawanApi
 from quartier.api.responses import error_response, json_response
 from quartier.api.rules import RulesApi
 from quartier.api.sensorthings.handlers import SensorThingsApi
 from quartier.background import cancel_all
 from quartier.errors import QuartierError
+from quartier.live import LiveFeed
 from quartier.lorawan.ingest import UplinkIngest
 from quartier.lorawan.mqtt import LorawanMqtt
 from quartier.notify.dispatcher import Dispatcher
 from quartier.rules.engine import RuleEngine
 from quartier.settings import Settings
 from quartier.store import Store, open_store
+from quartier.web import Dashboard
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +77,7 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
     store = store if store is not None else open_store(settings)
     api = SensorThingsApi(store, settings)
     uplinks = UplinkIngest(store)
+    feed = LiveFeed(store)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -101,9 +106,11 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
         pruning = asyncio.create_task(_prune_periodically(uplinks))
         notifications.start()
         app.state.notifications = notifications
+        feed.start()
         try:
             yield
         finally:
+            await feed.stop()
             await cancel_all([pruning])
             await engine.stop()
             await notifications.stop()
@@ -116,7 +123,7 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
 
     letters = DeadLetterApi(api, uplinks)
     lorawan = LorawanApi(store, settings, uplinks)
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/api/dead-letters", letters.listing, methods=["GET"]),
         Route("/api/dead-letters/{id}", letters.one, methods=["GET"]),
         Route("/api/dead-letters/{id}", letters.drop, methods=["DELETE"]),
@@ -125,10 +132,15 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
     imports = ImportApi(store, settings)
     rules = RulesApi(store, settings)
     channel_api, cap_api = ChannelApi(store, settings), CapApi(store, settings)
+    basemap = BaseMapApi(store, settings)
+    dashboard = DashboardApi(store, settings, feed)
+    routes += Dashboard(store).routes()
     for prefix in ("", "/t/{tenant}"):
         routes += lorawan.routes(prefix)
         routes += rules.routes(prefix)
         routes += channel_api.routes(prefix) + cap_api.routes(prefix)
+        routes += basemap.routes(prefix)
+        routes += dashboard.routes(prefix)
         routes += [
             Route(prefix + "/api/imports/csv", imports.csv, methods=["POST"]),
             Route(prefix + "/{version:version}", api.root, methods=["GET", "HEAD"]),

@@ -381,6 +381,12 @@ def _settings(options: dict[str, Any]) -> Settings:
         raise click.UsageError(exc.message) from None
 
 
+# Seconds a stopping server waits for requests still running. Open dashboards hold a
+# live stream (/api/live) that never ends by itself; without a limit they would keep the
+# server from stopping.
+GRACEFUL_SHUTDOWN = 30
+
+
 def _run(settings: Settings) -> None:
     import uvicorn
 
@@ -399,12 +405,14 @@ def _run(settings: Settings) -> None:
         uvicorn.run(
             "quartier.app:app_from_env", factory=True, host=settings.host, port=settings.port,
             workers=settings.workers, log_level=settings.log_level, access_log=False,
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,
         )
         return
     from quartier.app import build_app
 
     uvicorn.run(build_app(settings), host=settings.host, port=settings.port,
-                log_level=settings.log_level, access_log=False)
+                log_level=settings.log_level, access_log=False,
+                timeout_graceful_shutdown=GRACEFUL_SHUTDOWN)
 
 
 def _check_store(settings: Settings) -> None:

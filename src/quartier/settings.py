@@ -171,6 +171,20 @@ class Settings:
         metadata=_meta("Attempts at one notification before it is given up (it stays listed "
                        "as failed and can be retried through the API).", "--notify-max-attempts"),
     )
+    map_tiles: str = field(
+        default="",
+        metadata=_meta(
+            "Tile server of the dashboard's map, a URL template such as "
+            "https://tiles.example.de/{z}/{x}/{y}.png; empty: no tiles, the map shows the "
+            "town's base map from GET /api/basemap (districts, waters, streets).",
+            "--map-tiles",
+        ),
+    )
+    map_attribution: str = field(
+        default="",
+        metadata=_meta("Attribution the dashboard's map shows for the tile server, e.g. "
+                       "'© OpenStreetMap contributors'.", "--map-attribution"),
+    )
     log_level: str = field(
         default="info", metadata=_meta("Log level: debug, info, warning, error.", "--log-level")
     )
@@ -250,6 +264,10 @@ class Settings:
             raise SettingsError(f"smtp_from must be an e-mail address, not {self.smtp_from!r}")
         if self.notify_retry_seconds < 1 or self.notify_max_attempts < 1:
             raise SettingsError("notify_retry_seconds and notify_max_attempts must be at least 1")
+        if self.map_tiles and (not self.map_tiles.startswith(("http://", "https://", "/"))
+                               or not all(p in self.map_tiles for p in ("{z}", "{x}", "{y}"))):
+            raise SettingsError("map_tiles must be an http(s) URL template with {z}, {x} and {y}, "
+                                f"not {self.map_tiles!r}")
         if self.log_level not in ("debug", "info", "warning", "error"):
             raise SettingsError(f"log_level must be debug, info, warning or error, not {self.log_level!r}")
 

@@ -73,7 +73,14 @@ class Provisioner:
         for network in sorted({d.channel for d in [*lorawan, *self.sim.strangers]}):
             await self._integration(network)
         await self._rules()
+        await self._basemap()
         return self.out
+
+    async def _basemap(self) -> None:
+        """The town's districts, waters and streets as the dashboard's base map (each
+        layer replaced, so a changed town file shows)."""
+        for name, collection in town_basemap(self.sim).items():
+            await self._call("PUT", f"{self.api}/basemap/{name}", (200, 201), json=collection)
 
     async def _rules(self) -> None:
         """The rules a town office would start with; kept if they exist."""
@@ -241,6 +248,32 @@ class Provisioner:
         page = await self._call("GET", f"{self.sta}/Things({thing_id})/Datastreams"
                                        "?$select=id,name&$top=10000", (200,))
         return {d["name"]: d["@iot.id"] for d in page["value"]}
+
+
+def town_basemap(sim: SimTown) -> dict[str, dict[str, Any]]:
+    """Layer name -> GeoJSON FeatureCollection of the town's districts, waters, streets
+    and named places."""
+    town = sim.town
+
+    def lonlat(x: float, y: float) -> list[float]:
+        lon, lat = town.to_lonlat(x, y)
+        return [round(lon, 6), round(lat, 6)]
+
+    def feature(geometry: dict[str, Any], **properties: Any) -> dict[str, Any]:
+        return {"type": "Feature", "geometry": geometry, "properties": properties}
+
+    districts = [feature({"type": "Polygon",
+                          "coordinates": [[lonlat(x, y) for x, y in area.exterior.coords]]}, name=name)
+                 for name, area in town.districts]
+    waters = [feature({"type": "LineString", "coordinates": [lonlat(x, y) for x, y in course]},
+                      name=name, kind=kind) for name, kind, course in town.waters]
+    streets = [feature({"type": "LineString",
+                        "coordinates": [lonlat(*town.places[p]) for p in street.places]}, name=street.name)
+               for street in town.streets]
+    places = [feature({"type": "Point", "coordinates": lonlat(*xy)}, name=name)
+              for name, xy in town.places.items()]
+    return {name: {"type": "FeatureCollection", "features": features} for name, features in
+            (("districts", districts), ("waters", waters), ("streets", streets), ("places", places))}
 
 
 def demo_rules(sim: SimTown) -> list[tuple[str, dict[str, Any]]]:

@@ -26,7 +26,7 @@ async def run_demo(settings: Settings, town: Town, anchor: float, days: float, s
 
     server = uvicorn.Server(uvicorn.Config(build_app(settings), host=settings.host,
                                            port=settings.port, log_level=settings.log_level,
-                                           access_log=False))
+                                           access_log=False, timeout_graceful_shutdown=5))
     serving = asyncio.create_task(server.serve())
     while not server.started:
         if serving.done():
@@ -78,6 +78,7 @@ def welcome(town: Town, base: str, speed: float) -> str:
     pace = "in real time" if speed == 1 else f"{speed:g} times as fast as real time"
     latest = "$expand=Datastreams($expand=Observations($top=1;$orderby=phenomenonTime desc))"
     lines: list[tuple[str, Any]] = [
+        ("dashboard", f"{base}/"),
         ("SensorThings API", f"{base}/v1.1"),
         ("water gauges, latest", f"{base}/v1.1/Things?" + q(f"$filter=properties/kind eq 'gauge'&{latest}")),
         ("street lights that are off",
@@ -88,9 +89,10 @@ def welcome(town: Town, base: str, speed: float) -> str:
          f"{base}/v1.1/Things?" + q("$filter=properties/kind eq 'vehicle'&$expand=Locations&"
                                     "$resultFormat=GeoJSON")),
         ("LoRaWAN devices", f"{base}/api/devices"),
+        ("alerts", f"{base}/api/alerts"),
         ("dead letters", f"{base}/api/dead-letters"),
     ]
     width = max(len(label) for label, _ in lines)
     body = "\n".join(f"  {label:<{width}}  {url}" for label, url in lines)
     return (f"\n{town.name} lives {pace}. Open:\n{body}\n"
-            "  (the dashboard is not built yet)\nStop with Ctrl-C.\n")
+            "Stop with Ctrl-C.\n")

@@ -1,0 +1,66 @@
+// The dashboard's shell: language, navigation, the live stream and the pages (by hash).
+import { lang, setLang, t, translatePage } from "./i18n.js";
+import * as live from "./live.js";
+import { getJson, h } from "./util.js";
+import { mapPage } from "./map.js";
+import { thingPage } from "./thing.js";
+import { alertsPage, watchAlertCount } from "./alerts.js";
+import { floodPage } from "./flood.js";
+
+const main = document.getElementById("main");
+let leave = null; // the current page's clean-up
+let config = { tiles: "", attribution: "" };
+
+const ROUTES = [
+  [/^#?\/?$/, "map", () => mapPage(main, config)],
+  [/^#\/things\/(\d+)$/, "map", (m) => thingPage(main, Number(m[1]))],
+  [/^#\/alerts$/, "alerts", () => alertsPage(main)],
+  [/^#\/flood$/, "flood", () => floodPage(main)],
+];
+
+async function show() {
+  const hash = location.hash;
+  if (hash && !hash.startsWith("#/")) return; // an in-page link such as the skip link
+  const found = ROUTES.map(([re, nav, page]) => [hash.match(re), nav, page]).find(([m]) => m);
+  if (leave) { try { leave(); } catch (error) { console.error(error); } leave = null; }
+  main.replaceChildren(h("p", {}, t("loading")));
+  if (!found) { location.hash = "#/"; return; }
+  const [match, nav, page] = found;
+  for (const link of document.querySelectorAll("nav a[data-route]")) {
+    if (link.dataset.route === nav) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+  try {
+    leave = (await page(match)) || null;
+  } catch (error) {
+    console.error(error);
+    main.replaceChildren(h("h1", {}, "Quartier"), h("p", { role: "alert" }, t("error", { message: error.message })));
+  }
+  const heading = main.querySelector("h1");
+  document.title = heading ? `${heading.textContent} – Quartier` : "Quartier";
+  if (document.activeElement && document.activeElement !== document.body && !main.contains(document.activeElement)
+      && document.activeElement.closest("nav")) main.focus({ preventScroll: true });
+}
+
+function start() {
+  setLang(lang());
+  translatePage();
+  const select = document.getElementById("lang");
+  select.value = lang();
+  select.addEventListener("change", () => {
+    setLang(select.value);
+    translatePage();
+    live.refreshState();
+    show();
+  });
+  document.querySelector(".skip-link").addEventListener("click", (event) => {
+    event.preventDefault();
+    main.focus();
+  });
+  window.addEventListener("hashchange", show);
+  live.connect();
+  watchAlertCount();
+  getJson("/api/dashboard").then((c) => { config = c; }).catch(() => {}).finally(show);
+}
+
+start();

@@ -1,0 +1,165 @@
+// Texts in German and English, and numbers, dates and units in the reader's locale.
+
+const TEXTS = {
+  en: {
+    "skip": "Skip to content", "nav.label": "Main", "nav.map": "Map", "nav.alerts": "Alerts",
+    "nav.flood": "Flood", "language": "Language", "loading": "Loading…",
+    "live.on": "Live", "live.off": "Reconnecting…",
+    "map.title": "Overview map", "map.region": "Map of the town's Things",
+    "map.search": "Search Things", "map.layers": "Use cases", "map.count": "{n} Things shown",
+    "map.more": "… and {n} more: narrow the search", "map.things": "Things",
+    "layer.lighting": "Lighting", "layer.water": "Water", "layer.fleet": "Fleet",
+    "layer.environment": "Environment", "layer.parking": "Parking", "layer.other": "Other",
+    "status.ok": "OK", "status.stale": "No recent data", "status.nodata": "No data",
+    "status.minor": "Alert (minor)", "status.moderate": "Alert (moderate)",
+    "status.severe": "Alert (severe)", "status.extreme": "Alert (extreme)",
+    "status.legend": "Status", "cluster": "{n} Things, worst status: {status}",
+    "thing.back": "Back to the map", "thing.datastreams": "Datastreams",
+    "thing.name": "Datastream", "thing.latest": "Latest value", "thing.time": "Time",
+    "thing.show": "Chart", "thing.chart": "Time series", "thing.alerts": "Open alerts",
+    "thing.noalerts": "No open alerts.", "thing.history": "Location history",
+    "thing.nohistory": "No locations recorded.", "thing.position": "Position",
+    "thing.notfound": "There is no Thing {id}.", "thing.kind": "Kind",
+    "chart.range": "Time range", "chart.h1": "1 hour", "chart.h6": "6 hours", "chart.d1": "1 day",
+    "chart.d7": "7 days", "chart.d30": "30 days", "chart.y1": "1 year",
+    "chart.summary": "{name}: {n} values from {from} to {to}, lowest {min}, highest {max}",
+    "chart.empty": "No values in this range.", "chart.text": "Text values cannot be charted.",
+    "chart.aggregated": "Mean, lowest and highest value per {interval} ({n} values in all).",
+    "chart.raw": "Every value ({n}).", "chart.zoom": "Drag across the chart to zoom in, double-click to zoom out.",
+    "chart.mean": "mean", "chart.min": "lowest", "chart.max": "highest",
+    "alerts.title": "Alerts", "alerts.open": "Open and acknowledged", "alerts.recent": "Recent, all",
+    "alerts.show": "Show", "alerts.none": "No alerts.", "alerts.severity": "Severity",
+    "alerts.alert": "Alert", "alerts.thing": "Thing", "alerts.opened": "Opened", "alerts.status": "Status",
+    "alerts.actions": "Actions", "alerts.ack": "Acknowledge", "alerts.resolve": "Resolve",
+    "alerts.by": "Your name", "alerts.comment": "Comment", "alerts.cancel": "Cancel",
+    "alerts.ackTitle": "Acknowledge alert", "alerts.resolveTitle": "Resolve alert",
+    "alerts.new": "New alert: {message}", "alerts.changed": "Alert changed: {message}",
+    "alerts.ackBy": "acknowledged by {by}", "alerts.failed": "That did not work: {message}",
+    "state.open": "open", "state.acknowledged": "acknowledged", "state.resolved": "resolved",
+    "sev.minor": "minor", "sev.moderate": "moderate", "sev.severe": "severe", "sev.extreme": "extreme",
+    "flood.title": "Flood: water gauges", "flood.level": "Level", "flood.stage": "Reporting level",
+    "flood.stage0": "below reporting level 1", "flood.stageN": "reporting level {n}",
+    "flood.trend": "Trend (last hour)", "flood.rising": "rising", "flood.falling": "falling",
+    "flood.steady": "steady", "flood.none": "No water gauges.", "flood.bands": "Reporting levels",
+    "unit.percent": "%", "ago": "{t}",
+    "error": "Something went wrong: {message}",
+  },
+  de: {
+    "skip": "Zum Inhalt springen", "nav.label": "Hauptmenü", "nav.map": "Karte", "nav.alerts": "Alarme",
+    "nav.flood": "Hochwasser", "language": "Sprache", "loading": "Wird geladen…",
+    "live.on": "Live", "live.off": "Verbindung wird wiederhergestellt…",
+    "map.title": "Übersichtskarte", "map.region": "Karte der Dinge der Stadt",
+    "map.search": "Dinge suchen", "map.layers": "Anwendungsfälle", "map.count": "{n} Dinge angezeigt",
+    "map.more": "… und {n} weitere: Suche eingrenzen", "map.things": "Dinge",
+    "layer.lighting": "Beleuchtung", "layer.water": "Wasser", "layer.fleet": "Fuhrpark",
+    "layer.environment": "Umwelt", "layer.parking": "Parken", "layer.other": "Sonstiges",
+    "status.ok": "In Ordnung", "status.stale": "Keine aktuellen Daten", "status.nodata": "Keine Daten",
+    "status.minor": "Alarm (gering)", "status.moderate": "Alarm (mittel)",
+    "status.severe": "Alarm (schwer)", "status.extreme": "Alarm (extrem)",
+    "status.legend": "Status", "cluster": "{n} Dinge, schlechtester Status: {status}",
+    "thing.back": "Zurück zur Karte", "thing.datastreams": "Datenströme",
+    "thing.name": "Datenstrom", "thing.latest": "Letzter Wert", "thing.time": "Zeit",
+    "thing.show": "Diagramm", "thing.chart": "Zeitreihe", "thing.alerts": "Offene Alarme",
+    "thing.noalerts": "Keine offenen Alarme.", "thing.history": "Standortverlauf",
+    "thing.nohistory": "Keine Standorte erfasst.", "thing.position": "Position",
+    "thing.notfound": "Es gibt kein Ding {id}.", "thing.kind": "Art",
+    "chart.range": "Zeitraum", "chart.h1": "1 Stunde", "chart.h6": "6 Stunden", "chart.d1": "1 Tag",
+    "chart.d7": "7 Tage", "chart.d30": "30 Tage", "chart.y1": "1 Jahr",
+    "chart.summary": "{name}: {n} Werte von {from} bis {to}, niedrigster {min}, höchster {max}",
+    "chart.empty": "Keine Werte in diesem Zeitraum.", "chart.text": "Textwerte lassen sich nicht als Diagramm zeigen.",
+    "chart.aggregated": "Mittel, niedrigster und höchster Wert je {interval} ({n} Werte insgesamt).",
+    "chart.raw": "Alle Werte ({n}).", "chart.zoom": "Über das Diagramm ziehen zum Vergrößern, Doppelklick zum Verkleinern.",
+    "chart.mean": "Mittel", "chart.min": "niedrigster", "chart.max": "höchster",
+    "alerts.title": "Alarme", "alerts.open": "Offen und bestätigt", "alerts.recent": "Zuletzt, alle",
+    "alerts.show": "Anzeigen", "alerts.none": "Keine Alarme.", "alerts.severity": "Schwere",
+    "alerts.alert": "Alarm", "alerts.thing": "Ding", "alerts.opened": "Ausgelöst", "alerts.status": "Status",
+    "alerts.actions": "Aktionen", "alerts.ack": "Bestätigen", "alerts.resolve": "Beheben",
+    "alerts.by": "Ihr Name", "alerts.comment": "Kommentar", "alerts.cancel": "Abbrechen",
+    "alerts.ackTitle": "Alarm bestätigen", "alerts.resolveTitle": "Alarm beheben",
+    "alerts.new": "Neuer Alarm: {message}", "alerts.changed": "Alarm geändert: {message}",
+    "alerts.ackBy": "bestätigt von {by}", "alerts.failed": "Das hat nicht geklappt: {message}",
+    "state.open": "offen", "state.acknowledged": "bestätigt", "state.resolved": "behoben",
+    "sev.minor": "gering", "sev.moderate": "mittel", "sev.severe": "schwer", "sev.extreme": "extrem",
+    "flood.title": "Hochwasser: Pegel", "flood.level": "Wasserstand", "flood.stage": "Meldestufe",
+    "flood.stage0": "unter Meldestufe 1", "flood.stageN": "Meldestufe {n}",
+    "flood.trend": "Tendenz (letzte Stunde)", "flood.rising": "steigend", "flood.falling": "fallend",
+    "flood.steady": "gleichbleibend", "flood.none": "Keine Pegel.", "flood.bands": "Meldestufen",
+    "unit.percent": "%", "ago": "{t}",
+    "error": "Etwas ist schiefgegangen: {message}",
+  },
+};
+
+const KEY = "quartier.lang";
+export const LANGUAGES = Object.keys(TEXTS);
+let current = pick();
+
+function pick() {
+  const stored = globalThis.localStorage?.getItem(KEY);
+  if (stored && TEXTS[stored]) return stored;
+  for (const tag of navigator.languages || [navigator.language || "en"]) {
+    const base = String(tag).slice(0, 2).toLowerCase();
+    if (TEXTS[base]) return base;
+  }
+  return "en";
+}
+
+export function lang() { return current; }
+
+export function setLang(value) {
+  if (!TEXTS[value]) return;
+  current = value;
+  globalThis.localStorage?.setItem(KEY, value);
+  document.documentElement.lang = value;
+}
+
+export function t(key, values = {}) {
+  const text = TEXTS[current][key] ?? TEXTS.en[key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (_, name) => (name in values ? String(values[name]) : `{${name}}`));
+}
+
+/** Texts of the static page (elements with data-i18n and data-i18n-label). */
+export function translatePage(root = document) {
+  for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+  for (const el of root.querySelectorAll("[data-i18n-label]")) el.setAttribute("aria-label", t(el.dataset.i18nLabel));
+}
+
+export function number(value, digits = 2) {
+  return new Intl.NumberFormat(current, { maximumFractionDigits: digits }).format(value);
+}
+
+const UNIT_SYMBOLS = { percent: "%", none: "", count: "" };
+
+/** A result with its unit, e.g. "12,5 cm" or "on". */
+export function quantity(result, unit) {
+  if (result === null || result === undefined) return "–";
+  if (typeof result === "boolean") return result ? (current === "de" ? "ja" : "yes") : (current === "de" ? "nein" : "no");
+  if (typeof result !== "number") return typeof result === "string" ? result : JSON.stringify(result);
+  const symbol = unit ? (UNIT_SYMBOLS[unit.symbol] ?? unit.symbol ?? "") : "";
+  const text = number(result, Math.abs(result) >= 100 ? 1 : 2);
+  return symbol ? (symbol === "%" && current === "en" ? `${text}%` : `${text}\u00a0${symbol}`) : text;
+}
+
+export function dateTime(value) {
+  if (!value) return "–";
+  const date = value instanceof Date ? value : new Date(String(value).split("/").pop());
+  return new Intl.DateTimeFormat(current, { dateStyle: "medium", timeStyle: "short" }).format(date);
+}
+
+/** "5 minutes ago", "vor 3 Tagen". */
+export function ago(value) {
+  if (!value) return "–";
+  const date = new Date(String(value).split("/").pop());
+  const seconds = (date.getTime() - Date.now()) / 1000;
+  const steps = [[60, "second"], [3600, "minute"], [86400, "hour"], [86400 * 30, "day"], [Infinity, "month"]];
+  const sizes = { second: 1, minute: 60, hour: 3600, day: 86400, month: 86400 * 30 };
+  const [, unit] = steps.find(([limit]) => Math.abs(seconds) < limit);
+  return new Intl.RelativeTimeFormat(current, { numeric: "auto" }).format(Math.round(seconds / sizes[unit]), unit);
+}
+
+/** A duration in seconds as "6 minutes", "2 Stunden". */
+export function duration(seconds) {
+  const units = [["day", 86400], ["hour", 3600], ["minute", 60], ["second", 1]];
+  const [unit, size] = units.find(([, s]) => seconds >= s) || units[3];
+  return new Intl.NumberFormat(current, { style: "unit", unit, unitDisplay: "long", maximumFractionDigits: 1 })
+    .format(seconds / size);
+}

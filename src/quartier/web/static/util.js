@@ -1,0 +1,61 @@
+// Small helpers: building DOM safely, calling the platform's APIs.
+
+/** An element with attributes (on* as listeners) and children (strings become text). */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key.startsWith("on") && typeof value === "function") el.addEventListener(key.slice(2), value);
+    else if (key === "class") el.className = value;
+    else if (key === "dataset") Object.assign(el.dataset, value);
+    else el.setAttribute(key, value === true ? "" : String(value));
+  }
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+/** The tenant's prefix: "" for the default tenant at /, "/t/name" at /t/name/. */
+export const BASE = location.pathname.replace(/\/+$/, "");
+
+export class ApiError extends Error {}
+
+export async function getJson(path, options = {}) {
+  const response = await fetch(path.startsWith("http") ? path : BASE + path, {
+    headers: { Accept: "application/json", ...(options.body ? { "Content-Type": "application/json" } : {}) },
+    ...options,
+  });
+  const body = response.status === 204 ? null : await response.json().catch(() => null);
+  if (!response.ok) throw new ApiError(body?.message || `${response.status} ${response.statusText}`);
+  return body;
+}
+
+export function postJson(path, body) {
+  return getJson(path, { method: "POST", body: JSON.stringify(body) });
+}
+
+/** Every entity of a SensorThings collection, following nextLinks. */
+export async function all(path) {
+  let page = await getJson(path);
+  const out = [...page.value];
+  while (page["@iot.nextLink"]) {
+    page = await getJson(page["@iot.nextLink"]);
+    out.push(...page.value);
+  }
+  return out;
+}
+
+export function announce(text) {
+  const el = document.getElementById("announcer");
+  el.textContent = "";
+  setTimeout(() => { el.textContent = text; }, 50);
+}
+
+export const SEVERITIES = ["minor", "moderate", "severe", "extreme"];
+
+/** The time of a phenomenonTime (an instant, or the end of an interval). */
+export function timeOf(phenomenonTime) {
+  return phenomenonTime ? String(phenomenonTime).split("/").pop() : null;
+}

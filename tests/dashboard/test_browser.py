@@ -1,0 +1,256 @@
+"""The dashboard in a real browser: Debian's Chromium driven by Playwright against a
+real server (uvicorn on a TCP port, SQLite) that the demo town filled with a day of data.
+
+With QUARTIER_SCREENSHOTS=1 the tests also save the pictures of the main pages that the
+README shows (docs/screenshots/).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx2 as httpx
+import pytest
+
+from conftest import serving
+from quartier.app import build_app
+from quartier.demo.build import SimTown, build_town
+from quartier.demo.provision import Provisioned
+from quartier.demo.simulation import Simulation
+from quartier.demo.town import load_town
+from quartier.settings import Settings
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+WAIT_MS = 30_000
+
+
+@dataclass
+class Town:
+    base: str
+    sim: SimTown
+    provisioned: Provisioned
+
+    def api(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = httpx.request(method, f"{self.base}{path}", timeout=60, **kwargs)
+        assert response.status_code < 300, response.text
+        return response.json() if response.content else None
+
+
+@pytest.fixture(scope="module")
+def town(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Town]:
+    settings = Settings.validated({"data_dir": tmp_path_factory.mktemp("dashboard")})
+    # The town as it is now, with a day of history: what an operator would see.
+    sim = build_town(load_town(), time.time())
+    with serving(build_app(settings)) as base:
+
+        async def fill() -> Provisioned:
+            async with Simulation(sim, base) as simulation:
+                provisioned = await simulation.setup()
+                await simulation.backfill(1)
+                return provisioned
+
+        yield Town(base, sim, asyncio.run(fill()))
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    assert Path(CHROMIUM).exists(), "Chromium is missing: scripts/setup.sh --test installs it"
+    with playwright_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                     args=["--no-sandbox", "--disable-dev-shm-usage"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(locale="en-GB", viewport={"width": 1280, "height": 860},
+                                  timezone_id="Europe/Berlin")
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    context.close()
+    assert not errors, f"script errors on the page: {errors}"
+
+
+def axe_violations(page: Any) -> list[dict[str, Any]]:
+    assert AXE.exists(), "axe-core is missing: scripts/setup.sh installs it from npm"
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate(
+        "async () => (await axe.run(document)).violations"
+        ".map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map(n => n.html)}))")
+    return list(result)
+
+
+def screenshot(page: Any, name: str) -> None:
+    if os.environ.get("QUARTIER_SCREENSHOTS") == "1":
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+
+def thing_id(town: Town, key: str) -> int:
+    return town.provisioned.things[key]
+
+
+def gauge(town: Town) -> Any:
+    return town.sim.of_kind("gauge")[0]
+
+
+# -- the pages ------------------------------------------------------------------------------
+
+
+def test_the_map_shows_the_towns_things(town: Town, page: Any) -> None:
+    page.goto(f"{town.base}/")
+    count = page.locator("#thing-count")
+    devices = len(town.sim.devices)
+    playwright_api.expect(count).to_have_text(f"{devices:,} Things shown")
+    assert page.locator("#map .thing-marker, #map .thing-cluster").count() > 0
+    # The base map came from the platform (no tile server): districts, waters, streets.
+    assert page.locator("#map path").count() >= 6 + 2 + 18
+    assert page.locator("#map img.leaflet-tile").count() == 0
+    screenshot(page, "map")
+    # The layers: without lighting, the street lights are gone from list and map.
+    lights = len(town.sim.of_kind("streetlight")) + len(town.sim.of_kind("cabinet"))
+    page.get_by_label("Lighting").uncheck()
+    playwright_api.expect(count).to_have_text(f"{devices - lights:,} Things shown")
+    page.get_by_label("Lighting").check()
+    # The search finds a gauge, and its link opens the Thing's page.
+    name = gauge(town).name
+    page.get_by_label("Search Things").fill(name)
+    playwright_api.expect(count).to_have_text("1 Things shown")
+    page.locator("#thing-list a", has_text=name).click()
+    playwright_api.expect(page.locator("h1")).to_have_text(name)
+    assert page.url.endswith(f"#/things/{thing_id(town, gauge(town).key)}")
+
+
+def test_a_marker_opens_its_thing_by_keyboard(town: Town, page: Any) -> None:
+    page.goto(f"{town.base}/")
+    works = town.sim.of_kind("water_works")[0]
+    page.get_by_label("Search Things").fill(works.name)
+    marker = page.locator("#map .thing-marker", has_text=works.name)
+    playwright_api.expect(marker).to_have_count(1)
+    marker.focus()
+    page.keyboard.press("Enter")
+    playwright_api.expect(page.locator("h1")).to_have_text(works.name)
+
+
+def test_a_chart_draws_a_datastreams_data(town: Town, page: Any) -> None:
+    g = gauge(town)
+    page.goto(f"{town.base}/#/things/{thing_id(town, g.key)}")
+    playwright_api.expect(page.locator("h1")).to_have_text(g.name)
+    level = town.provisioned.datastreams[(g.key, "level")]
+    row = page.locator(f"tr[data-datastream='{level}']")
+    playwright_api.expect(row.locator("td.num")).to_contain_text("cm")
+    panel = page.locator(f".chart-panel[data-datastream='{level}']")
+    playwright_api.expect(panel).to_have_attribute("data-points", re.compile(r"^[1-9]\d*$"))
+    assert panel.locator("canvas").count() >= 1
+    points = int(panel.get_attribute("data-points"))
+    assert points >= 24  # a day of values, one at least every hour
+    assert "values from" in (panel.locator(".plot").get_attribute("aria-label") or "")
+    screenshot(page, "thing")
+    # Another range asks the server again.
+    hour = panel.get_by_role("button", name="1 hour")
+    hour.click()
+    playwright_api.expect(hour).to_have_attribute("aria-pressed", "true")
+    playwright_api.expect(panel.locator(".chart-note, .empty")).not_to_have_text("")
+
+
+def test_an_alert_appears_live_and_is_acknowledged(town: Town, page: Any) -> None:
+    works = town.sim.of_kind("water_works")[0]
+    datastream = town.provisioned.datastreams[(works.key, "ph")]
+    town.api("POST", "/api/rules", json={
+        "name": "test-ph-hoch", "severity": "severe", "target": {"datastream": datastream},
+        "condition": {"type": "threshold", "above": 9.5}})
+    page.goto(f"{town.base}/#/alerts")
+    playwright_api.expect(page.locator("h1")).to_have_text("Alerts")
+    playwright_api.expect(page.locator("#live-state")).to_contain_text("Live")
+    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    town.api("POST", f"/v1.1/Datastreams({datastream})/Observations",
+             json={"phenomenonTime": now, "result": 11.2})
+    row = page.locator("tr[data-alert]", has_text="test-ph-hoch")
+    playwright_api.expect(row).to_have_count(1)  # pushed, not reloaded
+    playwright_api.expect(row).to_have_attribute("data-status", "open")
+    playwright_api.expect(row).to_contain_text("severe")
+    playwright_api.expect(page.locator("#alert-count")).to_be_visible()
+    screenshot(page, "alerts")
+    row.get_by_role("button", name=re.compile("^Acknowledge")).click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Your name").fill("M. Weber")
+    dialog.get_by_label("Comment").fill("Wasserwerk informiert")
+    assert axe_violations(page) == []
+    dialog.get_by_role("button", name="Acknowledge alert").click()
+    playwright_api.expect(row).to_have_attribute("data-status", "acknowledged")
+    playwright_api.expect(row).to_contain_text("M. Weber")
+    alert_id = int(row.get_attribute("data-alert"))
+    history = town.api("GET", f"/api/alerts/{alert_id}")
+    assert history["acknowledgedBy"] == "M. Weber"
+    assert any(e.get("comment") == "Wasserwerk informiert" for e in history["history"])
+    # The Thing's page lists it among its open alerts.
+    page.goto(f"{town.base}/#/things/{thing_id(town, works.key)}")
+    playwright_api.expect(page.locator("#thing-alerts tr[data-alert]")).to_have_count(1)
+    town.api("DELETE", "/api/rules/test-ph-hoch")
+
+
+def test_the_flood_view_shows_every_gauge(town: Town, page: Any) -> None:
+    page.goto(f"{town.base}/#/flood")
+    gauges = town.sim.of_kind("gauge")
+    cards = page.locator("article.gauge")
+    playwright_api.expect(cards).to_have_count(len(gauges))
+    first = cards.first
+    playwright_api.expect(first.locator(".level")).to_contain_text("cm")
+    playwright_api.expect(first.locator(".stage")).to_contain_text("reporting level")
+    trend = re.compile("rising|falling|steady")
+    playwright_api.expect(first.locator(".trend")).to_contain_text(trend)
+    screenshot(page, "flood")
+
+
+def test_the_language_follows_the_browser_and_the_switch(town: Town, browser: Any) -> None:
+    context = browser.new_context(locale="de-DE", timezone_id="Europe/Berlin")
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    try:
+        page.goto(f"{town.base}/")
+        playwright_api.expect(page.locator("h1")).to_have_text("Übersichtskarte")
+        assert page.locator("html").get_attribute("lang") == "de"
+        devices = len(town.sim.devices)
+        # German numbers: a dot between thousands.
+        german = f"{devices:,} Dinge angezeigt".replace(",", ".")
+        playwright_api.expect(page.locator("#thing-count")).to_have_text(german)
+        page.get_by_label("Sprache").select_option("en")
+        playwright_api.expect(page.locator("h1")).to_have_text("Overview map")
+        navigation = page.get_by_role("navigation")
+        playwright_api.expect(navigation.get_by_role("link", name="Alerts")).to_be_visible()
+        assert page.locator("html").get_attribute("lang") == "en"
+        page.reload()  # the choice is kept
+        playwright_api.expect(page.locator("h1")).to_have_text("Overview map")
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("language", ["en", "de"])
+@pytest.mark.parametrize("route", ["#/", "#/things/{thing}", "#/alerts", "#/flood"])
+def test_every_page_passes_axe(town: Town, page: Any, route: str, language: str) -> None:
+    page.add_init_script(f"localStorage.setItem('quartier.lang', '{language}')")
+    path = route.format(thing=thing_id(town, gauge(town).key))
+    page.goto(f"{town.base}/{path}")
+    page.wait_for_selector("main h1")
+    page.wait_for_load_state("networkidle")
+    if route == "#/things/{thing}":
+        page.wait_for_selector(".chart-panel[data-points]")
+    violations = axe_violations(page)
+    assert violations == [], violations
