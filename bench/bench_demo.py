@@ -28,11 +28,10 @@ import asyncio
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ is not a package
-from bench_sensorthings import CpuMeter, Server, admin_sql, machine_summary, say
+from bench_sensorthings import CpuMeter, fresh_server, machine_summary, say
 from quartier.demo.build import build_town
 from quartier.demo.clock import DAY
 from quartier.demo.simulation import Simulation
@@ -94,23 +93,11 @@ def main() -> None:
     values, generate_s = generate_only(opts.scale, anchor, opts.days)
     say(f"baseline: generating {values:,} backfill values takes {generate_s:.1f} s "
         f"({values / generate_s:,.0f}/s) in this process")
-    database = f"quartier_bench_demo_{uuid.uuid4().hex[:8]}"
-    with tempfile.TemporaryDirectory() as folder:
-        store = ["--data-dir", folder]
-        if opts.backend == "postgresql":
-            asyncio.run(admin_sql(ADMIN, f'CREATE DATABASE "{database}"'))
-            store += ["--database", f"postgresql://postgres@127.0.0.1:5432/{database}",
-                      "--archive-after-days", "0"]
-        server = Server(store, 1, Path(folder) / "server.log")
-        try:
-            server.wait_ready()
-            with CpuMeter({"server": server.pids}) as meter:
-                result = asyncio.run(drive(server.base.removesuffix("/v1.1"), opts.scale, anchor,
-                                           opts.days, live))
-        finally:
-            server.stop()
-            if opts.backend == "postgresql":
-                asyncio.run(admin_sql(ADMIN, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+    with (tempfile.TemporaryDirectory() as folder,
+          fresh_server(opts.backend, folder, ADMIN, "quartier_bench_demo") as server,
+          CpuMeter({"server": server.pids}) as meter):
+        result = asyncio.run(drive(server.base.removesuffix("/v1.1"), opts.scale, anchor,
+                                   opts.days, live))
     say(f"setup: {result['devices']:,.0f} devices in {result['setup_s']:.1f} s")
     if opts.days:
         rate = result["backfill_obs"] / result["backfill_s"]

@@ -27,7 +27,6 @@ import random
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,8 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ is not a pack
 from bench_sensorthings import (
     CpuMeter,
     Server,
-    admin_sql,
     create_datastreams,
+    fresh_server,
     machine_summary,
     percentiles_ms,
     postgres_pids,
@@ -131,18 +130,18 @@ async def opened_alerts(base: str) -> list[dict[str, Any]]:
                 return out
 
 
-def phase(name: str, server: Server, database: str | None, base: str, load: Load,
+def phase(name: str, server: Server, database_pids: Any, base: str, load: Load,
           seconds: float) -> dict[str, float]:
     groups = {"server": server.pids}
-    if database:
-        groups["database"] = lambda: postgres_pids(database)
+    if database_pids is not None:
+        groups["database"] = database_pids
     with CpuMeter(groups) as meter:
         wall = asyncio.run(load.run(seconds))
     rate = load.rows / wall
     per_k = {k: meter.result.get(k, 0.0) / 100 * wall / load.rows * 1000 for k in groups}
     say(f"{name}: {load.rows:,} Observations in {wall:.1f} s = {rate:,.0f}/s; CPU server "
         f"{meter.result.get('server', 0):.0f} %"
-        + (f", database {meter.result.get('database', 0):.0f} %" if database else "")
+        + (f", database {meter.result.get('database', 0):.0f} %" if database_pids else "")
         + "; CPU ms per 1,000 Observations: "
         + ", ".join(f"{k} {v * 1000:.1f}" for k, v in per_k.items()))
     return {"rate": rate, **{f"cpu_{k}": v for k, v in per_k.items()}}
@@ -157,43 +156,34 @@ def main() -> None:
     opts = parser.parse_args()
     for line in machine_summary(ADMIN if opts.backend == "postgresql" else None):
         say(line)
-    database = f"quartier_bench_rules_{uuid.uuid4().hex[:8]}" if opts.backend == "postgresql" else None
-    with tempfile.TemporaryDirectory() as folder:
-        store = ["--data-dir", folder]
-        if database:
-            asyncio.run(admin_sql(ADMIN, f'CREATE DATABASE "{database}"'))
-            store += ["--database", f"postgresql://postgres@127.0.0.1:5432/{database}",
-                      "--archive-after-days", "0"]
-        server = Server(store, 1, Path(folder) / "server.log")
-        try:
-            server.wait_ready()
-            root = server.base.removesuffix("/v1.1")
-            datastreams = create_datastreams(server.base, opts.datastreams)
-            say(f"{len(datastreams)} Datastreams made")
-            phase("baseline, no rules", server, database, root,
-                  Load(root, datastreams, opts.crossing, 1), opts.seconds)
-            took = asyncio.run(make_rules(root, datastreams))
-            say(f"{len(datastreams)} rules made in {took:.1f} s")
-            load = Load(root, datastreams, opts.crossing, 2)
-            phase(f"with {len(datastreams)} rules", server, database, root, load, opts.seconds)
-            time.sleep(5)  # let the engine finish what is in flight
-            alerts = asyncio.run(opened_alerts(root))
-            lags = []
-            for alert in alerts:
-                ds = alert["datastreamId"]
-                opened = datetime.fromisoformat(alert["openedAt"].replace("Z", "+00:00")).timestamp()
-                answers = [t for t in load.expected.get(ds, []) if t <= opened + 1.0]
-                if answers:
-                    lags.append(int(max(0.0, opened - max(answers)) * 1e9))
-            expected = sum(len(v) for v in load.expected.values())
-            p50, p95, p99 = percentiles_ms(lags) if lags else (0.0, 0.0, 0.0)
-            say(f"alerts: {len(alerts):,} opened, {expected:,} expected; answer -> alert opened: "
-                f"p50 {p50:.0f} ms, p95 {p95:.0f} ms, p99 {p99:.0f} ms (server clock, same machine)")
-        finally:
-            server.stop()
-            if database:
-                asyncio.run(admin_sql(ADMIN, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-
+    database_pids = None
+    with (tempfile.TemporaryDirectory() as folder,
+          fresh_server(opts.backend, folder, ADMIN, "quartier_bench_rules") as server):
+        root = server.base.removesuffix("/v1.1")
+        if server.database is not None:
+            database = server.database
+            database_pids = lambda: postgres_pids(database)  # noqa: E731
+        datastreams = create_datastreams(server.base, opts.datastreams)
+        say(f"{len(datastreams)} Datastreams made")
+        phase("baseline, no rules", server, database_pids, root,
+              Load(root, datastreams, opts.crossing, 1), opts.seconds)
+        took = asyncio.run(make_rules(root, datastreams))
+        say(f"{len(datastreams)} rules made in {took:.1f} s")
+        load = Load(root, datastreams, opts.crossing, 2)
+        phase(f"with {len(datastreams)} rules", server, database_pids, root, load, opts.seconds)
+        time.sleep(5)  # let the engine finish what is in flight
+        alerts = asyncio.run(opened_alerts(root))
+    lags = []
+    for alert in alerts:
+        ds = alert["datastreamId"]
+        opened = datetime.fromisoformat(alert["openedAt"].replace("Z", "+00:00")).timestamp()
+        answers = [t for t in load.expected.get(ds, []) if t <= opened + 1.0]
+        if answers:
+            lags.append(int(max(0.0, opened - max(answers)) * 1e9))
+    expected = sum(len(v) for v in load.expected.values())
+    p50, p95, p99 = percentiles_ms(lags) if lags else (0.0, 0.0, 0.0)
+    say(f"alerts: {len(alerts):,} opened, {expected:,} expected; answer -> alert opened: "
+        f"p50 {p50:.0f} ms, p95 {p95:.0f} ms, p99 {p99:.0f} ms (server clock, same machine)")
 
 
 if __name__ == "__main__":

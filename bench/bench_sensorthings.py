@@ -47,6 +47,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -289,6 +290,27 @@ async def admin_sql(admin_url: str, sql: str) -> None:
         await conn.close()
 
 
+@contextlib.contextmanager
+def fresh_server(backend: str, folder: str, admin_url: str, prefix: str) -> Iterator[Server]:
+    """A ``quartier serve`` (one worker) on a fresh store: an SQLite file in ``folder``, or a
+    new PostgreSQL database named after ``prefix``, dropped afterwards."""
+    database = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    store = ["--data-dir", folder]
+    if backend == "postgresql":
+        asyncio.run(admin_sql(admin_url, f'CREATE DATABASE "{database}"'))
+        head, _, _ = admin_url.rpartition("/")
+        store += ["--database", f"{head}/{database}", "--archive-after-days", "0"]
+    server = Server(store, 1, Path(folder) / "server.log")
+    server.database = database if backend == "postgresql" else None
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
+        if backend == "postgresql":
+            asyncio.run(admin_sql(admin_url, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind((HOST, 0))
@@ -304,6 +326,7 @@ class Server:
     def __init__(self, store_args: list[str], workers: int, log_path: Path) -> None:
         self.port = free_port()
         self.base = f"http://{HOST}:{self.port}/v1.1"
+        self.database: str | None = None  # the PostgreSQL database's name, when known
         self.workers = workers
         self.log_path = log_path
         command, env = Server.quartier_command(
