@@ -324,6 +324,11 @@ def test_alert_filters(client: TestClient, api: Api) -> None:
       "condition": {"type": "threshold", "above": 1, "for": "10 minutes"}}, "ISO 8601 duration"),
     ({"name": "x", "target": {"datastream": 1}, "condition": {"type": "rate", "rise": 5}},
      "within must be an ISO 8601 duration"),
+    ({"name": "x", "target": {"datastream": 1},
+      "condition": {"type": "threshold", "above": 1, "for": "P99999999999999D"}},
+     "for must be at most P30D"),
+    ({"name": "x", "target": {"datastream": 1}, "condition": {"type": "stale", "after": "P400D"}},
+     "at most P366D"),
     ({"name": "x", "target": {"datastream": 1}, "severity": "bad",
       "condition": {"type": "threshold", "above": 1}}, "severity must be one of"),
     ({"name": "x", "target": {"datastream": 1}, "condition": {"type": "geofence", "area": {

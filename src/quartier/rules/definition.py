@@ -51,6 +51,7 @@ _ISO_DURATION = re.compile(
 _KEYS = {"name", "description", "enabled", "target", "condition", "levels", "severity", "notify",
          "category"}
 MAX_LEVELS = 8
+MAX_HOLD = 30 * 86_400.0  # the longest "for"
 
 
 def seconds(raw: Any, what: str) -> float:
@@ -192,6 +193,8 @@ def _condition(raw: Any, what: str, nested: bool = False) -> Condition:
                          f"{', '.join(CONDITION_TYPES)}")
     kind = raw["type"]
     hold = seconds(raw["for"], f"{what}.for") if "for" in raw else 0.0
+    if hold > MAX_HOLD:
+        raise BadRequest(f"{what}.for must be at most P30D")
     if kind == "threshold":
         known_members(raw, {"type", "above", "below", "hysteresis", "for"}, what)
         if ("above" in raw) == ("below" in raw):
@@ -234,8 +237,8 @@ def _condition(raw: Any, what: str, nested: bool = False) -> Condition:
     if kind == "stale":
         known_members(raw, {"type", "after"}, what)
         after = seconds(raw.get("after"), f"{what}.after")
-        if after < 60:
-            raise BadRequest(f"{what}.after must be at least PT1M")
+        if not 60 <= after <= 366 * 86_400:
+            raise BadRequest(f"{what}.after must be at least PT1M and at most P366D")
         return Condition(kind, within=after)
     if kind == "geofence":
         known_members(raw, {"type", "area", "when", "for"}, what)
