@@ -10,7 +10,6 @@ devices, for load tests.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -414,5 +413,3 @@ def _shifts(kind: Section) -> dict[int, tuple[int, int]]:
             out[day] = (begin, end)
     return out
 
-
-ToLonLat = Callable[[float, float], tuple[float, float]]

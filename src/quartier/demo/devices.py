@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
-from quartier.demo import catalog
 from quartier.demo.catalog import Field
 from quartier.demo.clock import DAY, LocalClock, Silence, Sky, bell, on_grid, phase, poisson, ticks
 from quartier.demo.town import XY
@@ -597,12 +596,3 @@ class Stranger(SimDevice):
     def sample(self, t: float) -> dict[str, Any]:
         return {"temperature": _noisy(self.rng, 4.0, 2.0)}
 
-
-FIELDS_OF = {
-    "streetlight": catalog.STREETLIGHT,
-    "cabinet": catalog.CABINET,
-    "gauge": catalog.GAUGE,
-    "rain_gauge": catalog.RAIN_GAUGE,
-    "air_quality": catalog.AIR_QUALITY,
-    "parking_bay": catalog.PARKING_BAY,
-}
