@@ -219,6 +219,29 @@ def test_the_flood_view_shows_every_gauge(town: Town, page: Any) -> None:
     screenshot(page, "flood")
 
 
+def test_the_data_explorer_gives_the_query_and_the_csv(town: Town, page: Any) -> None:
+    station = gauge(town)
+    page.goto(f"{town.base}/#/explore")
+    playwright_api.expect(page.locator("h1")).to_have_text("Data explorer")
+    page.get_by_label("Thing", exact=True).select_option(label=station.name)
+    page.get_by_label(f"{station.name} Wasserstand").check()
+    url = page.locator("#explore-url")
+    playwright_api.expect(url).to_contain_text("Datastream/id in (")
+    playwright_api.expect(page.locator("#explore-preview tbody tr")).to_have_count(20)
+    playwright_api.expect(page.locator("#explore-preview tbody tr").first).to_contain_text("cm")
+    screenshot(page, "explore")
+    # The query shown gives the same data through the API, and the CSV link downloads it.
+    shown = httpx.get(url.inner_text(), timeout=60).json()["value"]
+    assert len(shown) > 90 and {o["Datastream"]["name"] for o in shown} == {f"{station.name} Wasserstand"}
+    csv = httpx.get(page.locator("#explore-csv").get_attribute("href") or "", timeout=60)
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+    lines = csv.text.strip().splitlines()
+    assert len(lines) == len(shown) + 1 and "result" in lines[0]
+    assert axe_violations(page) == []
+    page.get_by_label(f"{station.name} Wasserstand").uncheck()
+    playwright_api.expect(page.locator("#explore-preview")).to_contain_text("Choose a Thing")
+
+
 def test_the_language_follows_the_browser_and_the_switch(town: Town, browser: Any) -> None:
     context = browser.new_context(locale="de-DE", timezone_id="Europe/Berlin")
     page = context.new_page()
@@ -243,7 +266,7 @@ def test_the_language_follows_the_browser_and_the_switch(town: Town, browser: An
 
 
 @pytest.mark.parametrize("language", ["en", "de"])
-@pytest.mark.parametrize("route", ["#/", "#/things/{thing}", "#/alerts", "#/flood"])
+@pytest.mark.parametrize("route", ["#/", "#/things/{thing}", "#/alerts", "#/flood", "#/explore"])
 def test_every_page_passes_axe(town: Town, page: Any, route: str, language: str) -> None:
     page.add_init_script(f"localStorage.setItem('quartier.lang', '{language}')")
     path = route.format(thing=thing_id(town, gauge(town).key))

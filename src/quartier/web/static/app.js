@@ -6,6 +6,7 @@ import { mapPage } from "./map.js";
 import { thingPage } from "./thing.js";
 import { alertsPage, watchAlertCount } from "./alerts.js";
 import { floodPage } from "./flood.js";
+import { explorePage } from "./explore.js";
 
 const main = document.getElementById("main");
 let leave = null; // the current page's clean-up
@@ -16,6 +17,7 @@ const ROUTES = [
   [/^#\/things\/(\d+)$/, "map", (m) => thingPage(main, Number(m[1]))],
   [/^#\/alerts$/, "alerts", () => alertsPage(main)],
   [/^#\/flood$/, "flood", () => floodPage(main)],
+  [/^#\/explore$/, "explore", () => explorePage(main)],
 ];
 
 async function show() {
