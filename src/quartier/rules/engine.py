@@ -239,6 +239,8 @@ class RuleEngine:
         return out
 
     def _observation_sample(self, tenant_id: int, row: dict[str, Any]) -> Sample | None:
+        if f"datastream:{row['Datastream']}" not in self.watches:
+            return None  # not watched: no need to read its time
         when = parse_instant_or_interval(row["phenomenonTime"], "phenomenonTime")
         return self._fact_sample(tenant_id, row["Datastream"], when, row["result"])
 
