@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import orjson
 import pytest
 from starlette.testclient import TestClient
 
@@ -136,6 +137,22 @@ def module_settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.Tem
     """One fresh store per backend for a whole test module (for modules whose tests only read,
     or write nothing that another test looks at)."""
     return backend_settings(request, request.param, tmp_path_factory.mktemp("module"))
+
+
+def sse_events(response: Any) -> Iterator[dict[str, Any]]:
+    """The events of an SSE response, as {"id", "event", "data"}."""
+    event: dict[str, Any] = {}
+    for line in response.iter_lines():
+        if not line:
+            if "event" in event:
+                yield event
+            event = {}
+        elif line.startswith("id: "):
+            event["id"] = int(line[4:])
+        elif line.startswith("event: "):
+            event["event"] = line[7:]
+        elif line.startswith("data: "):
+            event["data"] = orjson.loads(line[6:])
 
 
 @contextmanager

@@ -77,7 +77,7 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
     store = store if store is not None else open_store(settings)
     api = SensorThingsApi(store, settings)
     uplinks = UplinkIngest(store)
-    feed = LiveFeed(store)
+    feed = LiveFeed(store, workers=settings.workers)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

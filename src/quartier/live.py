@@ -3,8 +3,8 @@
 * Values and moves come from this process's stream of committed changes
   (:meth:`Store.subscribe`). Per committed batch, each Datastream's newest value is
   passed on; values older than :data:`HISTORY` (an import, a backfill) are history and
-  are not. With several worker processes a page hears the values its own worker
-  committed; it reads the latest values again when it (re)connects.
+  are not. With several worker processes each passes its values on to the others
+  (:mod:`quartier.relay`), so every page hears every value.
 * Alert changes are rows of ``alert_events``, written by the rules engine of whichever
   process evaluated the value. One task per process reads the new rows every
   :data:`POLL_EVERY` seconds while anyone listens, so every page hears every alert
@@ -30,6 +30,7 @@ from quartier.model.changes import ChangeEvent
 from quartier.model.entities import ENTITY_TYPES
 from quartier.model.times import format_instant, parse_instant_or_interval
 from quartier.model.values import JSON, TIME
+from quartier.relay import Relay
 from quartier.store import Store
 from quartier.store.read import decode_row, returning_columns
 
@@ -80,9 +81,10 @@ class Listener:
 class LiveFeed:
     """The live messages of one process, handed to the pages that listen."""
 
-    def __init__(self, store: Store, poll_every: float = POLL_EVERY) -> None:
+    def __init__(self, store: Store, poll_every: float = POLL_EVERY, workers: int = 1) -> None:
         self.store = store
         self.poll_every = poll_every
+        self.relay = Relay(store, workers, self._offer, lambda: set(self._listeners))
         self._listeners: dict[int, set[Listener]] = defaultdict(set)
         self._poller: asyncio.Task[None] | None = None
         self._cursor: int | None = None  # every alert event up to here was handed on
@@ -94,8 +96,10 @@ class LiveFeed:
         if not self._started:
             self._started = True
             self.store.subscribe(self._committed)
+            self.relay.start()
 
     async def stop(self) -> None:
+        await self.relay.stop()
         for listeners in self._listeners.values():
             for listener in listeners:
                 listener.offer(CLOSED)
@@ -116,7 +120,10 @@ class LiveFeed:
         if self._cursor is None:
             self._cursor = await self._newest_event()
         listener = Listener(tenant_id)
+        new_tenant = tenant_id not in self._listeners
         self._listeners[tenant_id].add(listener)
+        if new_tenant:
+            self.relay.listening()
         if self._poller is None or self._poller.done():
             self._poller = asyncio.create_task(self._poll_forever())
         return listener, self._cursor
@@ -203,13 +210,13 @@ class LiveFeed:
     # -- values and moves, from committed batches -------------------------------------
 
     async def _committed(self, events: Sequence[ChangeEvent]) -> None:
-        if not self._listeners:
+        if not self._listeners and not self.relay.any_wanted():
             return  # nobody listens: cost nothing
         values: dict[int, dict[int, tuple[float, list[Any]]]] = defaultdict(dict)
         unread: list[int] = []
         moved: list[int] = []
         for e in events:
-            if e.tenant_id not in self._listeners:
+            if e.tenant_id not in self._listeners and not self.relay.wanted(e.tenant_id):
                 continue
             if e.entity_type == "HistoricalLocation" and e.operation == "create":
                 moved.append(e.id)
@@ -226,14 +233,21 @@ class LiveFeed:
             for tenant_id, row in await self._observations(unread):
                 self._note(values, tenant_id, row["Datastream"], row["phenomenonTime"], row["result"])
         for tenant_id, by_datastream in values.items():
-            message = Message("values", [item for _, item in by_datastream.values()])
-            for listener in list(self._listeners.get(tenant_id, ())):
-                listener.offer(message)
+            self._tell(tenant_id, "values", [item for _, item in by_datastream.values()])
         if moved:
             for tenant_id, items in (await self._moves(moved)).items():
-                message = Message("moved", items)
-                for listener in list(self._listeners.get(tenant_id, ())):
-                    listener.offer(message)
+                self._tell(tenant_id, "moved", items)
+
+    def _tell(self, tenant_id: int, kind: str, items: list[Any]) -> None:
+        """Hand a message to this worker's pages and to the other workers'."""
+        self._offer(tenant_id, kind, items)
+        if self.relay.wanted(tenant_id):
+            self.relay.send(tenant_id, kind, items)
+
+    def _offer(self, tenant_id: int, kind: str, items: list[Any]) -> None:
+        message = Message(kind, items)
+        for listener in list(self._listeners.get(tenant_id, ())):
+            listener.offer(message)
 
     def _note(self, values: dict[int, dict[int, tuple[float, list[Any]]]], tenant_id: int,
               datastream: Any, when: Any, result: Any) -> None:

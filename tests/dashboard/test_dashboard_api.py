@@ -93,6 +93,8 @@ def test_dashboard_page_and_settings(client: TestClient) -> None:
 class _Store:
     """Just enough of a Store for the feed's value handling."""
 
+    signalling = False
+
     def __init__(self) -> None:
         self.listeners: list[Any] = []
 

@@ -9,28 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
-import orjson
 import pytest
 
-from conftest import full_thing_body, serving
+from conftest import full_thing_body, serving, sse_events
 from quartier.app import build_app
 from quartier.settings import Settings
-
-
-def _events(response: Any) -> Iterator[dict[str, Any]]:
-    """The events of an SSE response, as {"id", "event", "data"}."""
-    event: dict[str, Any] = {}
-    for line in response.iter_lines():
-        if not line:
-            if "event" in event:
-                yield event
-            event = {}
-        elif line.startswith("id: "):
-            event["id"] = int(line[4:])
-        elif line.startswith("event: "):
-            event["event"] = line[7:]
-        elif line.startswith("data: "):
-            event["data"] = orjson.loads(line[6:])
 
 
 def _until(events: Iterator[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
@@ -59,7 +42,7 @@ def test_values_and_alerts_are_pushed_and_a_reconnect_catches_up(base: str) -> N
 
     with client.stream("GET", "/api/live") as stream:
         assert stream.headers["content-type"].startswith("text/event-stream")
-        events = _events(stream)
+        events = sse_events(stream)
         hello = _until(events, "hello")[-1]
         now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
         posted = client.post(f"/v1.1/Datastreams({datastream})/Observations",
@@ -76,14 +59,14 @@ def test_values_and_alerts_are_pushed_and_a_reconnect_catches_up(base: str) -> N
     alert_id = opened["data"]["alertId"]
     assert client.post(f"/api/alerts/{alert_id}/acknowledge", json={"by": "M. Weber"}).status_code == 200
     with client.stream("GET", "/api/live", headers={"Last-Event-ID": str(opened["id"])}) as stream:
-        seen = _until(_events(stream), "hello")
+        seen = _until(sse_events(stream), "hello")
     assert [(e["event"], e["data"].get("kind")) for e in seen] == [("alert", "acknowledged"), ("hello", None)]
     assert seen[0]["data"]["alert"]["acknowledgedBy"] == "M. Weber"
     assert seen[1]["id"] == seen[0]["id"]  # what the next reconnect names
 
     # Without Last-Event-ID, no history: just the greeting.
     with client.stream("GET", "/api/live") as stream:
-        assert [e["event"] for e in _until(_events(stream), "hello")] == ["hello"]
+        assert [e["event"] for e in _until(sse_events(stream), "hello")] == ["hello"]
     assert client.get("/api/live", headers={"Last-Event-ID": "x"}).status_code == 400
     assert client.get("/t/nowhere/api/live").status_code == 404
     client.close()

@@ -34,6 +34,7 @@ class WriteResult:
 
 
 EventListener = Callable[[Sequence[ChangeEvent]], Any]
+SignalReceiver = Callable[[str], None]
 
 
 class Store(ABC):
@@ -69,6 +70,21 @@ class Store(ABC):
     def subscribe(self, listener: EventListener) -> None:
         """Call ``listener`` with the events of each batch, after its commit."""
         self._listeners.append(listener)
+
+    # -- signals between the worker processes of one database ----------------------
+
+    signalling = False  # whether :meth:`signal` reaches the other processes
+
+    async def signal(self, channel: str, payload: str) -> None:
+        """Tell every process listening on ``channel`` (this one too) ``payload``, a
+        short text; nothing where the backend has no signals (SQLite)."""
+        return None
+
+    async def listen_signals(self, channel: str, receive: SignalReceiver) -> None:
+        """Call ``receive`` with each payload signalled on ``channel``, until cancelled;
+        reconnects after the database was away. Returns at once where the backend has
+        no signals."""
+        return None
 
     async def write(self, tenant_id: int, batch: Batch) -> WriteResult:
         """Apply a batch atomically: all of it is committed, or nothing. Returns after the

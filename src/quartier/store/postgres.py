@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
@@ -10,9 +12,11 @@ import asyncpg
 import orjson
 
 from quartier.errors import BadRequest, SchemaVersionError, ServiceUnavailable
-from quartier.store.base import Store
+from quartier.store.base import SignalReceiver, Store
 from quartier.store.dialect import PostgresDialect
 from quartier.store.migrate import migrate_postgres
+
+log = logging.getLogger(__name__)
 
 _CONNECTION_LOST = (
     OSError,
@@ -186,6 +190,36 @@ class PostgresStore(Store):
         with self._unavailable_as_503():
             async with self._the_pool().acquire() as raw:
                 yield PostgresConnection(raw, self.dialect)
+
+    signalling = True
+    _LISTEN_CHECK = 5.0  # seconds between checks that the listening connection lives
+
+    async def signal(self, channel: str, payload: str) -> None:
+        async with self.reader() as conn:
+            await conn.execute("SELECT pg_notify(?, ?)", (channel, payload))
+
+    async def listen_signals(self, channel: str, receive: SignalReceiver) -> None:
+        # LISTEN holds its connection for as long as it listens: its own, not the pool's.
+        delay = 1.0
+        while True:
+            try:
+                conn = await asyncpg.connect(self.url)
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.warning("cannot listen for %s (%s); trying again in %.0f s", channel, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+                continue
+            delay = 1.0
+            try:
+                await conn.add_listener(channel, lambda _c, _pid, _ch, payload: receive(payload))
+                while not conn.is_closed():
+                    await asyncio.sleep(self._LISTEN_CHECK)
+                    await conn.execute("SELECT 1")  # finds a connection the server dropped
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("lost the connection listening for %s (%s)", channel, exc)
+            finally:
+                if not conn.is_closed():
+                    conn.terminate()
 
     @contextmanager
     def _unavailable_as_503(self) -> Iterator[None]:
