@@ -2,7 +2,7 @@
 
 Trackers send latitude and longitude as two Datastreams (fields ``latitude`` and
 ``longitude``) with the same phenomenon time; each such pair is a point of the track.
-A vehicle without them has its track from its HistoricalLocations (Things whose
+A Thing without them has its track from its HistoricalLocations (Things whose
 Locations are set through the SensorThings API). The length of a track is the sum of
 great-circle distances between its points.
 """
@@ -14,10 +14,11 @@ from datetime import datetime
 from itertools import pairwise
 from typing import Any
 
+from quartier.errors import NotFound
 from quartier.model.times import format_instant
 from quartier.model.values import JSON, TIME
 from quartier.store import Store
-from quartier.usecases.members import Member
+from quartier.usecases.members import Member, values_between
 
 Point = tuple[float, float, datetime]  # lon, lat, time
 EARTH_RADIUS_KM = 6371.0088
@@ -70,3 +71,28 @@ async def history_tracks(store: Store, vehicles: list[Member], start: datetime,
 
 def track_json(points: list[Point]) -> list[list[Any]]:
     return [[round(lon, 6), round(lat, 6), format_instant(when)] for lon, lat, when in points]
+
+
+async def thing_track(store: Store, tenant_id: int, thing_id: int, start: datetime,
+                      end: datetime) -> tuple[str, list[Point]]:
+    """Where one Thing was in [start, end): from its position Datastreams when it has
+    them, else from its HistoricalLocations; and which of the two it was."""
+    decode = store.dialect.decode
+    async with store.reader() as conn:
+        found = await conn.fetchrow("SELECT id, name, properties FROM things WHERE id = ? AND tenant_id = ?",
+                                    (thing_id, tenant_id))
+        if found is None:
+            raise NotFound(f"no Thing {thing_id}")
+        streams = await conn.fetch("SELECT id, properties FROM datastreams WHERE thing_id = ? ORDER BY id",
+                                   (thing_id,))
+    fields: dict[str, int] = {}
+    for datastream_id, raw in streams:
+        properties = decode(JSON, raw) or {}
+        if isinstance(properties, dict) and isinstance(properties.get("field"), str):
+            fields.setdefault(properties["field"], int(datastream_id))
+    if "latitude" in fields and "longitude" in fields:
+        values = await values_between(store, [fields["latitude"], fields["longitude"]], start, end)
+        return "datastreams", pair_positions(values.get(fields["latitude"], []),
+                                             values.get(fields["longitude"], []))
+    member = Member(thing_id, str(found[1]), decode(JSON, found[2]) or {})
+    return "history", (await history_tracks(store, [member], start, end)).get(thing_id, [])
