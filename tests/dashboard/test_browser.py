@@ -337,7 +337,8 @@ def test_the_fleet_view_shows_vehicles_tracks_and_times(town: Town, page: Any) -
     playwright_api.expect(page.locator("#fleet-table tbody tr")).to_have_count(len(vehicles))
     driven = [v for v in fleet["vehicles"] if len(v["track"]) > 1]
     assert driven, "no vehicle drove on either day"
-    playwright_api.expect(page.locator("#fleet-map path.leaflet-interactive").nth(len(driven) - 1)).to_be_attached()
+    tracks = page.locator("#fleet-map path.leaflet-interactive")
+    playwright_api.expect(tracks.nth(len(driven) - 1)).to_be_attached()
     playwright_api.expect(page.locator("#fleet-map .uc-marker")).to_have_count(len(vehicles))
     busiest = max(driven, key=lambda v: v["operating"])
     assert busiest["operating"] > 0 and busiest["operating"] == busiest["driving"] + busiest["idle"]

@@ -90,3 +90,24 @@ def test_bad_fleet_requests_get_a_4xx_with_the_error_shape(client: TestClient,
     response = client.get("/api/fleet/day", params=params)
     assert response.status_code == 400, response.text
     assert response.json()["code"] == "bad_request"
+
+
+def test_a_things_track_from_its_positions_or_its_history(client: TestClient, api: Api) -> None:
+    truck = device(api, "Kehrmaschine 4", {"kind": "vehicle"}, FIELDS)
+    now = datetime.now(UTC).replace(microsecond=0)
+    fixes = [(now - timedelta(minutes=30 - 10 * i), round(48.70 + 0.001 * i, 6), round(9.20 + 0.002 * i, 6))
+             for i in range(3)]
+    write(api, truck["latitude"], [(when, lat) for when, lat, _ in fixes])
+    write(api, truck["longitude"], [(when, lon) for when, _, lon in fixes])
+    track = client.get(f"/api/things/{truck['thing']}/track").json()
+    assert track["source"] == "datastreams"
+    assert track["points"] == [[lon, lat, iso(when)] for when, lat, lon in fixes]
+    # A lamp has no position Datastreams: its track is its HistoricalLocations.
+    lamp = device(api, "Leuchte 1", {"kind": "streetlight"}, ["state"], point=(9.3, 48.8))
+    history = client.get(f"/api/things/{lamp['thing']}/track").json()
+    assert history["source"] == "history" and [p[:2] for p in history["points"]] == [[9.3, 48.8]]
+    assert client.get("/api/things/99999/track").status_code == 404
+    for params in ({"from": "yesterday"}, {"from": iso(now), "to": iso(now - timedelta(hours=1))},
+                   {"from": iso(now - timedelta(days=40)), "to": iso(now)}):
+        response = client.get(f"/api/things/{lamp['thing']}/track", params=params)
+        assert response.status_code == 400 and response.json()["code"] == "bad_request"

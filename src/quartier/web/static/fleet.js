@@ -7,7 +7,7 @@ import { getJson, h } from "./util.js";
 import { escapeHtml, fitTo, symbolIcon, townMap } from "./townmap.js";
 import { hoursMinutes, isoDay, timeZone } from "./periods.js";
 
-const STATE_SYMBOLS = { driving: "▶", stopped: "❚❚", depot: "⌂", unknown: "?" };
+const STATE_SYMBOLS = { driving: "▶", stopped: "‖", depot: "⌂", unknown: "?" };
 const TRACK_COLOURS = ["#0b5cad", "#a3440a", "#6e1a52", "#1a7f37", "#8a6d00", "#b42318", "#3b4f9c", "#5a6570"];
 
 function stateOf(vehicle) {
@@ -80,7 +80,7 @@ export async function fleetPage(main, date = null) {
   const markers = new Map();
   vehicles.forEach((v, i) => {
     const colour = TRACK_COLOURS[i % TRACK_COLOURS.length];
-    const line = L.polyline(v.track.map(([lon, lat]) => [lat, lon]), { color: colour, weight: 3, opacity: 0.85 });
+    const line = L.polyline(v.track.map(([lon, lat]) => [lat, lon]), { color: colour, weight: 2, opacity: 0.7 });
     line.bindTooltip(escapeHtml(v.name), { sticky: true });
     line.addTo(map);
     lines.set(v.id, line);
@@ -102,7 +102,7 @@ export async function fleetPage(main, date = null) {
     const points = [...v.track.map(([lon, lat]) => [lat, lon]), ...(markers.get(v.id) ? [markers.get(v.id).getLatLng()] : [])];
     fitTo(map, points);
     lines.get(v.id)?.bringToFront().setStyle({ weight: 6 });
-    for (const [id, line] of lines) if (id !== v.id) line.setStyle({ weight: 3 });
+    for (const [id, line] of lines) if (id !== v.id) line.setStyle({ weight: 2 });
     mapBox.scrollIntoView({ block: "nearest" });
   }
 
