@@ -361,12 +361,13 @@ def test_the_fleet_view_follows_vehicles_live(town: Town, page: Any) -> None:
     thing = thing_id(town, vehicle.key)
     row = page.locator(f"#fleet-table tr[data-thing='{thing}']")
     playwright_api.expect(row).to_have_count(1)
+    marker = page.locator("#fleet-map .uc-marker", has_text=vehicle.name)
+    playwright_api.expect(marker).to_have_count(1)
     now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
     state = town.provisioned.datastreams[(vehicle.key, "state")]
     town.api("POST", f"/v1.1/Datastreams({state})/Observations",
              json={"phenomenonTime": now, "result": "driving"})
     playwright_api.expect(row.locator("td").nth(1)).to_contain_text("driving")
-    marker = page.locator("#fleet-map .uc-marker", has_text=vehicle.name)
     before = marker.evaluate("el => el.style.transform")
     lon, lat = town.sim.town.to_lonlat(*vehicle.xy)
     created = httpx.post(f"{town.base}/v1.1/Locations", timeout=60, json={

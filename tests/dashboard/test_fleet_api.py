@@ -52,6 +52,7 @@ def test_a_vehicles_day(client: TestClient, api: Api) -> None:
     expected_km = 3 * 0.01 * math.pi / 180 * 6371.0088
     assert vehicle["distance"] == pytest.approx(expected_km, abs=0.01)
     assert vehicle["state"] == "stopped" and vehicle["level"] == {"field": "fuel", "value": 87.5}
+    assert vehicle["lonlat"] == pytest.approx([9.2, 48.73])  # the newest fix, not where the Thing was created
     # A day without anything: no time, no track.
     quiet = client.get("/api/fleet/day", params={"date": "2026-03-12", "tz": "Europe/Berlin"}).json()
     assert quiet["vehicles"][0]["operating"] == 0 and quiet["vehicles"][0]["track"] == []

@@ -1,6 +1,7 @@
 """A fleet's day: per vehicle its track, distance, and its operating and idle time.
 
-The tracker's operating state (field ``state``) says ``driving``, ``stopped`` or
+``lonlat`` is where the vehicle is now: its newest GPS fix, else its Location. The
+tracker's operating state (field ``state``) says ``driving``, ``stopped`` or
 ``depot``. A state holds from its report until the next one, but at most
 :data:`HOLD` (a tracker silent for longer is not known to be doing anything). Operating
 time is time driving or stopped; idle time is the stopped part of it, with the engine
@@ -68,10 +69,14 @@ async def fleet_day(store: Store, tenant_id: int, day: Period) -> dict[str, Any]
         idle = sum(s for k, s in seconds.items() if k in IDLE)
         level = next((f for f in LEVELS if f in vehicle.datastreams), None)
         state_time = latest.get(vehicle.datastreams.get("state", -1))
+        # Where it is now: its newest GPS fix, else its Location (the fix may be newer).
+        lat, lon = (latest.get(vehicle.datastreams.get(f, -1)) for f in ("latitude", "longitude"))
+        fix = pair_positions([lat], [lon]) if lat and lon else []
+        position = list(fix[0][:2]) if fix else vehicle.lonlat
         out.append({
             "id": vehicle.id, "name": vehicle.name, "label": vehicle.properties.get("label"),
             "vehicle": vehicle.properties.get("vehicle"), "route": vehicle.properties.get("route"),
-            "lonlat": vehicle.lonlat, "state": now_value("state"),
+            "lonlat": position, "state": now_value("state"),
             "time": format_instant(state_time[0]) if state_time else None,
             "speed": now_value("speed"),
             "level": {"field": level, "value": now_value(level)} if level else None,

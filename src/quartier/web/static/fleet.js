@@ -75,37 +75,9 @@ export async function fleetPage(main, date = null) {
     h("section", { "aria-labelledby": "fleet-heading" }, h("h2", { id: "fleet-heading" }, t("fleet.vehicles")),
       h("p", { class: "hint" }, t("fleet.note")), vehicles.length ? table : h("p", {}, t("fleet.none"))));
 
-  const { map, base } = await townMap(mapBox);
+  // Listen before the map is drawn, so that nothing said meanwhile is missed.
   const lines = new Map();
   const markers = new Map();
-  vehicles.forEach((v, i) => {
-    const colour = TRACK_COLOURS[i % TRACK_COLOURS.length];
-    const line = L.polyline(v.track.map(([lon, lat]) => [lat, lon]), { color: colour, weight: 2, opacity: 0.7 });
-    line.bindTooltip(escapeHtml(v.name), { sticky: true });
-    line.addTo(map);
-    lines.set(v.id, line);
-    const last = v.track.at(-1);
-    const where = today && v.lonlat ? v.lonlat : last ? last.slice(0, 2) : v.lonlat;
-    if (!where) return;
-    const state = today ? stateOf(v) : "unknown";
-    const marker = L.marker([where[1], where[0]], { keyboard: false, title: `${v.name}: ${stateText(state)}`,
-      icon: symbolIcon(`veh-${state}`, STATE_SYMBOLS[state], `${v.name}: ${stateText(state)}`, 24) });
-    marker.on("click", () => { location.hash = `#/things/${v.id}`; });
-    marker.addTo(map);
-    markers.set(v.id, marker);
-  });
-  const everything = [...vehicles.flatMap((v) => v.track.map(([lon, lat]) => [lat, lon])),
-    ...[...markers.values()].map((m) => m.getLatLng())];
-  fitTo(map, everything, base);
-
-  function focusVehicle(v) {
-    const points = [...v.track.map(([lon, lat]) => [lat, lon]), ...(markers.get(v.id) ? [markers.get(v.id).getLatLng()] : [])];
-    fitTo(map, points);
-    lines.get(v.id)?.bringToFront().setStyle({ weight: 6 });
-    for (const [id, line] of lines) if (id !== v.id) line.setStyle({ weight: 2 });
-    mapBox.scrollIntoView({ block: "nearest" });
-  }
-
   const setState = (v) => {
     const state = stateOf(v);
     const { stateCell, timeCell, levelCell } = cells.get(v.id);
@@ -146,6 +118,35 @@ export async function fleetPage(main, date = null) {
       }
     }),
   ];
+  const { map, base } = await townMap(mapBox);
+  vehicles.forEach((v, i) => {
+    const colour = TRACK_COLOURS[i % TRACK_COLOURS.length];
+    const line = L.polyline(v.track.map(([lon, lat]) => [lat, lon]), { color: colour, weight: 2, opacity: 0.7 });
+    line.bindTooltip(escapeHtml(v.name), { sticky: true });
+    line.addTo(map);
+    lines.set(v.id, line);
+    const last = v.track.at(-1);
+    const where = today && v.lonlat ? v.lonlat : last ? last.slice(0, 2) : v.lonlat;
+    if (!where) return;
+    const state = today ? stateOf(v) : "unknown";
+    const marker = L.marker([where[1], where[0]], { keyboard: false, title: `${v.name}: ${stateText(state)}`,
+      icon: symbolIcon(`veh-${state}`, STATE_SYMBOLS[state], `${v.name}: ${stateText(state)}`, 24) });
+    marker.on("click", () => { location.hash = `#/things/${v.id}`; });
+    marker.addTo(map);
+    markers.set(v.id, marker);
+  });
+  const everything = [...vehicles.flatMap((v) => v.track.map(([lon, lat]) => [lat, lon])),
+    ...[...markers.values()].map((m) => m.getLatLng())];
+  fitTo(map, everything, base);
+
+  function focusVehicle(v) {
+    const points = [...v.track.map(([lon, lat]) => [lat, lon]), ...(markers.get(v.id) ? [markers.get(v.id).getLatLng()] : [])];
+    fitTo(map, points);
+    lines.get(v.id)?.bringToFront().setStyle({ weight: 6 });
+    for (const [id, line] of lines) if (id !== v.id) line.setStyle({ weight: 2 });
+    mapBox.scrollIntoView({ block: "nearest" });
+  }
+
   return () => { off.forEach((f) => f()); map.remove(); };
 }
 
