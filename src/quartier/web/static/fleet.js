@@ -10,9 +10,12 @@ import { hoursMinutes, isoDay, timeZone } from "./periods.js";
 const STATE_SYMBOLS = { driving: "▶", stopped: "‖", depot: "⌂", unknown: "?" };
 const TRACK_COLOURS = ["#0b5cad", "#a3440a", "#6e1a52", "#1a7f37", "#8a6d00", "#b42318", "#3b4f9c", "#5a6570"];
 
+const HOLD_MS = 3600 * 1000; // a reported state counts this long (as on the server)
+
 function stateOf(vehicle) {
   const state = String(vehicle.state ?? "").toLowerCase();
-  return STATE_SYMBOLS[state] ? state : "unknown";
+  const fresh = vehicle.time && Date.now() - new Date(vehicle.time).getTime() <= HOLD_MS;
+  return fresh && STATE_SYMBOLS[state] ? state : "unknown";
 }
 
 function stateText(state) { return t(`vstate.${state}`); }
