@@ -19,7 +19,9 @@ from quartier.api.basemap import BaseMapApi
 from quartier.api.cap import CapApi
 from quartier.api.channels import ChannelApi
 from quartier.api.dead_letters import DeadLetterApi
+from quartier.api.fleet import FleetApi
 from quartier.api.imports import ImportApi
+from quartier.api.lighting import LightingApi
 from quartier.api.live import DashboardApi
 from quartier.api.lorawan import LorawanApi
 from quartier.api.responses import error_response, json_response
@@ -141,6 +143,7 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
         routes += channel_api.routes(prefix) + cap_api.routes(prefix)
         routes += basemap.routes(prefix)
         routes += dashboard.routes(prefix)
+        routes += LightingApi(store).routes(prefix) + FleetApi(store).routes(prefix)
         routes += [
             Route(prefix + "/api/imports/csv", imports.csv, methods=["POST"]),
             Route(prefix + "/{version:version}", api.root, methods=["GET", "HEAD"]),

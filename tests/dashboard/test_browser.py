@@ -13,9 +13,10 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx2 as httpx
 import pytest
@@ -275,5 +276,121 @@ def test_every_page_passes_axe(town: Town, page: Any, route: str, language: str)
     page.wait_for_load_state("networkidle")
     if route == "#/things/{thing}":
         page.wait_for_selector(".chart-panel[data-points]")
+    violations = axe_violations(page)
+    assert violations == [], violations
+
+
+# -- lighting and fleet ---------------------------------------------------------------------
+
+
+def _circuits(town: Town) -> set[tuple[str, str]]:
+    lamps = town.sim.of_kind("streetlight")
+    return {(str(d.properties["cabinet"]), str(d.properties["circuit"])) for d in lamps}
+
+
+def test_the_lighting_view_shows_lamps_circuits_and_energy(town: Town, page: Any) -> None:
+    page.goto(f"{town.base}/#/lighting")
+    playwright_api.expect(page.locator("h1")).to_have_text("Street lighting")
+    lamps = town.sim.of_kind("streetlight")
+    playwright_api.expect(page.locator("#lighting-map .uc-marker")).to_have_count(len(lamps))
+    rows = page.locator("#circuits-table tbody tr")
+    playwright_api.expect(rows).to_have_count(len(_circuits(town)))
+    counted = page.evaluate("() => [...document.querySelectorAll('#circuits-table td[data-status]')]"
+                            ".reduce((sum, td) => sum + Number(td.textContent.replace(/\\D/g, '')), 0)")
+    assert counted == len(lamps)
+    # The dead lamp of the demo town is "failed" while its circuit is lit, else "off".
+    dead = next(d for d in lamps if getattr(d, "fault", None) == "dead")
+    hour_ago = time.time() - 3600
+    if dead.since_faulty is not None and dead.since_faulty < hour_ago and town.sim.world.sky.dark(hour_ago):
+        row = page.locator(f"#attention-table tr[data-thing='{thing_id(town, dead.key)}']")
+        playwright_api.expect(row).to_have_attribute("data-status", "failed")
+    # A week of energy per circuit, in kWh, with the figures the API gives.
+    days = page.locator("#energy-table tbody tr")
+    playwright_api.expect(days).to_have_count(7)
+    csv_url = page.locator("#energy-csv").get_attribute("href") or ""
+    report = town.api("GET", csv_url.replace("format=csv", "format=json"))
+    assert report["sum"] > 0 and len(report["circuits"]) == len(_circuits(town))
+    total = page.locator("#energy-table tfoot td.total")
+    playwright_api.expect(total).to_have_text(f"{report['sum']:,.1f}\u00a0kWh")
+    csv = httpx.get(f"{town.base}{csv_url}", timeout=60)
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+    assert len(csv.text.strip().splitlines()) == 1 + 7 * len(_circuits(town))
+    screenshot(page, "lighting")
+    page.get_by_label("per month").check()
+    playwright_api.expect(days).to_have_count(12)
+    assert axe_violations(page) == []
+
+
+def _busiest_day(town: Town) -> tuple[str, dict[str, Any]]:
+    """Today or yesterday (Berlin), whichever has the more vehicle positions."""
+    berlin = datetime.now(UTC).astimezone(ZoneInfo("Europe/Berlin")).date()
+    days = [berlin.isoformat(), date.fromordinal(berlin.toordinal() - 1).isoformat()]
+    found = [(d, town.api("GET", f"/api/fleet/day?date={d}&tz=Europe/Berlin")) for d in days]
+    return max(found, key=lambda item: sum(len(v["track"]) for v in item[1]["vehicles"]))
+
+
+def test_the_fleet_view_shows_vehicles_tracks_and_times(town: Town, page: Any) -> None:
+    day, fleet = _busiest_day(town)
+    page.goto(f"{town.base}/#/fleet?date={day}")
+    playwright_api.expect(page.locator("h1")).to_have_text("Fleet")
+    vehicles = town.sim.of_kind("vehicle")
+    playwright_api.expect(page.locator("#fleet-table tbody tr")).to_have_count(len(vehicles))
+    driven = [v for v in fleet["vehicles"] if len(v["track"]) > 1]
+    assert driven, "no vehicle drove on either day"
+    tracks = page.locator("#fleet-map path.leaflet-interactive")
+    playwright_api.expect(tracks.nth(len(driven) - 1)).to_be_attached()
+    playwright_api.expect(page.locator("#fleet-map .uc-marker")).to_have_count(len(vehicles))
+    busiest = max(driven, key=lambda v: v["operating"])
+    assert busiest["operating"] > 0 and busiest["operating"] == busiest["driving"] + busiest["idle"]
+    row = page.locator(f"#fleet-table tr[data-thing='{busiest['id']}']")
+    playwright_api.expect(row.locator("[data-field=operating]")).not_to_have_text("0 min")
+    playwright_api.expect(row.locator("[data-field=distance]")).to_have_text(f"{busiest['distance']:,.1f}\u00a0km")
+    screenshot(page, "fleet")
+    row.get_by_role("button", name=re.compile("^Show on map")).click()
+    assert axe_violations(page) == []
+    # The vehicle's own page draws where it has been.
+    row.locator("a").click()
+    playwright_api.expect(page.locator("#track-map path.leaflet-interactive")).to_have_count(1)
+    playwright_api.expect(page.locator("#track-summary")).to_contain_text("positions from")
+
+
+def test_the_fleet_view_follows_vehicles_live(town: Town, page: Any) -> None:
+    page.goto(f"{town.base}/#/fleet")
+    playwright_api.expect(page.locator("#live-state")).to_contain_text("Live")
+    vehicle = town.sim.of_kind("vehicle")[-1]
+    thing = thing_id(town, vehicle.key)
+    row = page.locator(f"#fleet-table tr[data-thing='{thing}']")
+    playwright_api.expect(row).to_have_count(1)
+    marker = page.locator("#fleet-map .uc-marker", has_text=vehicle.name)
+    playwright_api.expect(marker).to_have_count(1)
+    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    state = town.provisioned.datastreams[(vehicle.key, "state")]
+    town.api("POST", f"/v1.1/Datastreams({state})/Observations",
+             json={"phenomenonTime": now, "result": "driving"})
+    playwright_api.expect(row.locator("td").nth(1)).to_contain_text("driving")
+    before = marker.evaluate("el => el.style.transform")
+    lon, lat = town.sim.town.to_lonlat(*vehicle.xy)
+    created = httpx.post(f"{town.base}/v1.1/Locations", timeout=60, json={
+        "name": "fix", "description": "GPS", "encodingType": "application/geo+json",
+        "location": {"type": "Point", "coordinates": [lon + 0.004, lat + 0.003]}})
+    assert created.status_code == 201, created.text
+    location = int(created.headers["location"].rsplit("(", 1)[1].rstrip(")"))
+    town.api("PATCH", f"/v1.1/Things({thing})", json={"Locations": [{"@iot.id": location}]})
+    page.wait_for_function("([name, before]) => [...document.querySelectorAll('#fleet-map .uc-marker')]"
+                           ".some(el => el.textContent.includes(name) && el.style.transform !== before)",
+                           arg=[vehicle.name, before])
+
+
+@pytest.mark.parametrize("language", ["en", "de"])
+@pytest.mark.parametrize("route", ["#/lighting", "#/fleet", "#/things/{vehicle}"])
+def test_the_lighting_and_fleet_pages_pass_axe(town: Town, page: Any, route: str, language: str) -> None:
+    page.add_init_script(f"localStorage.setItem('quartier.lang', '{language}')")
+    page.goto(f"{town.base}/{route.format(vehicle=thing_id(town, town.sim.of_kind('vehicle')[0].key))}")
+    page.wait_for_selector("main h1")
+    page.wait_for_load_state("networkidle")
+    if route == "#/lighting":
+        page.wait_for_selector("#energy-table")
+    if route.startswith("#/things"):
+        page.wait_for_selector("#track-map .leaflet-marker-icon")
     violations = axe_violations(page)
     assert violations == [], violations

@@ -7,6 +7,8 @@ import { thingPage } from "./thing.js";
 import { alertsPage, watchAlertCount } from "./alerts.js";
 import { floodPage } from "./flood.js";
 import { explorePage } from "./explore.js";
+import { lightingPage } from "./lighting.js";
+import { fleetPage } from "./fleet.js";
 
 const main = document.getElementById("main");
 let leave = null; // the current page's clean-up
@@ -18,6 +20,8 @@ const ROUTES = [
   [/^#\/alerts$/, "alerts", () => alertsPage(main)],
   [/^#\/flood$/, "flood", () => floodPage(main)],
   [/^#\/explore$/, "explore", () => explorePage(main)],
+  [/^#\/lighting$/, "lighting", () => lightingPage(main)],
+  [/^#\/fleet(?:\?date=(\d{4}-\d{2}-\d{2}))?$/, "fleet", (m) => fleetPage(main, m[1])],
 ];
 
 async function show() {

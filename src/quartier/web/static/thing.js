@@ -6,6 +6,7 @@ import { chartPanel } from "./chart.js";
 import { getJson, h, timeOf } from "./util.js";
 import { alertTable } from "./alerts.js";
 import { noteAlert } from "./things.js";
+import { trackMap } from "./track.js";
 
 export async function thingPage(main, id) {
   let raw;
@@ -59,6 +60,7 @@ export async function thingPage(main, id) {
     return h("tr", {}, h("td", {}, dateTime(hl.time)), h("td", {}, where));
   });
   const kind = raw.properties?.kind;
+  const trackBox = h("div", { id: "thing-track" });
   main.replaceChildren(
     h("p", {}, h("a", { href: "#/" }, `← ${t("thing.back")}`)),
     h("h1", {}, raw.name),
@@ -72,10 +74,19 @@ export async function thingPage(main, id) {
         h("tbody", {}, rows)))),
     h("section", { "aria-labelledby": "chart-heading" }, chartHeading, chartBox),
     h("section", { "aria-labelledby": "history-heading" }, h("h2", { id: "history-heading" }, t("thing.history")),
-      history.length ? h("table", { class: "history" }, h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("thing.time")),
+      trackBox, history.length ? h("table", { class: "history" }, h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("thing.time")),
         h("th", { scope: "col" }, t("thing.position")))), h("tbody", {}, history)) : h("p", {}, t("thing.nohistory"))),
   );
   showAlerts();
+  let dropTrack = null;
+  const positions = (raw.HistoricalLocations || []).map((hl) => [hl.time, hl.Locations?.[0]?.location])
+    .filter(([, g]) => g?.type === "Point").map(([time, g]) => ({ time, lon: g.coordinates[0], lat: g.coordinates[1] }));
+  trackMap(id, positions).then(async (track) => {
+    if (!track || !trackBox.isConnected) return;
+    trackBox.replaceChildren(track.element);
+    dropTrack = await track.draw();
+    if (!trackBox.isConnected) dropTrack();
+  }).catch((error) => console.error(error));
   const numeric = datastreams.find((d) => typeof d.result === "number") || datastreams[0];
   if (numeric) showChart(numeric);
 
@@ -96,5 +107,5 @@ export async function thingPage(main, id) {
       showAlerts();
     }),
   ];
-  return () => { off.forEach((f) => f()); if (chart) chart.destroy(); };
+  return () => { off.forEach((f) => f()); if (chart) chart.destroy(); if (dropTrack) dropTrack(); };
 }

@@ -1,0 +1,45 @@
+"""Things of the lighting and fleet use cases for API tests: devices with a Datastream
+per field (``properties/field``), as the device registry makes them, and their values."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from conftest import Api
+
+BERLIN = ZoneInfo("Europe/Berlin")
+CATEGORY = "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_CategoryObservation"
+MEASUREMENT = "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement"
+
+
+def iso(when: datetime) -> str:
+    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def device(api: Api, name: str, properties: dict[str, Any], fields: list[str],
+           point: tuple[float, float] = (9.18, 48.78)) -> dict[str, int]:
+    """A Thing with one Datastream per field (``properties/field``); field -> id."""
+    body = {
+        "name": name, "description": name, "properties": properties,
+        "Locations": [{"name": name, "description": "where", "encodingType": "application/geo+json",
+                       "location": {"type": "Point", "coordinates": list(point)}}],
+        "Datastreams": [{
+            "name": f"{name} {f}", "description": f, "properties": {"field": f},
+            "observationType": CATEGORY if f == "state" else MEASUREMENT,
+            "unitOfMeasurement": {"name": f, "symbol": "", "definition": ""},
+            "Sensor": {"name": "s", "description": "s", "encodingType": "text/plain", "metadata": "s"},
+            "ObservedProperty": {"name": f, "definition": f"https://example.org/{f}", "description": f},
+        } for f in fields],
+    }
+    thing = api.create("Things", body)
+    streams = api.ok(f"Things({thing})/Datastreams", **{"$select": "id,properties"})["value"]
+    return {"thing": thing, **{d["properties"]["field"]: d["@iot.id"] for d in streams}}
+
+
+def write(api: Api, datastream: int, rows: list[tuple[datetime, Any]]) -> None:
+    response = api.post("CreateObservations", [{
+        "Datastream": {"@iot.id": datastream}, "components": ["phenomenonTime", "result"],
+        "dataArray": [[iso(when), value] for when, value in rows]}])
+    assert response.status_code == 201, response.text
