@@ -40,7 +40,7 @@ class SeriesRequest:
             raise BadRequest(f"points must be between 10 and {MAX_POINTS}")
 
 
-def _bucket_sql(dialect: str) -> str:
+def bucket_sql(dialect: str) -> str:
     """SQL for the bucket number of an Observation: whole bucket widths (the second
     parameter, in seconds) since the range's start (the first)."""
     if dialect == "postgresql":
@@ -48,7 +48,7 @@ def _bucket_sql(dialect: str) -> str:
     return "CAST((julianday(o.phenomenon_time_start) - julianday(?)) * 86400.0 / ? AS INTEGER)"
 
 
-def _block_skip(dialect: str) -> str:
+def block_skip(dialect: str) -> str:
     """Conditions that let PostgreSQL skip archive blocks outside the range (parameters:
     start, end); nothing on SQLite, which has no archive."""
     if dialect != "postgresql":
@@ -67,7 +67,7 @@ class Series:
         request.check()
         t = self.dialect.encode
         start, end = t(TIME, request.start), t(TIME, request.end)
-        skip = _block_skip(self.dialect.name)
+        skip = block_skip(self.dialect.name)
         skip_params: tuple[Any, ...] = (start, end) if skip else ()
         where = ("o.datastream_id = ? AND o.tenant_id = ? AND o.phenomenon_time_start >= ? "
                  "AND o.phenomenon_time_start < ?" + skip)
@@ -94,7 +94,7 @@ class Series:
                 return out
             seconds = (request.end - request.start).total_seconds()
             width = max(1, math.ceil(seconds / request.points))
-            bucket = _bucket_sql(self.dialect.name)
+            bucket = bucket_sql(self.dialect.name)
             rows = await conn.fetch(
                 f"SELECT {bucket} AS b, avg(o.result_number), min(o.result_number), "
                 f"max(o.result_number), count(*) FROM observation_rows o WHERE {where} "
