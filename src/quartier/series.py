@@ -45,7 +45,10 @@ def bucket_sql(dialect: str) -> str:
     parameter, in seconds) since the range's start (the first)."""
     if dialect == "postgresql":
         return "floor(extract(epoch FROM (o.phenomenon_time_start - ?::timestamptz)) / ?::float8)::bigint"
-    return "CAST((julianday(o.phenomenon_time_start) - julianday(?)) * 86400.0 / ? AS INTEGER)"
+    # Whole milliseconds first: julianday's floating point puts 10:00:00 at 9:59:59.99999…,
+    # which would land a value on the hour in the bucket before.
+    return ("(CAST(round((julianday(o.phenomenon_time_start) - julianday(?)) * 86400000.0) AS INTEGER)"
+            " / CAST(? * 1000 AS INTEGER))")
 
 
 def block_skip(dialect: str) -> str:
