@@ -7,6 +7,9 @@ import { thingPage } from "./thing.js";
 import { alertsPage, watchAlertCount } from "./alerts.js";
 import { floodPage } from "./flood.js";
 import { explorePage } from "./explore.js";
+import { environmentPage } from "./environment.js";
+import { parkingPage } from "./parking.js";
+import { adminPage } from "./admin.js";
 
 const main = document.getElementById("main");
 let leave = null; // the current page's clean-up
@@ -18,6 +21,9 @@ const ROUTES = [
   [/^#\/alerts$/, "alerts", () => alertsPage(main)],
   [/^#\/flood$/, "flood", () => floodPage(main)],
   [/^#\/explore$/, "explore", () => explorePage(main)],
+  [/^#\/environment$/, "environment", () => environmentPage(main, config)],
+  [/^#\/parking$/, "parking", () => parkingPage(main, config)],
+  [/^#\/admin(?:\/(devices|rules|channels))?$/, "admin", (m) => adminPage(main, m[1])],
 ];
 
 async function show() {
