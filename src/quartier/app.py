@@ -19,11 +19,13 @@ from quartier.api.basemap import BaseMapApi
 from quartier.api.cap import CapApi
 from quartier.api.channels import ChannelApi
 from quartier.api.dead_letters import DeadLetterApi
+from quartier.api.environment import EnvironmentApi
 from quartier.api.fleet import FleetApi
 from quartier.api.imports import ImportApi
 from quartier.api.lighting import LightingApi
 from quartier.api.live import DashboardApi
 from quartier.api.lorawan import LorawanApi
+from quartier.api.parking import ParkingApi
 from quartier.api.responses import error_response, json_response
 from quartier.api.rules import RulesApi
 from quartier.api.sensorthings.handlers import SensorThingsApi
@@ -136,6 +138,8 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
     channel_api, cap_api = ChannelApi(store, settings), CapApi(store, settings)
     basemap = BaseMapApi(store, settings)
     dashboard = DashboardApi(store, settings, feed)
+    views: list[EnvironmentApi | ParkingApi | LightingApi | FleetApi] = [
+        EnvironmentApi(store), ParkingApi(store), LightingApi(store), FleetApi(store)]
     routes += Dashboard(store).routes()
     for prefix in ("", "/t/{tenant}"):
         routes += lorawan.routes(prefix)
@@ -143,7 +147,7 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
         routes += channel_api.routes(prefix) + cap_api.routes(prefix)
         routes += basemap.routes(prefix)
         routes += dashboard.routes(prefix)
-        routes += LightingApi(store).routes(prefix) + FleetApi(store).routes(prefix)
+        routes += [route for view in views for route in view.routes(prefix)]
         routes += [
             Route(prefix + "/api/imports/csv", imports.csv, methods=["POST"]),
             Route(prefix + "/{version:version}", api.root, methods=["GET", "HEAD"]),

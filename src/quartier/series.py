@@ -40,15 +40,18 @@ class SeriesRequest:
             raise BadRequest(f"points must be between 10 and {MAX_POINTS}")
 
 
-def _bucket_sql(dialect: str) -> str:
+def bucket_sql(dialect: str) -> str:
     """SQL for the bucket number of an Observation: whole bucket widths (the second
     parameter, in seconds) since the range's start (the first)."""
     if dialect == "postgresql":
         return "floor(extract(epoch FROM (o.phenomenon_time_start - ?::timestamptz)) / ?::float8)::bigint"
-    return "CAST((julianday(o.phenomenon_time_start) - julianday(?)) * 86400.0 / ? AS INTEGER)"
+    # Whole milliseconds first: julianday's floating point puts 10:00:00 at 9:59:59.99999…,
+    # which would land a value on the hour in the bucket before.
+    return ("(CAST(round((julianday(o.phenomenon_time_start) - julianday(?)) * 86400000.0) AS INTEGER)"
+            " / CAST(? * 1000 AS INTEGER))")
 
 
-def _block_skip(dialect: str) -> str:
+def block_skip(dialect: str) -> str:
     """Conditions that let PostgreSQL skip archive blocks outside the range (parameters:
     start, end); nothing on SQLite, which has no archive."""
     if dialect != "postgresql":
@@ -67,7 +70,7 @@ class Series:
         request.check()
         t = self.dialect.encode
         start, end = t(TIME, request.start), t(TIME, request.end)
-        skip = _block_skip(self.dialect.name)
+        skip = block_skip(self.dialect.name)
         skip_params: tuple[Any, ...] = (start, end) if skip else ()
         where = ("o.datastream_id = ? AND o.tenant_id = ? AND o.phenomenon_time_start >= ? "
                  "AND o.phenomenon_time_start < ?" + skip)
@@ -94,7 +97,7 @@ class Series:
                 return out
             seconds = (request.end - request.start).total_seconds()
             width = max(1, math.ceil(seconds / request.points))
-            bucket = _bucket_sql(self.dialect.name)
+            bucket = bucket_sql(self.dialect.name)
             rows = await conn.fetch(
                 f"SELECT {bucket} AS b, avg(o.result_number), min(o.result_number), "
                 f"max(o.result_number), count(*) FROM observation_rows o WHERE {where} "

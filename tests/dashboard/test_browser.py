@@ -8,6 +8,7 @@ README shows (docs/screenshots/).
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import time
@@ -267,7 +268,9 @@ def test_the_language_follows_the_browser_and_the_switch(town: Town, browser: An
 
 
 @pytest.mark.parametrize("language", ["en", "de"])
-@pytest.mark.parametrize("route", ["#/", "#/things/{thing}", "#/alerts", "#/flood", "#/explore"])
+@pytest.mark.parametrize("route", ["#/", "#/things/{thing}", "#/alerts", "#/flood", "#/explore",
+                                   "#/environment", "#/parking", "#/admin/devices", "#/admin/rules",
+                                   "#/admin/channels"])
 def test_every_page_passes_axe(town: Town, page: Any, route: str, language: str) -> None:
     page.add_init_script(f"localStorage.setItem('quartier.lang', '{language}')")
     path = route.format(thing=thing_id(town, gauge(town).key))
@@ -394,3 +397,134 @@ def test_the_lighting_and_fleet_pages_pass_axe(town: Town, page: Any, route: str
         page.wait_for_selector("#track-map .leaflet-marker-icon")
     violations = axe_violations(page)
     assert violations == [], violations
+
+
+# -- environment, parking and administration ------------------------------------------------
+
+
+def test_the_environment_view_rates_every_station(town: Town, page: Any) -> None:
+    page.goto(f"{town.base}/#/environment")
+    playwright_api.expect(page.locator("h1")).to_have_text("Environment: air quality and traffic")
+    stations = page.locator("#stations tbody tr")
+    playwright_api.expect(stations).to_have_count(len(town.sim.of_kind("air_quality")))
+    first = stations.first
+    playwright_api.expect(first.locator("td").first).to_contain_text("µg/m³")
+    playwright_api.expect(first.locator("td.rating")).to_contain_text(re.compile("good|moderate|poor"))
+    playwright_api.expect(first).to_contain_text("°C")
+    assert page.locator("#env-map .place-marker").count() == len(town.sim.of_kind("air_quality"))
+    chart = page.locator("#chart-no2")
+    playwright_api.expect(chart.locator("canvas")).to_have_count(1)
+    assert int(chart.get_attribute("data-points") or 0) >= 1
+    counters = page.locator("#counters tbody tr")
+    playwright_api.expect(counters).to_have_count(len(town.sim.of_kind("traffic_counter")))
+    totals = [int(re.sub(r"\D", "", counters.nth(i).locator(".total").inner_text()))
+              for i in range(counters.count())]
+    assert sum(totals) > 0
+    screenshot(page, "environment")
+
+
+def test_the_parking_view_shows_each_lot_live(town: Town, page: Any) -> None:
+    page.goto(f"{town.base}/#/parking")
+    rows = page.locator("#lots tbody tr")
+    lots = town.api("GET", "/api/parking/lots")["value"]
+    playwright_api.expect(rows).to_have_count(len(lots))
+    bays = len(town.sim.of_kind("parking_bay"))
+    assert sum(lot["bays"] for lot in lots) == bays
+    playwright_api.expect(page.locator("#parking-total")).to_contain_text(f"{bays} bays")
+    playwright_api.expect(rows.first.locator(".pct")).to_contain_text("%")
+    playwright_api.expect(page.locator("#chart-parking canvas")).to_have_count(1)
+    screenshot(page, "parking")
+    # A free bay reports a car: its lot's row counts one more occupied, without a reload.
+    lot = next(lot for lot in lots if any(state is False for _d, state, _t in lot["bayStates"]))
+    bay = next(d for d, state, _t in lot["bayStates"] if state is False)
+    row = page.locator(f"tr[data-lot='{lot['lot']}']")
+    playwright_api.expect(row.locator(".occupied")).to_have_text(str(lot["occupied"]))
+    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    town.api("POST", f"/v1.1/Datastreams({bay})/Observations", json={"phenomenonTime": now, "result": True})
+    playwright_api.expect(row.locator(".occupied")).to_have_text(str(lot["occupied"] + 1))
+    playwright_api.expect(row.locator(".free")).to_have_text(str(lot["free"] - 1))
+
+
+def test_a_rule_is_created_in_administration_and_a_bad_one_is_explained(town: Town, page: Any) -> None:
+    page.goto(f"{town.base}/#/admin/rules")
+    playwright_api.expect(page.locator("h1")).to_have_text("Administration: Rules")
+    box = page.get_by_label("Rule (JSON)")
+    box.fill('{"name": "test-no2", "severity": "moderate", "target": {"observedProperty": {"name": "NO2"}},'
+             ' "condition": {"type": "threshold", "above": 180}}')
+    page.get_by_role("button", name="Create rule").click()
+    row = page.locator("#rules tr[data-rule='test-no2']")
+    playwright_api.expect(row).to_have_count(1)
+    playwright_api.expect(row.locator(".state")).to_have_text("● enabled")
+    assert town.api("GET", "/api/rules/test-no2")["condition"]["above"] == 180
+    row.get_by_role("button", name="Disable: test-no2").click()
+    disabled = page.locator("#rules tr[data-rule='test-no2']")
+    playwright_api.expect(disabled).to_have_attribute("data-enabled", "false")
+    # A rule the server refuses: its message, tied to the field, and nothing created.
+    bad = {"name": "test-kaputt", "target": {"observedProperty": {"name": "NO2"}},
+           "condition": {"type": "sometimes"}}
+    refused = httpx.post(f"{town.base}/api/rules", json=bad, timeout=60)
+    assert refused.status_code == 400
+    box.fill(json.dumps(bad))
+    page.get_by_role("button", name="Create rule").click()
+    error = page.locator("#rule-json-error")
+    playwright_api.expect(error).to_have_text(f"⚠ {refused.json()['message']}")
+    assert box.get_attribute("aria-invalid") == "true"
+    assert "rule-json-error" in (box.get_attribute("aria-describedby") or "")
+    assert page.locator("#rules tr[data-rule='test-kaputt']").count() == 0
+    screenshot(page, "admin")
+    assert axe_violations(page) == []
+    box.fill("{kaputt")
+    page.get_by_role("button", name="Create rule").click()
+    playwright_api.expect(error).to_contain_text("not valid JSON")
+    town.api("DELETE", "/api/rules/test-no2")
+
+
+def test_devices_are_registered_in_administration(town: Town, page: Any) -> None:
+    page.goto(f"{town.base}/#/admin/devices")
+    profile = page.locator("#profiles tbody tr[data-profile='demo-parking-bay']")
+    playwright_api.expect(profile).to_have_count(1)
+    page.get_by_label("DevEUI", exact=True).fill("nicht-hex")
+    page.get_by_label("Name", exact=True).fill("Stellplatz Test 1")
+    page.get_by_label("Device profile", exact=True).select_option("demo-parking-bay")
+    page.get_by_label("Latitude").fill("50,4131")
+    page.get_by_label("Longitude").fill("8.9418")
+    page.get_by_role("button", name="Register", exact=True).click()
+    eui_error = page.locator("#dev-eui-error")
+    playwright_api.expect(eui_error).to_contain_text("16 hexadecimal digits")
+    page.get_by_label("DevEUI", exact=True).fill("70B3D57ED00FF001")
+    page.get_by_role("button", name="Register", exact=True).click()
+    playwright_api.expect(page.locator("#register-device [role=status]")).to_contain_text("70B3D57ED00FF001")
+    device = town.api("GET", "/api/devices/70B3D57ED00FF001")
+    thing = town.api("GET", f"/v1.1/Things({device['thingId']})?$expand=Locations")
+    assert thing["Locations"][0]["location"]["coordinates"] == [8.9418, 50.4131]
+    # Many from a CSV file, then both found by the search.
+    csv = "devEui;name;profile\n70B3D57ED00FF002;Stellplatz Test 2;demo-parking-bay\n" \
+          "70B3D57ED00FF003;Stellplatz Test 3;demo-parking-bay\n"
+    page.get_by_label("CSV file").set_input_files(files=[{"name": "bays.csv", "mimeType": "text/csv",
+                                                           "buffer": csv.encode()}])
+    page.get_by_role("button", name="Upload and register").click()
+    playwright_api.expect(page.locator("#register-csv [role=status]")).to_contain_text("2 devices registered")
+    page.get_by_label("Search by name or DevEUI").fill("stellplatz test")
+    playwright_api.expect(page.locator("#devices tbody tr")).to_have_count(3)
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete: Stellplatz Test 3").click()
+    playwright_api.expect(page.locator("#devices tbody tr")).to_have_count(2)
+
+
+def test_a_channel_is_created_and_its_deliveries_shown(town: Town, page: Any) -> None:
+    page.goto(f"{town.base}/#/admin/channels")
+    page.get_by_label("Name", exact=True).fill("test-leitstelle")
+    page.get_by_label("Type").select_option("webhook")
+    page.get_by_label("URL").fill("ftp://falsch")
+    page.get_by_role("button", name="Create channel").click()
+    playwright_api.expect(page.locator("#chan-target-error")).to_contain_text("url must be")
+    page.get_by_label("URL").fill("https://leitstelle.example/hook")
+    page.get_by_role("button", name="Create channel").click()
+    playwright_api.expect(page.locator("#chan-status")).to_contain_text("secret")
+    row = page.locator("#channels tr[data-channel='test-leitstelle']")
+    playwright_api.expect(row).to_contain_text("https://leitstelle.example/hook")
+    row.get_by_role("button", name="Deliveries: test-leitstelle").click()
+    playwright_api.expect(page.locator("#deliveries-box")).to_contain_text("test-leitstelle")
+    page.once("dialog", lambda dialog: dialog.accept())
+    row.get_by_role("button", name="Delete: test-leitstelle").click()
+    playwright_api.expect(row).to_have_count(0)

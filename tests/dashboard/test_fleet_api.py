@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from starlette.testclient import TestClient
-from usecase_fixtures import device, iso, write
 
 from conftest import Api
+from usecase_fixtures import device, iso, write
 
 BERLIN = ZoneInfo("Europe/Berlin")
 FIELDS = ["latitude", "longitude", "speed", "fuel", "state"]

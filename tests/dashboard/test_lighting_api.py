@@ -11,9 +11,9 @@ from itertools import pairwise
 
 import pytest
 from starlette.testclient import TestClient
-from usecase_fixtures import BERLIN, device, write
 
 from conftest import Api
+from usecase_fixtures import BERLIN, device, write
 
 
 def lamp(api: Api, name: str, cabinet: str, circuit: int) -> dict[str, int]:

@@ -1,5 +1,6 @@
-"""Things of the lighting and fleet use cases for API tests: devices with a Datastream
-per field (``properties/field``), as the device registry makes them, and their values."""
+"""Things of the use cases for API tests, made through the SensorThings API: devices with
+a Datastream per field (``properties/field``), as the device registry makes them, Things
+with Datastreams of given definitions, and their values."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from conftest import Api
+from conftest import Api, location_body, sensor_body
 
 BERLIN = ZoneInfo("Europe/Berlin")
 CATEGORY = "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_CategoryObservation"
@@ -39,7 +40,34 @@ def device(api: Api, name: str, properties: dict[str, Any], fields: list[str],
 
 
 def write(api: Api, datastream: int, rows: list[tuple[datetime, Any]]) -> None:
+    observe(api, datastream, [(iso(when), value) for when, value in rows])
+
+
+OM = "http://www.opengis.net/def/observationType/OGC-OM/2.0/"
+
+
+def datastream(name: str, definition: str, observation_type: str = "OM_Measurement",
+               symbol: str = "µg/m³") -> dict[str, Any]:
+    return {"name": name, "description": name, "observationType": OM + observation_type,
+            "unitOfMeasurement": {"name": symbol, "symbol": symbol, "definition": ""},
+            "Sensor": sensor_body(), "ObservedProperty": {
+                "name": name, "definition": definition, "description": name}}
+
+
+def thing(api: Api, name: str, properties: dict[str, Any], streams: list[dict[str, Any]],
+          at: tuple[float, float] = (9.18, 48.78)) -> list[int]:
+    """Create a Thing with its Datastreams; their ids, in the order given."""
+    thing_id = api.create("Things", {
+        "name": name, "description": name, "properties": properties,
+        "Locations": [location_body(name, {"type": "Point", "coordinates": list(at)})],
+        "Datastreams": streams})
+    found = api.ok(f"Things({thing_id})/Datastreams", **{"$orderby": "id"})["value"]
+    return [d["@iot.id"] for d in found]
+
+
+def observe(api: Api, datastream_id: int, rows: list[tuple[str, Any]]) -> None:
     response = api.post("CreateObservations", [{
-        "Datastream": {"@iot.id": datastream}, "components": ["phenomenonTime", "result"],
-        "dataArray": [[iso(when), value] for when, value in rows]}])
+        "Datastream": {"@iot.id": datastream_id}, "components": ["phenomenonTime", "result"],
+        "dataArray": [list(r) for r in rows]}])
     assert response.status_code == 201, response.text
+    assert not any(str(link).startswith("error") for link in response.json()), response.text

@@ -5,7 +5,7 @@ network servers' webhooks. Every path also works under ``/t/{tenant}``.
     GET    /api/device-profiles/{name}        DELETE drops one no device uses
     POST   /api/devices                       one device (JSON object), many (JSON array),
                                               or a CSV (text/csv): all registered, or none
-    GET    /api/devices?limit=&offset=        GET/DELETE /api/devices/{devEui}
+    GET    /api/devices?limit=&offset=&q=     q: name or DevEUI holds it; GET/DELETE /api/devices/{devEui}
     POST   /api/lorawan/integrations          create; the answer shows the secret, once
     GET    /api/lorawan/integrations          GET/DELETE /api/lorawan/integrations/{name}
     POST   /api/lorawan/{name}/uplink         the webhook (TTS) / HTTP integration
@@ -128,7 +128,10 @@ class LorawanApi:
         offset = whole_number(request, "offset", 0)
         if not 1 <= limit <= _MAX_PAGE:
             raise BadRequest(f"limit must be between 1 and {_MAX_PAGE}")
-        found, total = await self.registry.listing(await self._tenant(request), limit, offset)
+        search = request.query_params.get("q", "").strip()
+        if len(search) > 200:
+            raise BadRequest("q is at most 200 characters")
+        found, total = await self.registry.listing(await self._tenant(request), limit, offset, search)
         return json_response({"total": total, "value": [d.as_json() for d in found]})
 
     async def device(self, request: Request) -> Response:

@@ -253,13 +253,22 @@ class DeviceRegistry:
         self._cache[(tenant_id, eui)] = (now, device)
         return device
 
-    async def listing(self, tenant_id: int, limit: int, offset: int) -> tuple[list[Device], int]:
+    async def listing(self, tenant_id: int, limit: int, offset: int,
+                      search: str = "") -> tuple[list[Device], int]:
+        """A page of devices by DevEUI; with ``search``, those whose name or DevEUI holds
+        it (ignoring case)."""
+        where = "tenant_id = ?"
+        params: list[Any] = [tenant_id]
+        if search:
+            lower = "quartier_lower" if self.store.dialect.name == "sqlite" else "lower"
+            pattern = "%" + re.sub(r"([\\%_])", r"\\\1", search.lower()) + "%"
+            where += f" AND ({lower}(name) LIKE ? ESCAPE '\\' OR lower(dev_eui) LIKE ? ESCAPE '\\')"
+            params += [pattern, pattern]
         async with self.store.reader() as conn:
             rows = await conn.fetch(
-                f"SELECT {_DEVICE_COLUMNS} FROM devices WHERE tenant_id = ? ORDER BY dev_eui "
-                "LIMIT ? OFFSET ?", (tenant_id, limit, offset))
-            total = await conn.fetchval("SELECT count(*) FROM devices WHERE tenant_id = ?",
-                                        (tenant_id,))
+                f"SELECT {_DEVICE_COLUMNS} FROM devices WHERE {where} ORDER BY dev_eui "
+                "LIMIT ? OFFSET ?", (*params, limit, offset))
+            total = await conn.fetchval(f"SELECT count(*) FROM devices WHERE {where}", params)
         return [await self._device(tenant_id, row) for row in rows], int(total)
 
     async def delete(self, tenant_id: int, eui: str) -> None:

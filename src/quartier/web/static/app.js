@@ -9,6 +9,9 @@ import { floodPage } from "./flood.js";
 import { explorePage } from "./explore.js";
 import { lightingPage } from "./lighting.js";
 import { fleetPage } from "./fleet.js";
+import { environmentPage } from "./environment.js";
+import { parkingPage } from "./parking.js";
+import { adminPage } from "./admin.js";
 
 const main = document.getElementById("main");
 let leave = null; // the current page's clean-up
@@ -22,6 +25,9 @@ const ROUTES = [
   [/^#\/explore$/, "explore", () => explorePage(main)],
   [/^#\/lighting$/, "lighting", () => lightingPage(main)],
   [/^#\/fleet(?:\?date=(\d{4}-\d{2}-\d{2}))?$/, "fleet", (m) => fleetPage(main, m[1])],
+  [/^#\/environment$/, "environment", () => environmentPage(main, config)],
+  [/^#\/parking$/, "parking", () => parkingPage(main, config)],
+  [/^#\/admin(?:\/(devices|rules|channels))?$/, "admin", (m) => adminPage(main, m[1])],
 ];
 
 async function show() {

@@ -8,7 +8,7 @@ import {
 } from "./things.js";
 
 const LIST_MAX = 100; // Things listed beside the map; the search narrows them
-const BASE_STYLES = {
+export const BASE_STYLES = {
   districts: { color: "#6b5b95", weight: 1.5, fillColor: "#d9d2e9", fillOpacity: 0.35, dashArray: "4 3" },
   waters: { color: "#1f6fb2", weight: 4, opacity: 0.8 },
   streets: { color: "#8c8c8c", weight: 2.5, opacity: 0.9 },

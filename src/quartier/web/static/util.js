@@ -20,7 +20,10 @@ export function h(tag, attrs = {}, ...children) {
 /** The tenant's prefix: "" for the default tenant at /, "/t/name" at /t/name/. */
 export const BASE = location.pathname.replace(/\/+$/, "");
 
-export class ApiError extends Error {}
+/** A failed API call; ``body`` is the platform's JSON error ({code, message, …}). */
+export class ApiError extends Error {
+  constructor(message, body = null, status = 0) { super(message); this.body = body; this.status = status; }
+}
 
 export async function getJson(path, options = {}) {
   const response = await fetch(path.startsWith("http") ? path : BASE + path, {
@@ -28,7 +31,7 @@ export async function getJson(path, options = {}) {
     ...options,
   });
   const body = response.status === 204 ? null : await response.json().catch(() => null);
-  if (!response.ok) throw new ApiError(body?.message || `${response.status} ${response.statusText}`);
+  if (!response.ok) throw new ApiError(body?.message || `${response.status} ${response.statusText}`, body, response.status);
   return body;
 }
 
@@ -58,4 +61,12 @@ export const SEVERITIES = ["minor", "moderate", "severe", "extreme"];
 /** The time of a phenomenonTime (an instant, or the end of an interval). */
 export function timeOf(phenomenonTime) {
   return phenomenonTime ? String(phenomenonTime).split("/").pop() : null;
+}
+
+/** The browser's time zone, e.g. "Europe/Berlin". */
+export function timeZone() { return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC"; }
+
+/** A date as YYYY-MM-DD in the browser's time zone (today when none is given). */
+export function localDate(date = new Date()) {
+  return `${date.getFullYear()}-${String(date.getMonth() + 1).padStart(2, "0")}-${String(date.getDate()).padStart(2, "0")}`;
 }
