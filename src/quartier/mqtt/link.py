@@ -90,11 +90,11 @@ class BrokerLink:
         self.connected = asyncio.Event()
         self._inbox: deque[Message] = deque()
         self._arrived = asyncio.Event()
-        self._waiting: deque[tuple[bytes, bytes, bool]] = deque()  # (head, payload, retain)
+        self._waiting: deque[tuple[tuple[bytes, bytes], bytes, bool]] = deque()
         self._in_flight: dict[int, bytes] = {}  # packet id -> PUBLISH the broker has not acked
         self._next_id = 0
         self._send_quota = 65_535  # the broker's Receive Maximum
-        self._heads: dict[str, bytes] = {}
+        self._heads: dict[str, tuple[bytes, bytes]] = {}
         self._wire: _Wire | None = None
         self._connection = 0
         self._room = asyncio.Event()
@@ -150,6 +150,13 @@ class BrokerLink:
             if len(self._heads) >= _HEADS_KEPT:
                 self._heads.clear()
             head = self._heads[topic] = p.publish_head(topic, _PUBLISH_PROPERTIES)
+        wire = self._wire
+        if (wire is not None and not self._waiting and len(self._in_flight) < self._send_quota
+                and self.connected.is_set()):  # the common case: straight out
+            mid = self._packet_id()
+            packet = self._in_flight[mid] = p.publish(head, mid, payload, retain)
+            wire.write(packet)
+            return
         self._waiting.append((head, payload, retain))
         self._send_waiting()
 

@@ -167,19 +167,20 @@ def puback(mid: int) -> bytes:
     return b"\x40\x02" + mid.to_bytes(2, "big")
 
 
-def publish_head(topic: str, props: bytes) -> bytes:
-    """What follows the packet identifier's place in a PUBLISH: the topic, then the
-    properties; see :func:`publish`."""
-    return text(topic) + props
+def publish_head(topic: str, props: bytes) -> tuple[bytes, bytes]:
+    """A PUBLISH's parts around the packet identifier: the topic, and the properties;
+    see :func:`publish`."""
+    return text(topic), props
 
 
-def publish(head: bytes, mid: int, payload: bytes, retain: bool, dup: bool = False) -> bytes:
-    """A QoS 1 PUBLISH. ``head`` is :func:`publish_head`'s, split around the packet id."""
+def publish(head: tuple[bytes, bytes], mid: int, payload: bytes, retain: bool,
+            dup: bool = False) -> bytes:
+    """A QoS 1 PUBLISH with :func:`publish_head`'s parts."""
+    topic, props = head
     first = 0x32 | (0x01 if retain else 0) | (0x08 if dup else 0)
-    size = int.from_bytes(head[:2], "big") + 2
-    body_length = len(head) + 2 + len(payload)
-    return b"".join((bytes((first,)), varint(body_length), head[:size], mid.to_bytes(2, "big"),
-                     head[size:], payload))
+    length = len(topic) + len(props) + 2 + len(payload)
+    fixed = bytes((first, length)) if length < 128 else bytes((first,)) + varint(length)
+    return b"".join((fixed, topic, mid.to_bytes(2, "big"), props, payload))
 
 
 def set_dup(packet: bytes) -> bytes:
