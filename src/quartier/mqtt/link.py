@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 import urllib.parse
@@ -189,8 +190,9 @@ class BrokerLink:
 
     def ack(self, message: Message) -> None:
         """Acknowledge a received message: the broker forgets it."""
-        if message.qos and message.connection == self._connection and self._wire is not None:
-            self._wire.write(p.puback(message.mid))
+        wire = self._wire
+        if message.qos and wire is not None and message.connection == wire.number:
+            wire.write(p.puback(message.mid))
 
     # -- the connection --------------------------------------------------------------------
 
@@ -198,8 +200,11 @@ class BrokerLink:
         delay = 1.0
         loop = asyncio.get_running_loop()
         while not self._stopping:
+            self._connection += 1
+            number = self._connection
             try:
-                _, wire = await loop.create_connection(lambda: _Wire(self), self.host, self.port)
+                _, wire = await loop.create_connection(functools.partial(_Wire, self, number),
+                                                       self.host, self.port)
             except OSError as exc:
                 log.debug("no MQTT broker at %s:%d (%s)", self.host, self.port, exc)
                 await asyncio.sleep(delay)
@@ -235,7 +240,6 @@ class BrokerLink:
                         self.host, self.port, reason, answer.get(p.REASON_STRING, ""))
             return False
         log.info("connected to the MQTT broker at %s:%d", self.host, self.port)
-        self._connection += 1
         self._send_quota = answer.get(p.RECEIVE_MAXIMUM, 65_535)
         if self.stale:
             wire.write(p.unsubscribe(self._packet_id(), self.stale))
@@ -306,8 +310,9 @@ class _Wire(asyncio.Protocol):
     """One TCP connection: splits what arrives into packets, and writes what the link
     sends in one turn of the event loop with one system call."""
 
-    def __init__(self, link: BrokerLink) -> None:
+    def __init__(self, link: BrokerLink, number: int) -> None:
         self.link = link
+        self.number = number  # which of the link's connections this is
         loop = asyncio.get_running_loop()
         self.connack: asyncio.Future[tuple[bool, int, dict[int, Any]]] = loop.create_future()
         self.closed: asyncio.Future[None] = loop.create_future()
@@ -355,7 +360,7 @@ class _Wire(asyncio.Protocol):
     def _split(self, data: bytes) -> bytes:
         """Handle each whole packet in ``data``; returns what is left of a partial one."""
         link = self.link
-        connection = link._connection
+        connection = self.number
         messages: list[Message] = []
         acked: list[int] = []
         pos, size = 0, len(data)
