@@ -12,6 +12,11 @@ by ``quartier serve --mqtt`` in PostgreSQL.
   peak, last) and its CPU. The server publishes each new Observation again on three
   topics (the specification's announcements); nobody subscribes to them here.
 
+The publishers send pre-encoded PUBLISH packets over plain sockets (MQTT 3.1.1, QoS 1, at
+most 1,000 awaiting their PUBACK each), so that they cost little CPU and the baseline shows
+what the broker and a paho subscriber manage; ``--paho-publishers`` publishes through paho,
+as the script did before 2026-12-05.
+
 The broker is a private Mosquitto started on a free loopback port, configured as the
 README advises for Quartier (``max_queued_messages 0``: a burst waits in the broker's
 queue for a slower subscriber instead of being dropped; Mosquitto's default of 1,000
