@@ -12,6 +12,11 @@ by ``quartier serve --mqtt`` in PostgreSQL.
   peak, last) and its CPU. The server publishes each new Observation again on three
   topics (the specification's announcements); nobody subscribes to them here.
 
+The publishers send pre-encoded PUBLISH packets over plain sockets (MQTT 3.1.1, QoS 1, at
+most 1,000 awaiting their PUBACK each), so that they cost little CPU and the baseline shows
+what the broker and a paho subscriber manage; ``--paho-publishers`` publishes through paho,
+as the script did before 2026-12-05.
+
 The broker is a private Mosquitto started on a free loopback port, configured as the
 README advises for Quartier (``max_queued_messages 0``: a burst waits in the broker's
 queue for a slower subscriber instead of being dropped; Mosquitto's default of 1,000
@@ -30,6 +35,7 @@ import collections
 import contextlib
 import getpass
 import multiprocessing
+import os
 import secrets
 import shutil
 import socket
@@ -59,8 +65,12 @@ from bench_sensorthings import (
 
 
 def publish(broker: tuple[str, int], topics: list[str], payloads: list[bytes], start: float,
-            done: Any) -> None:
+            done: Any, raw: bool = True) -> None:
     """A publisher process: QoS 1, at most 1,000 messages in flight."""
+    if raw:
+        publish_raw(broker, topics, payloads, start)
+        done.put(len(topics))
+        return
     client = paho.Client(paho.CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
     client.max_inflight_messages_set(1000)
     client.connect(*broker)
@@ -79,8 +89,47 @@ def publish(broker: tuple[str, int], topics: list[str], payloads: list[bytes], s
     done.put(len(topics))
 
 
+def _mqtt_bytes(text: str | bytes) -> bytes:
+    raw = text.encode() if isinstance(text, str) else text
+    return len(raw).to_bytes(2, "big") + raw
+
+
+def _packet(first: int, body: bytes) -> bytes:
+    length, out = len(body), bytearray()
+    while True:
+        length, digit = divmod(length, 128)
+        out.append(digit | (0x80 if length else 0))
+        if not length:
+            return bytes((first, *out)) + body
+
+
+def publish_raw(broker: tuple[str, int], topics: list[str], payloads: list[bytes],
+                start: float, window: int = 1000) -> None:
+    """Publish over a plain socket (MQTT 3.1.1, QoS 1): every PUBLISH is encoded before
+    the start, and sent in runs while fewer than ``window`` await their PUBACK, so that
+    the publisher costs little CPU and the broker and the subscriber are what is measured."""
+    packets = [_packet(0x32, _mqtt_bytes(t) + ((n % 65_535) + 1).to_bytes(2, "big") + p)
+               for n, (t, p) in enumerate(zip(topics, payloads, strict=True))]
+    with socket.create_connection(broker) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.sendall(_packet(0x10, _mqtt_bytes("MQTT") + b"\x04\x02\x00\x3c"
+                             + _mqtt_bytes(f"bench-pub-{os.getpid()}")))
+        if sock.recv(4)[:2] != b"\x20\x02":
+            raise RuntimeError("the broker refused the publisher")
+        while time.time() < start:
+            time.sleep(0.001)
+        sent = acked_bytes = 0
+        while acked_bytes < 4 * len(packets):
+            if sent < len(packets) and sent - acked_bytes // 4 < window:
+                upto = min(len(packets), acked_bytes // 4 + window)
+                sock.sendall(b"".join(packets[sent:upto]))
+                sent = upto
+            acked_bytes += len(sock.recv(65_536))  # PUBACKs, 4 bytes each
+        sock.sendall(b"\xe0\x00")
+
+
 def run_publishers(broker: tuple[str, int], messages: list[tuple[str, bytes]],
-                   publishers: int) -> float:
+                   publishers: int, raw: bool = True) -> float:
     """Send all messages from ``publishers`` processes; returns the time they started."""
     start = time.time() + 1.0
     done: Any = multiprocessing.Queue()
@@ -88,7 +137,8 @@ def run_publishers(broker: tuple[str, int], messages: list[tuple[str, bytes]],
     for n in range(publishers):
         part = messages[n::publishers]
         procs.append(multiprocessing.Process(
-            target=publish, args=(broker, [t for t, _ in part], [p for _, p in part], start, done)))
+            target=publish,
+            args=(broker, [t for t, _ in part], [p for _, p in part], start, done, raw)))
     for proc in procs:
         proc.start()
     for _ in procs:
@@ -99,7 +149,7 @@ def run_publishers(broker: tuple[str, int], messages: list[tuple[str, bytes]],
 
 
 def baseline(broker: tuple[str, int], prefix: str, count: int, size: int,
-             publishers: int) -> float:
+             publishers: int, raw: bool) -> float:
     """Messages/s through the broker to a bare paho subscriber."""
     topic = f"{prefix}baseline"
     received = 0
@@ -124,7 +174,7 @@ def baseline(broker: tuple[str, int], prefix: str, count: int, size: int,
     sub.loop_start()
     time.sleep(0.5)
     payload = b"x" * size
-    start = run_publishers(broker, [(topic, payload)] * count, publishers)
+    start = run_publishers(broker, [(topic, payload)] * count, publishers, raw)
     finished.wait(300)
     sub.loop_stop()
     if received != count:
@@ -185,7 +235,8 @@ def ingest(args: argparse.Namespace, prefix: str, workdir: Path) -> dict[str, An
         sampler.start()
         say(f"publishing {args.messages:,} Observations from {args.publishers} publishers")
         with CpuMeter({"server": lambda: process_tree(server.proc.pid)}) as meter:
-            start = run_publishers(host_port(args.broker), messages, args.publishers)
+            start = run_publishers(host_port(args.broker), messages, args.publishers,
+                                   not args.paho_publishers)
             stored = 0
             deadline = time.time() + args.timeout
             while time.time() < deadline:
@@ -245,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--messages", type=int, default=200_000)
     parser.add_argument("--datastreams", type=int, default=1000, help="simulated devices")
     parser.add_argument("--publishers", type=int, default=2, help="publisher processes")
+    parser.add_argument("--paho-publishers", action="store_true",
+                        help="publish through paho (as before 2026-12-05) instead of raw sockets")
     parser.add_argument("--workers", type=int, default=1, help="server worker processes")
     parser.add_argument("--broker", default="", help="host:port of a running broker")
     parser.add_argument("--pg-admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
@@ -262,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
             say(f"baseline: {args.messages:,} messages of {len(sample)} bytes through the broker "
                 f"at {args.broker}")
             base_rate = baseline(host_port(args.broker), prefix, args.messages, len(sample),
-                                 args.publishers)
+                                 args.publishers, not args.paho_publishers)
             result = ingest(args, prefix, Path(tmp))
         finally:
             if broker is not None:
