@@ -34,8 +34,12 @@ def ticks(start: float, end: float, every: float, offset: float = 0.0) -> Iterat
         t += every
 
 
-def on_grid(t: float, every: float, offset: float) -> bool:
-    return abs((t - offset) / every - round((t - offset) / every)) < 1e-9
+def opens_window(t: float, step: float, every: float, offset: float) -> bool:
+    """Whether ``t``, a tick of a clock that ticks every ``step`` seconds, is its first
+    tick in a window of ``every`` seconds (windows start at ``offset``): how a device that
+    wakes every ``step`` seconds reports only every ``every`` seconds."""
+    window = math.floor((t - offset) / every + 1e-9)
+    return window != math.floor((t - step - offset) / every + 1e-9)
 
 
 def iso(t: float) -> str:

@@ -17,7 +17,7 @@ from itertools import pairwise
 from typing import Any
 
 from quartier.demo.catalog import Field
-from quartier.demo.clock import DAY, LocalClock, Silence, Sky, bell, on_grid, phase, poisson, ticks
+from quartier.demo.clock import DAY, LocalClock, Silence, Sky, bell, opens_window, phase, poisson, ticks
 from quartier.demo.town import XY
 
 HOUR = 3_600.0
@@ -161,7 +161,7 @@ class Lamp(SimDevice):
 
     def sample(self, t: float) -> dict[str, Any] | None:
         on = self.scheduled_on(t)
-        if not on and not on_grid(t, self.day_every, self.offset):
+        if not on and not opens_window(t, self.every, self.day_every, self.offset):
             return None
         if self.cabinet.outage(t):
             self._meter(t, 0.0)
@@ -563,7 +563,7 @@ class Vehicle(SimDevice):
             trip = self._trip_of_day(midnight)
             tau = t - self._shift_start(midnight) if trip is not None else -1.0
             if trip is None or not 0 <= tau < trip.duration:
-                if not on_grid(t, self.idle_every, self.idle_offset):
+                if not opens_window(t, self.every, self.idle_every, self.idle_offset):
                     continue
                 values = self._report(t, self.depot, 0.0, "depot", 0.0, midnight)
             else:
