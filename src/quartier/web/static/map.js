@@ -20,7 +20,7 @@ function markerIcon(thing, status) {
   return L.divIcon({
     className: "thing-marker",
     iconSize: [24, 24],
-    html: `<span class="mk st-${status}" aria-hidden="true">${SYMBOLS[status]}</span>`
+    html: `<span class="mk st-${status}" aria-hidden="true"><span>${SYMBOLS[status]}</span></span>`
       + `<span class="sr-only">${escapeHtml(thing.name)}: ${escapeHtml(statusText(status))}</span>`,
   });
 }
@@ -53,7 +53,7 @@ export async function mapPage(main, config) {
   });
   const mapBox = h("div", { id: "map", class: "map", role: "region", "aria-label": t("map.region") });
   const legend = h("ul", { class: "legend", "aria-label": t("status.legend") },
-    STATUS_ORDER.map((status) => h("li", {}, h("span", { class: `mk st-${status}`, "aria-hidden": "true" }, SYMBOLS[status]),
+    STATUS_ORDER.map((status) => h("li", {}, h("span", { class: `mk st-${status}`, "aria-hidden": "true" }, h("span", {}, SYMBOLS[status])),
       " ", statusText(status))));
   main.replaceChildren(
     h("h1", {}, t("map.title")),
@@ -122,7 +122,7 @@ export async function mapPage(main, config) {
       const status = statusOf(thing, worst);
       const value = mainValue(thing);
       return h("li", { dataset: { thing: thing.id } },
-        h("span", { class: `mk st-${status}`, "aria-hidden": "true" }, SYMBOLS[status]), " ",
+        h("span", { class: `mk st-${status}`, "aria-hidden": "true" }, h("span", {}, SYMBOLS[status])), " ",
         h("a", { href: `#/things/${thing.id}` }, thing.name),
         h("span", { class: "meta" }, ` ${statusText(status)}${value ? ` · ${value}` : ""}`));
     });
