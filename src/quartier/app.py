@@ -38,6 +38,7 @@ from quartier.notify.dispatcher import Dispatcher
 from quartier.rules.engine import RuleEngine
 from quartier.settings import Settings
 from quartier.store import Store, open_store
+from quartier.tasking.dispatcher import TaskDispatcher
 from quartier.web import Dashboard
 
 log = logging.getLogger(__name__)
@@ -110,6 +111,9 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
         pruning = asyncio.create_task(_prune_periodically(uplinks))
         notifications.start()
         app.state.notifications = notifications
+        tasks = TaskDispatcher(store, settings)
+        tasks.start()
+        app.state.tasks = tasks
         feed.start()
         try:
             yield
@@ -118,6 +122,7 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
             await cancel_all([pruning])
             await engine.stop()
             await notifications.stop()
+            await tasks.stop()
             await lorawan_mqtt.stop()
             if mqtt is not None:
                 await mqtt.stop()
