@@ -23,6 +23,7 @@ from quartier.api.environment import EnvironmentApi
 from quartier.api.fleet import FleetApi
 from quartier.api.imports import ImportApi
 from quartier.api.lighting import LightingApi
+from quartier.api.lighting_control import LightingControlApi
 from quartier.api.live import DashboardApi
 from quartier.api.lorawan import LorawanApi
 from quartier.api.parking import ParkingApi
@@ -143,8 +144,9 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
     channel_api, cap_api = ChannelApi(store, settings), CapApi(store, settings)
     basemap = BaseMapApi(store, settings)
     dashboard = DashboardApi(store, settings, feed)
-    views: list[EnvironmentApi | ParkingApi | LightingApi | FleetApi] = [
-        EnvironmentApi(store), ParkingApi(store), LightingApi(store), FleetApi(store)]
+    views: list[EnvironmentApi | ParkingApi | LightingApi | FleetApi | LightingControlApi] = [
+        EnvironmentApi(store), ParkingApi(store), LightingApi(store), FleetApi(store),
+        LightingControlApi(api)]
     routes += Dashboard(store).routes()
     for prefix in ("", "/t/{tenant}"):
         routes += lorawan.routes(prefix)
