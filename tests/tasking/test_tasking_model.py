@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from tasking_fixtures import LAMP_PARAMETERS, actuator_body, capability_body
 
 from conftest import Api, thing_body
-from tasking_fixtures import LAMP_PARAMETERS, actuator_body, capability_body
 
 
 def _lamp(api: Api) -> tuple[int, int]:
