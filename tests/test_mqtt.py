@@ -555,7 +555,7 @@ def bad_messages(root: str, prefix: str, ds: int) -> list[tuple[str, bytes, str]
          json.dumps({"result": 1, "resultTime": 17}).encode(), "resultTime"),
         (f"{root}Datastreams({ds})/Observations", json.dumps({"value": 1}).encode(), "value"),
         (f"{root}Sensors(1)/Observations", json.dumps({"result": 1}).encode(),
-         "not a topic that creates Observations"),
+         "not a topic that creates entities"),
         (f"{prefix}t/nobody/v1.1/Observations", json.dumps({"result": 1}).encode(), "no tenant 'nobody'"),
     ]
 

@@ -90,7 +90,9 @@ def test_prefix_is_required_and_stripped() -> None:
     assert parse_create_topic("city/", "v1.1/Observations") is None
     assert create_subscriptions("city/") == [
         "city/v1.1/Observations", "city/v1.1/+/Observations",
+        "city/v1.1/Tasks", "city/v1.1/+/Tasks",
         "city/t/+/v1.1/Observations", "city/t/+/v1.1/+/Observations",
+        "city/t/+/v1.1/Tasks", "city/t/+/v1.1/+/Tasks",
     ]
 
 

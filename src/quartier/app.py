@@ -23,6 +23,7 @@ from quartier.api.environment import EnvironmentApi
 from quartier.api.fleet import FleetApi
 from quartier.api.imports import ImportApi
 from quartier.api.lighting import LightingApi
+from quartier.api.lighting_control import LightingControlApi
 from quartier.api.live import DashboardApi
 from quartier.api.lorawan import LorawanApi
 from quartier.api.parking import ParkingApi
@@ -38,6 +39,7 @@ from quartier.notify.dispatcher import Dispatcher
 from quartier.rules.engine import RuleEngine
 from quartier.settings import Settings
 from quartier.store import Store, open_store
+from quartier.tasking.dispatcher import TaskDispatcher
 from quartier.web import Dashboard
 
 log = logging.getLogger(__name__)
@@ -110,6 +112,9 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
         pruning = asyncio.create_task(_prune_periodically(uplinks))
         notifications.start()
         app.state.notifications = notifications
+        tasks = TaskDispatcher(store, settings)
+        tasks.start()
+        app.state.tasks = tasks
         feed.start()
         try:
             yield
@@ -118,6 +123,7 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
             await cancel_all([pruning])
             await engine.stop()
             await notifications.stop()
+            await tasks.stop()
             await lorawan_mqtt.stop()
             if mqtt is not None:
                 await mqtt.stop()
@@ -138,8 +144,9 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
     channel_api, cap_api = ChannelApi(store, settings), CapApi(store, settings)
     basemap = BaseMapApi(store, settings)
     dashboard = DashboardApi(store, settings, feed)
-    views: list[EnvironmentApi | ParkingApi | LightingApi | FleetApi] = [
-        EnvironmentApi(store), ParkingApi(store), LightingApi(store), FleetApi(store)]
+    views: list[EnvironmentApi | ParkingApi | LightingApi | FleetApi | LightingControlApi] = [
+        EnvironmentApi(store), ParkingApi(store), LightingApi(store), FleetApi(store),
+        LightingControlApi(api)]
     routes += Dashboard(store).routes()
     for prefix in ("", "/t/{tenant}"):
         routes += lorawan.routes(prefix)

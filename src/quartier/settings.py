@@ -171,6 +171,17 @@ class Settings:
         metadata=_meta("Attempts at one notification before it is given up (it stays listed "
                        "as failed and can be retried through the API).", "--notify-max-attempts"),
     )
+    task_confirm_seconds: int = field(
+        default=900,
+        metadata=_meta("How long a sent Task waits for its device to report the commanded "
+                       "state before it is marked failed.", "--task-confirm-seconds"),
+    )
+    task_max_attempts: int = field(
+        default=5,
+        metadata=_meta("Attempts at sending one Task to its device (after a failure, "
+                       "--notify-retry-seconds, doubling) before it is marked failed.",
+                       "--task-max-attempts"),
+    )
     map_tiles: str = field(
         default="",
         metadata=_meta(
@@ -264,6 +275,8 @@ class Settings:
             raise SettingsError(f"smtp_from must be an e-mail address, not {self.smtp_from!r}")
         if self.notify_retry_seconds < 1 or self.notify_max_attempts < 1:
             raise SettingsError("notify_retry_seconds and notify_max_attempts must be at least 1")
+        if self.task_confirm_seconds < 1 or self.task_max_attempts < 1:
+            raise SettingsError("task_confirm_seconds and task_max_attempts must be at least 1")
         if self.map_tiles and (not self.map_tiles.startswith(("http://", "https://", "/"))
                                or not all(p in self.map_tiles for p in ("{z}", "{x}", "{y}"))):
             raise SettingsError("map_tiles must be an http(s) URL template with {z}, {x} and {y}, "

@@ -39,6 +39,12 @@ def test_every_entity_type_has_id_self_link_and_navigation_links(
     api: Api, stream: dict[str, int]
 ) -> None:
     api.create(f"Datastreams({stream['datastream']})/Observations", {"result": 1})
+    api.create(f"Things({stream['thing']})/TaskingCapabilities", {  # Part 2's three types
+        "name": "Switch", "description": "on or off",
+        "taskingParameters": {"type": "DataRecord", "field": [{"name": "on", "type": "Boolean"}]},
+        "Actuator": {"name": "Relay", "description": "a relay", "encodingType": "text/plain",
+                     "metadata": "relay"},
+        "Tasks": [{"taskingParameters": {"on": True}}]})
     for etype in ENTITY_TYPES.values():
         value = api.ok(etype.plural)["value"]
         assert value, f"no {etype.plural} were created"

@@ -9,6 +9,8 @@ a fast hash is enough: nothing can be guessed from it.)
 
 An integration may also name an MQTT broker and topic (the network server's MQTT
 integration); each server process then subscribes there (see :mod:`quartier.lorawan.mqtt`).
+Its ``downlink`` settings say where Tasks go to its devices
+(:mod:`quartier.lorawan.downlinks`); their API key is kept but never shown.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from quartier.errors import BadRequest, Conflict, NotFound, QuartierError
+from quartier.lorawan.downlinks import parse_downlink
 from quartier.model.parse import known_members
+from quartier.model.values import JSON
 from quartier.mqtt.link import broker_address
 from quartier.store import Store
 
@@ -30,8 +34,9 @@ NETWORKS = ("tts", "chirpstack")
 # What each network server's MQTT integration publishes uplinks on.
 DEFAULT_TOPICS = {"tts": "v3/+/devices/+/up", "chirpstack": "application/+/device/+/event/up"}
 _NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
-_KEYS = {"name", "network", "mqtt"}
-_COLUMNS = "id, tenant_id, name, network, secret_hash, mqtt_url, mqtt_topic"
+_KEYS = {"name", "network", "mqtt", "downlink"}
+_COLUMNS = ("id, tenant_id, name, network, secret_hash, mqtt_url, mqtt_topic, downlink, "
+            "downlink_key")
 
 
 class Unauthorized(QuartierError):
@@ -48,12 +53,19 @@ class Integration:
     secret_hash: str
     mqtt_url: str | None  # None with a topic: the platform's own broker (--mqtt)
     mqtt_topic: str | None
+    downlink: dict[str, Any] | None = None  # where Tasks go (without the key)
+    downlink_key: str | None = None  # the network server's API key: never shown
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "network": self.network}
         if self.mqtt_topic is not None:
             out["mqtt"] = {"url": _without_password(self.mqtt_url), "topic": self.mqtt_topic}
+        if self.downlink is not None:
+            out["downlink"] = {**self.downlink, "apiKeySet": self.downlink_key is not None}
         return out
+
+    def __repr__(self) -> str:  # never the key, not even in a traceback
+        return f"Integration({self.id}, {self.name!r}, {self.network!r})"
 
     def accepts(self, secret: str) -> bool:
         return hmac.compare_digest(_hash(secret), self.secret_hash)
@@ -75,7 +87,8 @@ def _without_password(url: str | None) -> str | None:
 
 
 def parse_integration(body: Any) -> tuple[str, str, str | None, str | None]:
-    """(name, network, mqtt url, mqtt topic) from ``POST /api/lorawan/integrations``."""
+    """(name, network, mqtt url, mqtt topic) from ``POST /api/lorawan/integrations``
+    (its ``downlink`` is read by :func:`create`)."""
     if not isinstance(body, dict):
         raise BadRequest('an integration is a JSON object: {"name": "ttn-stadt", "network": "tts"}')
     known_members(body, _KEYS, "an integration")
@@ -109,15 +122,19 @@ def parse_integration(body: Any) -> tuple[str, str, str | None, str | None]:
 async def create(store: Store, tenant_id: int, body: Any) -> tuple[Integration, str]:
     """Store a new integration; returns it and its secret (which is not kept)."""
     name, network, url, topic = parse_integration(body)
+    downlink, key = (None, None) if body.get("downlink") is None else parse_downlink(
+        network, body["downlink"])
     secret = secrets.token_urlsafe(32)
     async with store.transaction() as conn:
         row = await conn.fetchrow(
             "INSERT INTO lorawan_integrations (tenant_id, name, network, secret_hash, mqtt_url, "
-            "mqtt_topic) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING " + _COLUMNS,
-            (tenant_id, name, network, _hash(secret), url, topic))
+            "mqtt_topic, downlink, downlink_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT DO NOTHING RETURNING " + _COLUMNS,
+            (tenant_id, name, network, _hash(secret), url, topic,
+             None if downlink is None else store.dialect.encode(JSON, downlink), key))
     if row is None:
         raise Conflict(f"an integration named {name!r} exists already")
-    return _from_row(row), secret
+    return _from_row(store, row), secret
 
 
 async def find(store: Store, tenant_id: int, name: str) -> Integration:
@@ -127,7 +144,7 @@ async def find(store: Store, tenant_id: int, name: str) -> Integration:
             (tenant_id, name))
     if row is None:
         raise NotFound(f"no LoRaWAN integration {name!r}")
-    return _from_row(row)
+    return _from_row(store, row)
 
 
 async def listing(store: Store, tenant_id: int | None = None) -> list[Integration]:
@@ -136,7 +153,7 @@ async def listing(store: Store, tenant_id: int | None = None) -> list[Integratio
     async with store.reader() as conn:
         rows = await conn.fetch(
             f"SELECT {_COLUMNS} FROM lorawan_integrations {where} ORDER BY id", params)
-    return [_from_row(row) for row in rows]
+    return [_from_row(store, row) for row in rows]
 
 
 async def delete(store: Store, tenant_id: int, name: str) -> None:
@@ -164,5 +181,6 @@ def check_secret(integration: Integration, authorization: str | None) -> None:
         raise Unauthorized(_REFUSAL)
 
 
-def _from_row(row: Any) -> Integration:
-    return Integration(int(row[0]), int(row[1]), str(row[2]), str(row[3]), str(row[4]), row[5], row[6])
+def _from_row(store: Store, row: Any) -> Integration:
+    return Integration(int(row[0]), int(row[1]), str(row[2]), str(row[3]), str(row[4]), row[5],
+                       row[6], store.dialect.decode(JSON, row[7]), row[8])

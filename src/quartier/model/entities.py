@@ -1,4 +1,5 @@
-"""The eight entity types of SensorThings API 1.1 Part 1 (OGC 18-088) as data.
+"""The entity types of SensorThings API 1.1 as data: the eight of Part 1 (Sensing, OGC
+18-088) and the three of Part 2 (Tasking Core, OGC 17-079r1).
 
 Handlers, the store and the serializer are written once and read these tables; adding a
 property or relation here is enough for it to be parsed, stored and served.
@@ -156,6 +157,7 @@ THING = EntityType(
         _link("Locations", "Location", "things_locations", "thing_id", "location_id", "Things"),
         _rk("HistoricalLocations", "HistoricalLocation", "thing_id", "Thing"),
         _rk("Datastreams", "Datastream", "thing_id", "Thing"),
+        _rk("TaskingCapabilities", "TaskingCapability", "thing_id", "Thing"),
     ),
 )
 
@@ -259,11 +261,56 @@ FEATURE_OF_INTEREST = EntityType(
     (_rk("Observations", "Observation", "feature_id", "FeatureOfInterest"),),
 )
 
+# -- Part 2: Tasking Core ---------------------------------------------------------------
+
+ACTUATOR = EntityType(
+    "Actuator", "Actuators", "actuators",
+    (
+        _NAME, _DESCRIPTION,
+        _text("encodingType", "encoding_type"),
+        Property("metadata", Kind.JSON_ANY, "metadata", required=True, nullable=False),
+        _props(),
+    ),
+    (_rk("TaskingCapabilities", "TaskingCapability", "actuator_id", "Actuator"),),
+)
+
+TASKING_CAPABILITY = EntityType(
+    "TaskingCapability", "TaskingCapabilities", "tasking_capabilities",
+    (
+        _NAME, _DESCRIPTION,
+        # A SWE Common JSON DataRecord: the parameters a Task may set (model/tasking.py).
+        Property("taskingParameters", Kind.JSON_OBJECT, "tasking_parameters", required=True,
+                 nullable=False),
+        _props(),
+    ),
+    (
+        _fk("Thing", "Thing", "thing_id", "TaskingCapabilities"),
+        _fk("Actuator", "Actuator", "actuator_id", "TaskingCapabilities"),
+        _rk("Tasks", "Task", "tasking_capability_id", "TaskingCapability"),
+    ),
+)
+
+TASK = EntityType(
+    "Task", "Tasks", "tasks",
+    (
+        Property("creationTime", Kind.INSTANT, "creation_time", derived=True),
+        Property("taskingParameters", Kind.JSON_OBJECT, "tasking_parameters", required=True,
+                 nullable=False),
+        # Quartier's extension: where the Task's delivery stands (created, sent, confirmed,
+        # failed), since when, and why (a failure's reason). Kept by the server.
+        Property("status", Kind.TEXT, "status", derived=True),
+        Property("statusTime", Kind.INSTANT, "status_time", derived=True),
+        Property("statusReason", Kind.TEXT, "status_reason", derived=True,
+                 always_emitted=False),
+    ),
+    (_fk("TaskingCapability", "TaskingCapability", "tasking_capability_id", "Tasks"),),
+)
+
 ENTITY_TYPES: dict[str, EntityType] = {
     t.name: t
     for t in (
         THING, LOCATION, HISTORICAL_LOCATION, DATASTREAM, SENSOR, OBSERVED_PROPERTY,
-        OBSERVATION, FEATURE_OF_INTEREST,
+        OBSERVATION, FEATURE_OF_INTEREST, TASKING_CAPABILITY, TASK, ACTUATOR,
     )
 }
 ENTITY_SETS: dict[str, EntityType] = {t.plural: t for t in ENTITY_TYPES.values()}

@@ -11,6 +11,7 @@ from typing import Any
 from quartier.errors import BadRequest
 from quartier.model.changes import Batch, Create, IdRef, Link, NewRef, Reassign, Ref, Update
 from quartier.model.entities import ENTITY_TYPES, EntityType, Relation, RelationKind
+from quartier.model.swe import parse_data_record
 from quartier.model.times import _json_kind, now_utc
 from quartier.model.values import check_encoding, parse_property
 
@@ -161,6 +162,14 @@ class _CreateParser:
                     f'{{"@iot.id": …}}'
                 )
         check_encoding(etype, values)
+        _check_data_record(etype, values)
+
+
+def _check_data_record(etype: EntityType, values: dict[str, Any]) -> None:
+    """A TaskingCapability's taskingParameters must be a DataRecord Tasks can be checked
+    against (a Task's own are checked against it when it is written)."""
+    if etype.name == "TaskingCapability" and values.get("taskingParameters") is not None:
+        parse_data_record(values["taskingParameters"], "TaskingCapability.taskingParameters")
 
 
 def _at(what: str, etype: EntityType) -> str:
@@ -242,6 +251,7 @@ def parse_update(
         if prop.name in values and values[prop.name] is None and not prop.nullable:
             raise BadRequest(f"{etype.name}.{prop.name} may not be null")
     check_encoding(etype, values)
+    _check_data_record(etype, values)
     batch = Batch() if into is None else into
     batch.add(Update(target, values, foreign_keys, replace_links))
     for change in reassign:

@@ -113,9 +113,10 @@ def _has_nul(value: Any) -> bool:
 
 
 def check_encoding(etype: EntityType, values: dict[str, Any]) -> None:
-    """Locations and Features must declare GeoJSON, the one encoding the server can index."""
+    """Locations and Features must declare GeoJSON, the one encoding the server can index
+    (Sensors and Actuators describe theirs freely)."""
     prop = etype.find_property("encodingType")
-    if prop is None or etype.name == "Sensor":
+    if prop is None or etype.name in ("Sensor", "Actuator"):
         return
     encoding = values.get("encodingType")
     if encoding is not None and encoding not in GEOJSON_ENCODINGS:

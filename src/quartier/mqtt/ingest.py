@@ -1,4 +1,4 @@
-"""Creating Observations from MQTT messages: the same POST as over HTTP."""
+"""Creating Observations and Tasks from MQTT messages: the same POST as over HTTP."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def link_base(root: str, tenant: str) -> str:
 
 
 async def tenant_of(api: SensorThingsApi, prefix: str, topic: str) -> int | None:
-    """The tenant a topic that creates Observations belongs to, if it names one."""
+    """The tenant a topic that creates entities belongs to, if it names one."""
     parsed = parse_create_topic(prefix, topic)
     return None if parsed is None else await api.store.tenant_id(parsed[0])
 
@@ -33,9 +33,10 @@ async def create_from_message(
     parsed = parse_create_topic(prefix, topic)
     if parsed is None:
         raise NotFound(
-            f"{topic!r} is not a topic that creates Observations: publish to "
-            f"{prefix}v1.1/Observations, {prefix}v1.1/Datastreams(id)/Observations or "
-            f"{prefix}v1.1/FeaturesOfInterest(id)/Observations"
+            f"{topic!r} is not a topic that creates entities: publish to "
+            f"{prefix}v1.1/Observations, {prefix}v1.1/Datastreams(id)/Observations, "
+            f"{prefix}v1.1/FeaturesOfInterest(id)/Observations, {prefix}v1.1/Tasks or "
+            f"{prefix}v1.1/TaskingCapabilities(id)/Tasks"
         )
     tenant, path = parsed
     tenant_id = await api.store.tenant_id(tenant)
@@ -43,7 +44,8 @@ async def create_from_message(
         raise NotFound(f"no tenant {tenant!r}")
     body = parse_json(payload)
     if not isinstance(body, dict):
-        raise BadRequest("an MQTT message that creates an Observation holds one JSON object")
+        raise BadRequest("an MQTT message that creates an Observation or a Task holds one JSON "
+                         "object")
 
     async def read_body() -> Any:
         return body

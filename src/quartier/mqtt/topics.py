@@ -9,7 +9,8 @@ each message is what a GET of that path answers:
   the property's (``v1.1/Things(1)/name``, answered like ``GET Things(1)/name``).
 
 Publishing an Observation to ``v1.1/Observations``, ``v1.1/Datastreams(id)/Observations``
-or ``v1.1/FeaturesOfInterest(id)/Observations`` creates it, as a POST there would.
+or ``v1.1/FeaturesOfInterest(id)/Observations`` creates it, as a POST there would; so does
+publishing a Task to ``v1.1/Tasks`` or ``v1.1/TaskingCapabilities(id)/Tasks`` (Part 2).
 
 Topics of a tenant other than the default one start with ``t/<tenant>/``, as its HTTP
 paths do, and all of them with the configured ``mqtt_prefix``.
@@ -28,7 +29,8 @@ DEFAULT_TENANT = "default"
 TENANT_NAME = r"[a-z0-9][a-z0-9-]{0,62}"  # as the tenant part of a topic may spell it
 _CREATE = re.compile(
     rf"^(?:t/(?P<tenant>{TENANT_NAME})/)?" + re.escape(VERSION)
-    + r"/(?P<path>Observations|(?:Datastreams|FeaturesOfInterest)\([0-9]{1,19}\)/Observations)$"
+    + r"/(?P<path>Observations|(?:Datastreams|FeaturesOfInterest)\([0-9]{1,19}\)/Observations"
+    + r"|Tasks|TaskingCapabilities\([0-9]{1,19}\)/Tasks)$"
 )
 
 
@@ -76,18 +78,18 @@ def notices(
 
 
 def create_subscriptions(prefix: str) -> list[str]:
-    """Topic filters that cover every topic that creates Observations, in all tenants."""
+    """Topic filters that cover every topic that creates Observations or Tasks, in all
+    tenants."""
     return [
-        f"{prefix}{VERSION}/Observations",
-        f"{prefix}{VERSION}/+/Observations",
-        f"{prefix}t/+/{VERSION}/Observations",
-        f"{prefix}t/+/{VERSION}/+/Observations",
+        f"{prefix}{root}{collection}"
+        for root in (f"{VERSION}/", f"t/+/{VERSION}/")
+        for collection in ("Observations", "+/Observations", "Tasks", "+/Tasks")
     ]
 
 
 def parse_create_topic(prefix: str, topic: str) -> tuple[str, str] | None:
-    """(tenant name, path below the version root) of a topic that creates Observations,
-    or None."""
+    """(tenant name, path below the version root) of a topic that creates Observations or
+    Tasks, or None."""
     if not topic.startswith(prefix):
         return None
     found = _CREATE.match(topic[len(prefix):])

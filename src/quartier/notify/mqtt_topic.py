@@ -47,15 +47,19 @@ class MqttSender:
         return self._client
 
     async def send(self, delivery: Delivery) -> None:
+        config: dict[str, Any] = delivery.channel.config
+        await self.publish(self.settings.mqtt_prefix + config["topic"],
+                           orjson.dumps(delivery.event.as_json()), bool(config.get("retain", False)))
+
+    async def publish(self, topic: str, payload: bytes, retain: bool = False) -> None:
+        """Publish with QoS 1 and wait for the broker's acknowledgement; DeliveryError
+        when it does not come."""
         client = self._connected()
         # Publish only while connected: paho would keep a message for later otherwise, and
         # send it besides the retry.
         if not await asyncio.to_thread(self._ready.wait, ACK_TIMEOUT):
             raise DeliveryError(f"the MQTT broker at {self.settings.mqtt} is not reachable")
-        config: dict[str, Any] = delivery.channel.config
-        topic = self.settings.mqtt_prefix + config["topic"]
-        info = client.publish(topic, orjson.dumps(delivery.event.as_json()), qos=1,
-                              retain=bool(config.get("retain", False)))
+        info = client.publish(topic, payload, qos=1, retain=retain)
         if info.rc != paho.MQTT_ERR_SUCCESS:
             raise DeliveryError(f"could not publish on {topic!r}: {paho.error_string(info.rc)}")
         try:

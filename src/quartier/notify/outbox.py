@@ -7,8 +7,7 @@ that let several workers send them without sending any twice.
   mark and leaves it. A cursor in ``notification_cursor`` keeps the scan short: it moves up
   to events marked more than :data:`CURSOR_LAG` ago, since an event with a lower id whose
   transaction had not committed yet could still appear below newer ones until then.
-* **Claims.** A worker claims due deliveries by setting ``claimed_until`` (PostgreSQL
-  skips rows another worker has locked meanwhile; SQLite has one writer), sends them, and
+* **Claims.** A worker claims due deliveries (:mod:`quartier.claims`), sends them, and
   records the outcome. A claim that runs out (the worker died) makes the delivery due
   again, so a delivery is sent at least once, and twice only when a worker dies between
   sending and recording: receivers drop repeats by the event id.
@@ -23,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from quartier import claims
 from quartier.model.times import format_instant
 from quartier.model.values import JSON, TIME
 from quartier.notify import cap, channels, routing
@@ -201,23 +201,15 @@ async def advance_cursor(store: Store) -> None:
 async def claim(store: Store, limit: int = 20) -> list[Delivery]:
     """Claim due deliveries for this worker; each one's attempt count goes up by one."""
     now = _now()
-    encode = store.dialect.encode
-    skip_locked = " FOR UPDATE SKIP LOCKED" if store.dialect.name == "postgresql" else ""
-    async with store.reader() as conn:  # most passes find nothing: no write transaction then
-        if await conn.fetchval(
-                "SELECT id FROM notification_deliveries WHERE status = 'pending' "
-                "AND next_attempt_at <= ? AND (claimed_until IS NULL OR claimed_until < ?) LIMIT 1",
-                (encode(TIME, now), encode(TIME, now))) is None:
-            return []
+    if not await claims.any_due(store, "notification_deliveries", now):
+        return []
     async with store.transaction() as conn:
-        rows = await conn.fetch(
-            "UPDATE notification_deliveries SET claimed_until = ?, attempts = attempts + 1 "
-            "WHERE id IN (SELECT d.id FROM notification_deliveries d WHERE d.status = 'pending' "
-            "AND d.next_attempt_at <= ? AND (d.claimed_until IS NULL OR d.claimed_until < ?) "
-            "AND NOT EXISTS (SELECT 1 FROM notification_deliveries p WHERE p.status = 'pending' "
-            "AND p.channel_id = d.channel_id AND p.alert_id = d.alert_id AND p.event_id < d.event_id) "
-            f"ORDER BY d.id LIMIT ?{skip_locked}) RETURNING id, channel_id, event_id, attempts",
-            (encode(TIME, now + CLAIM_FOR), encode(TIME, now), encode(TIME, now), limit))
+        rows = await claims.claim_due(
+            conn, store, "notification_deliveries", "id", "id, channel_id, event_id, attempts",
+            now, CLAIM_FOR, limit,
+            also="NOT EXISTS (SELECT 1 FROM notification_deliveries p WHERE p.status = 'pending' "
+                 "AND p.channel_id = d.channel_id AND p.alert_id = d.alert_id "
+                 "AND p.event_id < d.event_id)")
         if not rows:
             return []
         # delivery id -> (channel id, event id, attempts)

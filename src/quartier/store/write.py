@@ -36,7 +36,7 @@ from quartier.model.entities import ENTITY_TYPES, EntityType, Kind, Property, Re
 from quartier.model.geometry import area_of, extend_area, geometry_json
 from quartier.model.times import now_utc
 from quartier.model.values import JSON, TIME, column_kinds, encode_result, to_columns
-from quartier.store import archive
+from quartier.store import archive, tasking
 from quartier.store.connection import Connection
 from quartier.store.dialect import Dialect
 from quartier.store.read import decode_row, returning_columns
@@ -46,6 +46,7 @@ _LOCATION = ENTITY_TYPES["Location"]
 _FEATURE = ENTITY_TYPES["FeatureOfInterest"]
 _HISTORICAL_LOCATION = ENTITY_TYPES["HistoricalLocation"]
 _OBSERVATION = ENTITY_TYPES["Observation"]
+_TASK = ENTITY_TYPES["Task"]
 
 
 @dataclass
@@ -323,6 +324,8 @@ class BatchWriter:
 
     async def _create(self, change: Create) -> int:
         etype = change.etype
+        if etype is _TASK:
+            change = replace(change, values=tasking.new_task_values(change.values))
         columns = [("tenant_id", "?", self.tenant_id), *self.columns(etype, change.values)]
         fk_ids: dict[str, int] = {}
         if etype is _OBSERVATION:
@@ -342,6 +345,8 @@ class BatchWriter:
         for rel in etype.relations:
             if rel.name in fk_ids:
                 columns.append((rel.column, "?", fk_ids[rel.name]))
+        if etype is _TASK:
+            await tasking.check_task(self, fk_ids["TaskingCapability"], change.values)
         if etype is _OBSERVATION:
             stored = await self.insert_rows(etype.table, [columns], returning_columns(etype))
             row = decode_row(etype, stored[0], self.dialect)
@@ -355,6 +360,8 @@ class BatchWriter:
         elif etype.name == "Observation":
             await self.observation_added(fk_ids["Datastream"], fk_ids["FeatureOfInterest"],
                                           change.values)
+        elif etype is _TASK:
+            await tasking.add_delivery(self, new_id)
         self.events.append(ChangeEvent(self.tenant_id, etype.name, new_id, "create"))
         return new_id
 
@@ -398,6 +405,8 @@ class BatchWriter:
     async def _update(self, change: Update) -> int:
         etype, entity_id = change.target.etype, change.target.id
         await self._require(etype, entity_id, NotFound)
+        if etype is _TASK:
+            tasking.check_update(change)
         columns = self.columns(etype, change.values)
         if etype is _LOCATION and "location" in change.values:
             # A moved Location makes a new FeatureOfInterest for later Observations.

@@ -1,0 +1,71 @@
+"""Saved groups of street lamps, by name: a list of Thing ids, or a ``$filter`` on Things
+that is evaluated whenever the group is used (so new lamps that match join it)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from quartier.errors import BadRequest, Conflict, NotFound
+from quartier.model.parse import known_members, parse_id
+from quartier.model.values import JSON
+from quartier.store import Store
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}")
+MAX_THINGS = 10_000
+
+
+def parse_group(body: Any) -> tuple[str, dict[str, Any]]:
+    """(name, definition) from ``{"name", "things": [ids]}`` or ``{"name", "filter"}``."""
+    if not isinstance(body, dict):
+        raise BadRequest('a group is {"name": …, "things": [ids]} or {"name": …, "filter": …}')
+    known_members(body, {"name", "things", "filter"}, "a group")
+    name = body.get("name")
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise BadRequest(f"name must be 1 to 100 letters, digits, spaces, '.', '_' or '-', "
+                         f"not {name!r}")
+    if ("things" in body) == ("filter" in body):
+        raise BadRequest("a group has either things (a list of Thing ids) or a filter")
+    if "filter" in body:
+        text = body["filter"]
+        if not isinstance(text, str) or not text.strip():
+            raise BadRequest("filter must be a $filter expression on Things")
+        return name, {"filter": text}
+    things = body["things"]
+    if not isinstance(things, list) or not things or len(things) > MAX_THINGS:
+        raise BadRequest(f"things must be a list of 1 to {MAX_THINGS} Thing ids")
+    return name, {"things": sorted({parse_id(t, "things[]") for t in things})}
+
+
+async def create(store: Store, tenant_id: int, name: str, definition: dict[str, Any]) -> None:
+    async with store.transaction() as conn:
+        stored = await conn.fetchval(
+            "INSERT INTO lighting_groups (tenant_id, name, definition) VALUES (?, ?, ?) "
+            "ON CONFLICT DO NOTHING RETURNING id",
+            (tenant_id, name, store.dialect.encode(JSON, definition)))
+    if stored is None:
+        raise Conflict(f"a group named {name!r} exists already")
+
+
+async def listing(store: Store, tenant_id: int) -> list[dict[str, Any]]:
+    async with store.reader() as conn:
+        rows = await conn.fetch("SELECT name, definition FROM lighting_groups WHERE tenant_id = ? "
+                                "ORDER BY name", (tenant_id,))
+    return [{"name": r[0], **store.dialect.decode(JSON, r[1])} for r in rows]
+
+
+async def find(store: Store, tenant_id: int, name: str) -> dict[str, Any]:
+    async with store.reader() as conn:
+        raw = await conn.fetchval("SELECT definition FROM lighting_groups WHERE tenant_id = ? "
+                                  "AND name = ?", (tenant_id, name))
+    if raw is None:
+        raise NotFound(f"no lighting group {name!r}")
+    return {"name": name, **store.dialect.decode(JSON, raw)}
+
+
+async def delete(store: Store, tenant_id: int, name: str) -> None:
+    async with store.transaction() as conn:
+        gone = await conn.fetchval("DELETE FROM lighting_groups WHERE tenant_id = ? AND name = ? "
+                                   "RETURNING id", (tenant_id, name))
+    if gone is None:
+        raise NotFound(f"no lighting group {name!r}")
