@@ -440,3 +440,19 @@ def test_two_workers_open_one_alert(settings: Settings) -> None:
         found = alerts(second)
         assert len(found) == 1
         assert history(first, found[0]["id"]) == ["opened"]
+
+
+def test_the_next_level_is_estimated_from_the_trend_only_within_a_week() -> None:
+    from quartier.rules.evaluate import ESTIMATE_HORIZON, estimate_next
+
+    now = time.time()
+    rising = [(now - 600 + 60 * i, 100.0 + i) for i in range(6)]  # 1 cm a minute
+    found = estimate_next([150.0, 200.0], 0, rising, "above")
+    assert found is not None and found["level"] == 1
+    assert found["at"] == pytest.approx(rising[-1][0] + 45 * 60)
+    # A trend so slow that the level lies years ahead (once past what a date can hold)
+    # gives no estimate rather than an error.
+    creeping = [(now - 600 + 60 * i, 100.0 + i * 1e-12) for i in range(6)]
+    assert estimate_next([150.0], 0, creeping, "above") is None
+    barely = [(now + 60 * i, 100.0 + i * 60 * 50.0 / ESTIMATE_HORIZON * 0.99) for i in range(6)]
+    assert estimate_next([150.0], 0, barely, "above") is None

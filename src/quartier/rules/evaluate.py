@@ -99,6 +99,9 @@ def advance(state: dict[str, Any], verdict: Reading, t: float, hold: float) -> d
     return {"level": level, "pending": pending, "t": t}
 
 
+ESTIMATE_HORIZON = 7 * 86400.0  # seconds: a next level further off than this is not estimated
+
+
 def estimate_next(limits: Sequence[float], level: int, recent: Recent, direction: str
                   ) -> dict[str, Any] | None:
     """When the next level would be reached if the recent trend went on (a straight line
@@ -117,7 +120,7 @@ def estimate_next(limits: Sequence[float], level: int, recent: Recent, direction
     gap = limits[level] - last_v
     if direction == "below":
         slope, gap = -slope, -gap
-    if slope <= 0 or gap <= 0:
-        return None
+    if slope <= 0 or gap <= 0 or gap / slope > ESTIMATE_HORIZON:
+        return None  # not heading there, or not within any time worth saying
     return {"level": level + 1, "at": last_t + gap / slope, "ratePerHour": slope * 3600,
             "kind": "estimate"}
