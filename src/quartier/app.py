@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from quartier import guard
 from quartier.api import convertors
 from quartier.api.basemap import BaseMapApi
 from quartier.api.cap import CapApi
@@ -157,6 +158,7 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
+        middleware=guard.middleware(settings),
         exception_handlers={
             QuartierError: _quartier_error,
             HTTPException: _http_error,
