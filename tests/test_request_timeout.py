@@ -27,7 +27,7 @@ def slow_client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tupl
                                    "archive_after_days": 0, "request_timeout": 1})
     with TestClient(build_app(settings), raise_server_exceptions=False) as client:
         assert client.post("/v1.1/Things", json=full_thing_body()).status_code == 201
-        rows = [[f"2026-01-01T00:00:00Z", i] for i in range(ROWS)]
+        rows = [["2026-01-01T00:00:00Z", i] for i in range(ROWS)]
         created = client.post("/v1.1/CreateObservations", json=[{
             "Datastream": {"@iot.id": 1}, "components": ["phenomenonTime", "result"],
             "dataArray": rows}])

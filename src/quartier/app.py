@@ -28,6 +28,7 @@ from quartier.api.live import DashboardApi
 from quartier.api.lorawan import LorawanApi
 from quartier.api.parking import ParkingApi
 from quartier.api.responses import error_response, json_response
+from quartier.api.retention import RetentionApi
 from quartier.api.rules import RulesApi
 from quartier.api.sensorthings.handlers import SensorThingsApi
 from quartier.background import cancel_all
@@ -62,6 +63,23 @@ async def _archive_periodically(store: Store, days: int) -> None:
         except Exception:  # the next run tries again; serving goes on meanwhile
             log.exception("the archive job failed")
         await asyncio.sleep(ARCHIVE_EVERY)
+
+
+async def _retain_periodically(store: Store, every: int) -> None:
+    """Delete what has outlived its Datastream's retention, now and every ``every`` s."""
+    from quartier.retention import run_retention
+
+    while True:
+        try:
+            done = await run_retention(store)
+            if done.observations or done.historical_locations:
+                log.info("retention: deleted %d Observations and %d HistoricalLocations",
+                         done.observations, done.historical_locations)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the next run tries again; serving goes on meanwhile
+            log.exception("the retention job failed")
+        await asyncio.sleep(every)
 
 
 async def _prune_periodically(uplinks: UplinkIngest) -> None:
@@ -109,6 +127,8 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
         await engine.start()
         app.state.rules = rules.engine = engine
         pruning = asyncio.create_task(_prune_periodically(uplinks))
+        retaining = ([asyncio.create_task(_retain_periodically(store, settings.retention_every))]
+                     if settings.retention_every else [])
         notifications.start()
         app.state.notifications = notifications
         feed.start()
@@ -116,7 +136,7 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
             yield
         finally:
             await feed.stop()
-            await cancel_all([pruning])
+            await cancel_all([pruning, *retaining])
             await engine.stop()
             await notifications.stop()
             await lorawan_mqtt.stop()
@@ -138,6 +158,7 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
     rules = RulesApi(store, settings)
     channel_api, cap_api = ChannelApi(store, settings), CapApi(store, settings)
     basemap = BaseMapApi(store, settings)
+    retention = RetentionApi(store, settings)
     dashboard = DashboardApi(store, settings, feed)
     views: list[EnvironmentApi | ParkingApi | LightingApi | FleetApi] = [
         EnvironmentApi(store), ParkingApi(store), LightingApi(store), FleetApi(store)]
@@ -147,6 +168,7 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
         routes += rules.routes(prefix)
         routes += channel_api.routes(prefix) + cap_api.routes(prefix)
         routes += basemap.routes(prefix)
+        routes += retention.routes(prefix)
         routes += dashboard.routes(prefix)
         routes += [route for view in views for route in view.routes(prefix)]
         routes += [
