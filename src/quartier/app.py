@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from quartier import guard
 from quartier.api import convertors
 from quartier.api.basemap import BaseMapApi
 from quartier.api.cap import CapApi
@@ -28,6 +29,7 @@ from quartier.api.live import DashboardApi
 from quartier.api.lorawan import LorawanApi
 from quartier.api.parking import ParkingApi
 from quartier.api.responses import error_response, json_response
+from quartier.api.retention import RetentionApi
 from quartier.api.rules import RulesApi
 from quartier.api.sensorthings.handlers import SensorThingsApi
 from quartier.background import cancel_all
@@ -63,6 +65,23 @@ async def _archive_periodically(store: Store, days: int) -> None:
         except Exception:  # the next run tries again; serving goes on meanwhile
             log.exception("the archive job failed")
         await asyncio.sleep(ARCHIVE_EVERY)
+
+
+async def _retain_periodically(store: Store, every: int) -> None:
+    """Delete what has outlived its Datastream's retention, now and every ``every`` s."""
+    from quartier.retention import run_retention
+
+    while True:
+        try:
+            done = await run_retention(store)
+            if done.observations or done.historical_locations:
+                log.info("retention: deleted %d Observations and %d HistoricalLocations",
+                         done.observations, done.historical_locations)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the next run tries again; serving goes on meanwhile
+            log.exception("the retention job failed")
+        await asyncio.sleep(every)
 
 
 async def _prune_periodically(uplinks: UplinkIngest) -> None:
@@ -110,6 +129,8 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
         await engine.start()
         app.state.rules = rules.engine = engine
         pruning = asyncio.create_task(_prune_periodically(uplinks))
+        retaining = ([asyncio.create_task(_retain_periodically(store, settings.retention_every))]
+                     if settings.retention_every else [])
         notifications.start()
         app.state.notifications = notifications
         tasks = TaskDispatcher(store, settings)
@@ -120,7 +141,7 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
             yield
         finally:
             await feed.stop()
-            await cancel_all([pruning])
+            await cancel_all([pruning, *retaining])
             await engine.stop()
             await notifications.stop()
             await tasks.stop()
@@ -143,6 +164,7 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
     rules = RulesApi(store, settings)
     channel_api, cap_api = ChannelApi(store, settings), CapApi(store, settings)
     basemap = BaseMapApi(store, settings)
+    retention = RetentionApi(store, settings)
     dashboard = DashboardApi(store, settings, feed)
     views: list[EnvironmentApi | ParkingApi | LightingApi | FleetApi | LightingControlApi] = [
         EnvironmentApi(store), ParkingApi(store), LightingApi(store), FleetApi(store),
@@ -153,6 +175,7 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
         routes += rules.routes(prefix)
         routes += channel_api.routes(prefix) + cap_api.routes(prefix)
         routes += basemap.routes(prefix)
+        routes += retention.routes(prefix)
         routes += dashboard.routes(prefix)
         routes += [route for view in views for route in view.routes(prefix)]
         routes += [
@@ -164,6 +187,7 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
+        middleware=guard.middleware(settings),
         exception_handlers={
             QuartierError: _quartier_error,
             HTTPException: _http_error,

@@ -19,6 +19,10 @@ class QuartierError(Exception):
     def body(self) -> dict[str, Any]:
         return {"code": self.code, "message": self.message, **self.details}
 
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the answer carries besides the body."""
+        return {}
+
 
 class BadRequest(QuartierError):
     status = 400
@@ -37,6 +41,9 @@ class MethodNotAllowed(QuartierError):
     def __init__(self, message: str, allowed: list[str], **details: Any) -> None:
         super().__init__(message, allowed=allowed, **details)
         self.allowed = allowed
+
+    def headers(self) -> dict[str, str]:
+        return {"Allow": ", ".join(self.allowed)}
 
 
 class Conflict(QuartierError):
@@ -59,11 +66,35 @@ class UnsupportedMediaType(QuartierError):
     code = "unsupported_media_type"
 
 
+class TooManyRequests(QuartierError):
+    """A rate limit is used up; ``retry_after`` seconds until the next request may pass."""
+
+    status = 429
+    code = "too_many_requests"
+
+    def __init__(self, message: str, retry_after: int, **details: Any) -> None:
+        super().__init__(message, retryAfter=retry_after, **details)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
 class ServiceUnavailable(QuartierError):
     """The database cannot be reached just now; the client may try again."""
 
     status = 503
     code = "service_unavailable"
+
+
+class RequestTimeout(ServiceUnavailable):
+    """A read took longer than the request time limit and was stopped.
+
+    503 rather than 504: Quartier is the origin server, not a gateway waiting on one, and
+    503 is the status clients and proxies know to mean "not now" (never cached, may be
+    retried, ideally narrower)."""
+
+    code = "request_timeout"
 
 
 class SettingsError(QuartierError):

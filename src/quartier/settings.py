@@ -83,6 +83,105 @@ class Settings:
         default=16 * 1024 * 1024,
         metadata=_meta("Largest accepted request body in bytes.", "--max-body-bytes"),
     )
+    max_filter_nodes: int = field(
+        default=500,
+        metadata=_meta("Most operators, functions, properties and literals one $filter (or "
+                       "$orderby) expression may hold.", "--max-filter-nodes"),
+    )
+    request_timeout: int = field(
+        default=30,
+        metadata=_meta(
+            "Seconds a read (GET, HEAD) may take until its answer starts; a slower one is "
+            "cancelled, on PostgreSQL in the database too (statement_timeout), and answered "
+            "503. Writes are never cut off. 0: no limit.",
+            "--request-timeout",
+        ),
+    )
+    rate_limit_address: int = field(
+        default=0,
+        metadata=_meta("Requests per second one client address may make on average (token "
+                       "bucket per worker process); more get 429. 0: no limit.",
+                       "--rate-limit-address"),
+    )
+    rate_burst_address: int = field(
+        default=100,
+        metadata=_meta("Requests one client address may make at once above its rate.",
+                       "--rate-burst-address"),
+    )
+    rate_limit_key: int = field(
+        default=0,
+        metadata=_meta("Requests per second one API key (Authorization: Bearer or X-API-Key) "
+                       "may make on average; more get 429. 0: no limit.", "--rate-limit-key"),
+    )
+    rate_burst_key: int = field(
+        default=200,
+        metadata=_meta("Requests one API key may make at once above its rate.",
+                       "--rate-burst-key"),
+    )
+    rate_limit_ingest: int = field(
+        default=0,
+        metadata=_meta(
+            "Requests per second per address and per key on the device ingest paths (LoRaWAN "
+            "webhooks, CreateObservations), counted apart from other requests; 0: the ingest "
+            "paths are not rate-limited.",
+            "--rate-limit-ingest",
+        ),
+    )
+    rate_burst_ingest: int = field(
+        default=5000,
+        metadata=_meta("Requests at once above the ingest rate.", "--rate-burst-ingest"),
+    )
+    cors_origins: str = field(
+        default="",
+        metadata=_meta("Origins (separated by spaces, or *) whose web pages may call the API "
+                       "from the browser (CORS); empty: none but the dashboard's own.",
+                       "--cors-origins"),
+    )
+    cors_methods: str = field(
+        default="GET HEAD POST PATCH PUT DELETE",
+        metadata=_meta("HTTP methods allowed to those origins.", "--cors-methods"),
+    )
+    cors_headers: str = field(
+        default="Authorization Content-Type X-API-Key",
+        metadata=_meta("Request headers allowed to those origins.", "--cors-headers"),
+    )
+    cors_credentials: int = field(
+        default=0,
+        metadata=_meta("1: those origins may send cookies and HTTP authentication "
+                       "(not with *); 0: not.", "--cors-credentials"),
+    )
+    security_headers: int = field(
+        default=1,
+        metadata=_meta("1: send Content-Security-Policy, X-Content-Type-Options, "
+                       "Referrer-Policy and X-Frame-Options on every answer; 0: none of them "
+                       "(e.g. when a proxy sets them).", "--security-headers"),
+    )
+    content_security_policy: str = field(
+        default="",
+        metadata=_meta("Content-Security-Policy to send; empty: the dashboard's own (scripts, "
+                       "styles and data from this server only, map tiles from --map-tiles).",
+                       "--content-security-policy"),
+    )
+    frame_ancestors: str = field(
+        default="'none'",
+        metadata=_meta("Pages that may show Quartier in a frame (CSP frame-ancestors): "
+                       "'none', 'self' or origins separated by spaces.", "--frame-ancestors"),
+    )
+    referrer_policy: str = field(
+        default="strict-origin-when-cross-origin",
+        metadata=_meta("Referrer-Policy header.", "--referrer-policy"),
+    )
+    hsts_seconds: int = field(
+        default=0,
+        metadata=_meta("Behind HTTPS: send Strict-Transport-Security with this max-age in "
+                       "seconds; 0: not sent (plain HTTP).", "--hsts-seconds"),
+    )
+    retention_every: int = field(
+        default=3600,
+        metadata=_meta("Seconds between runs of the retention job, which deletes the "
+                       "Observations (and vehicle tracks) older than their Datastream's "
+                       "retention; 0: the job does not run.", "--retention-every"),
+    )
     archive_after_days: int = field(
         default=7,
         metadata=_meta(
@@ -237,17 +336,26 @@ class Settings:
         if self.default_top < 1 or self.max_top < self.default_top:
             raise SettingsError("default_top must be at least 1 and no larger than max_top")
         for name in ("max_import_bytes", "max_expand_depth", "max_filter_length",
-                     "exact_count_limit", "max_batch_requests", "max_expanded_entities"):
+                     "exact_count_limit", "max_batch_requests", "max_expanded_entities",
+                     "max_filter_nodes", "rate_burst_address", "rate_burst_key",
+                     "rate_burst_ingest"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name} must be at least 1")
+        for name in ("request_timeout", "rate_limit_address", "rate_limit_key",
+                     "rate_limit_ingest", "hsts_seconds", "retention_every"):
+            if getattr(self, name) < 0:
+                raise SettingsError(f"{name} must be 0 (off) or more")
+        for name in ("cors_credentials", "security_headers"):
+            if getattr(self, name) not in (0, 1):
+                raise SettingsError(f"{name} must be 0 or 1")
+        self._check_web_security()
         if self.archive_after_days < 0:
             raise SettingsError("archive_after_days must be 0 (off) or more")
         if self.database and not self.database.startswith(("postgresql://", "postgres://")):
-            raise SettingsError(
-                f"database must be a postgresql:// URL or empty for SQLite, not {self.database!r}"
-            )
+            # Not echoed: the URL may hold a password.
+            raise SettingsError("database must be a postgresql:// URL or empty for SQLite")
         if self.mqtt and not self.mqtt.startswith("mqtt://"):
-            raise SettingsError(f"mqtt must be a URL like mqtt://127.0.0.1:1883, not {self.mqtt!r}")
+            raise SettingsError("mqtt must be a URL like mqtt://127.0.0.1:1883")  # may hold a password
         if self.mqtt_prefix and (not self.mqtt_prefix.endswith("/")
                                  or any(c in self.mqtt_prefix for c in "#+$")):
             raise SettingsError(
@@ -283,6 +391,20 @@ class Settings:
                                 f"not {self.map_tiles!r}")
         if self.log_level not in ("debug", "info", "warning", "error"):
             raise SettingsError(f"log_level must be debug, info, warning or error, not {self.log_level!r}")
+
+    def _check_web_security(self) -> None:
+        origins = self.cors_origins.split()
+        for origin in origins:
+            if origin != "*" and (not origin.startswith(("http://", "https://"))
+                                  or origin.count("/") != 2):
+                raise SettingsError("cors_origins must be origins like https://app.example.de "
+                                    f"(no path) or *, not {origin!r}")
+        if self.cors_credentials and "*" in origins:
+            raise SettingsError("cors_credentials needs named origins, not *")
+        for name in ("content_security_policy", "frame_ancestors", "referrer_policy",
+                     "cors_methods", "cors_headers"):
+            if any(c in getattr(self, name) for c in "\r\n"):
+                raise SettingsError(f"{name} must be one line")
 
     @property
     def sqlite_path(self) -> Path:

@@ -19,7 +19,6 @@ import hashlib
 import hmac
 import re
 import secrets
-import urllib.parse
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -28,6 +27,7 @@ from quartier.lorawan.downlinks import parse_downlink
 from quartier.model.parse import known_members
 from quartier.model.values import JSON
 from quartier.mqtt.link import broker_address
+from quartier.redact import url_without_password
 from quartier.store import Store
 
 NETWORKS = ("tts", "chirpstack")
@@ -59,7 +59,7 @@ class Integration:
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "network": self.network}
         if self.mqtt_topic is not None:
-            out["mqtt"] = {"url": _without_password(self.mqtt_url), "topic": self.mqtt_topic}
+            out["mqtt"] = {"url": url_without_password(self.mqtt_url), "topic": self.mqtt_topic}
         if self.downlink is not None:
             out["downlink"] = {**self.downlink, "apiKeySet": self.downlink_key is not None}
         return out
@@ -73,17 +73,6 @@ class Integration:
 
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def _without_password(url: str | None) -> str | None:
-    """A broker URL fit for showing: the password replaced by ``***``."""
-    if url is None:
-        return None
-    parts = urllib.parse.urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urllib.parse.urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
 
 
 def parse_integration(body: Any) -> tuple[str, str, str | None, str | None]:

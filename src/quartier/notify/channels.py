@@ -27,6 +27,7 @@ from quartier.errors import BadRequest, Conflict, NotFound
 from quartier.model.geometry import geometry_of
 from quartier.model.parse import known_members
 from quartier.model.values import JSON, TIME
+from quartier.redact import url_without_password
 from quartier.settings import Settings
 from quartier.store import Store
 
@@ -118,7 +119,10 @@ class Channel:
         return None if raw is None else _interval(raw)
 
     def as_json(self) -> dict[str, Any]:
-        return {**self.config, "name": self.name, "type": self.kind}
+        shown = {**self.config, "name": self.name, "type": self.kind}
+        if "url" in shown:  # a webhook's URL may carry a password
+            shown["url"] = url_without_password(shown["url"])
+        return shown
 
 
 def parse_channel(body: Any, settings: Settings, name: str | None = None) -> dict[str, Any]:

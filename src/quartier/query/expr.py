@@ -28,6 +28,7 @@ ADDITIVE = ("add", "sub")
 MULTIPLICATIVE = ("mul", "div", "mod")
 _MAX_DEPTH = 64  # guards the parser's own recursion
 MAX_TREE_DEPTH = 24  # nesting the databases evaluate safely (SQLite's parser stack is small)
+DEFAULT_MAX_NODES = 500  # nodes of one expression (the setting max_filter_nodes)
 
 
 @dataclass(frozen=True)
@@ -342,47 +343,52 @@ def parse_wkt(text: str) -> BaseGeometry:
     return geom
 
 
-def parse_filter(text: str) -> Node:
+def parse_filter(text: str, max_nodes: int = DEFAULT_MAX_NODES) -> Node:
     parser = Parser(text, "$filter")
     if parser.at_end():
         raise parser.error("the filter is empty")
     node = parser.expression()
     if not parser.at_end():
         raise parser.error(f"unexpected {parser.token.text!r} after a complete expression")
-    check_depth(node, "$filter")
+    check_tree(node, "$filter", max_nodes)
     return node
 
 
-def check_depth(root: Node, option: str) -> None:
-    """400 when the tree nests deeper than :data:`MAX_TREE_DEPTH`; a chain of ``and`` (or
-    of ``or``) counts as one level, any other operator, call or ``not`` as one each."""
+def check_tree(root: Node, option: str, max_nodes: int = DEFAULT_MAX_NODES, used: int = 0) -> None:
+    """400 when the tree nests deeper than :data:`MAX_TREE_DEPTH` or holds more than
+    ``max_nodes`` nodes (what the database has to plan and evaluate per row); a chain of
+    ``and`` (or of ``or``) counts as one level, any other operator, call or ``not`` as one
+    each."""
     stack: list[tuple[Node, int]] = [(root, 1)]
+    seen = used
     while stack:
         node, depth = stack.pop()
+        seen += 1
+        if seen > max_nodes:
+            raise syntax_error(option, node.pos, f"the expression has more than {max_nodes} "
+                                                 "operators, functions, properties and literals; "
+                                                 "simplify it")
         if depth > MAX_TREE_DEPTH:
             raise syntax_error(option, node.pos, f"the expression nests more than {MAX_TREE_DEPTH} "
                                                  "levels deep here; simplify it")
-        if isinstance(node, Binary):
-            for child in (node.left, node.right):
-                chained = node.op in ("and", "or") and isinstance(child, Binary) and child.op == node.op
-                stack.append((child, depth if chained else depth + 1))
-        elif isinstance(node, Unary):
-            stack.append((node.operand, depth + 1))
-        elif isinstance(node, Call):
-            stack.extend((child, depth + 1) for child in node.args)
-        elif isinstance(node, ListOf):
-            stack.extend((child, depth + 1) for child in node.items)
+        for child in _children(node):
+            chained = (isinstance(node, Binary) and node.op in ("and", "or")
+                       and isinstance(child, Binary) and child.op == node.op)
+            stack.append((child, depth if chained else depth + 1))
 
 
-def parse_orderby(text: str) -> list[tuple[Node, bool]]:
-    """``expr [asc|desc], …`` as (expression, descending) pairs."""
+def parse_orderby(text: str, max_nodes: int = DEFAULT_MAX_NODES) -> list[tuple[Node, bool]]:
+    """``expr [asc|desc], …`` as (expression, descending) pairs; ``max_nodes`` bounds all
+    the terms together."""
     parser = Parser(text, "$orderby")
     items: list[tuple[Node, bool]] = []
+    used = 0  # nodes of the terms before
     while True:
         if parser.at_end() or parser.token.is_punct(","):
             raise parser.error("expected a property or expression to order by")
         node = parser.expression()
-        check_depth(node, "$orderby")
+        check_tree(node, "$orderby", max_nodes, used)
+        used += _size(node)
         descending = False
         if parser.token.is_name("asc", "desc"):
             descending = parser.advance().text.lower() == "desc"
@@ -390,3 +396,26 @@ def parse_orderby(text: str) -> list[tuple[Node, bool]]:
         if parser.at_end():
             return items
         parser.expect_punct(",")
+
+
+
+def _children(node: Node) -> tuple[Node, ...]:
+    if isinstance(node, Binary):
+        return (node.left, node.right)
+    if isinstance(node, Unary):
+        return (node.operand,)
+    if isinstance(node, Call):
+        return tuple(node.args)
+    if isinstance(node, ListOf):
+        return tuple(node.items)
+    return ()
+
+
+def _size(root: Node) -> int:
+    """How many nodes the tree holds (after :func:`check_tree` passed, so it is small)."""
+    count, stack = 0, [root]
+    while stack:
+        node = stack.pop()
+        count += 1
+        stack.extend(_children(node))
+    return count

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from quartier.errors import BadRequest
 from quartier.model.entities import ENTITY_TYPES, EntityType, Relation
-from quartier.query.expr import Node, parse_filter, parse_orderby
+from quartier.query.expr import DEFAULT_MAX_NODES, Node, parse_filter, parse_orderby
 
 _KNOWN = ("$filter", "$expand", "$select", "$orderby", "$top", "$skip", "$count", "$resultFormat")
 _IN_EXPAND = ("$filter", "$expand", "$select", "$orderby", "$top", "$skip", "$count")
@@ -26,6 +26,7 @@ class Limits:
     max_top: int
     max_expand_depth: int = 5
     max_filter_length: int = 8_000
+    max_filter_nodes: int = DEFAULT_MAX_NODES
 
 
 @dataclass
@@ -87,9 +88,11 @@ def build_options(seen: dict[str, str], etype: EntityType, limits: Limits, depth
             raise BadRequest(f"$count must be true or false, not {seen['$count']!r}")
         options.count = seen["$count"] == "true"
     if "$filter" in seen:
-        options.filter = parse_filter(_within("$filter", seen["$filter"], limits.max_filter_length))
+        options.filter = parse_filter(_within("$filter", seen["$filter"], limits.max_filter_length),
+                                      limits.max_filter_nodes)
     if "$orderby" in seen:
-        options.orderby = parse_orderby(_within("$orderby", seen["$orderby"], limits.max_filter_length))
+        options.orderby = parse_orderby(_within("$orderby", seen["$orderby"], limits.max_filter_length),
+                                        limits.max_filter_nodes)
     if "$select" in seen:
         options.select = _select(etype, seen["$select"])
     if "$expand" in seen:

@@ -12,7 +12,7 @@ def open_store(settings: Settings) -> Store:
         from quartier.store.postgres import PostgresStore
 
         url = settings.database.replace("postgres://", "postgresql://", 1)
-        return PostgresStore(url)
+        return PostgresStore(url, read_timeout=settings.request_timeout)
     from quartier.store.sqlite import SqliteStore
 
     return SqliteStore(settings.sqlite_path)

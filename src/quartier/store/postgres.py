@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from quartier.errors import BadRequest, SchemaVersionError, ServiceUnavailable
+from quartier.errors import BadRequest, RequestTimeout, SchemaVersionError, ServiceUnavailable
 from quartier.store.base import SignalReceiver, Store
 from quartier.store.dialect import PostgresDialect
 from quartier.store.migrate import migrate_postgres
@@ -96,6 +96,10 @@ def _values_checked() -> Iterator[None]:
     substring length, a geometry PostGIS refuses) is the client's 400, not a 500."""
     try:
         yield
+    except asyncpg.exceptions.QueryCanceledError:
+        # statement_timeout: the read took longer than the request time limit.
+        raise RequestTimeout("the database stopped this request: it took longer than the "
+                             "request time limit; ask for less") from None
     except asyncpg.exceptions.DataError as exc:
         raise BadRequest(f"the database cannot compute this request: {exc}") from None
     except asyncpg.exceptions.InternalServerError as exc:
@@ -141,9 +145,14 @@ class PostgresStore(Store):
 
     dialect = PostgresDialect()
 
-    def __init__(self, url: str, min_size: int = 2, max_size: int = 10) -> None:
+    def __init__(
+        self, url: str, min_size: int = 2, max_size: int = 10, read_timeout: int = 0
+    ) -> None:
+        """``read_timeout``: seconds any statement outside a write transaction may run
+        (PostgreSQL's ``statement_timeout`` on the pool's connections); 0: no limit."""
         super().__init__()
         self.url = url
+        self._read_timeout = read_timeout
         self._min_size = min_size
         self._max_size = max_size
         self._pool: asyncpg.Pool | None = None
@@ -165,9 +174,12 @@ class PostgresStore(Store):
             await migrate_postgres(conn)
         finally:
             await conn.close()
+        settings = dict(_SESSION_SETTINGS)
+        if self._read_timeout:
+            settings["statement_timeout"] = f"{self._read_timeout}s"
         self._pool = await asyncpg.create_pool(
             self.url, min_size=self._min_size, max_size=self._max_size, init=_init_connection,
-            reset=_keep_session, server_settings=_SESSION_SETTINGS,
+            reset=_keep_session, server_settings=settings,
         )
 
     async def close(self) -> None:
@@ -183,6 +195,10 @@ class PostgresStore(Store):
     async def transaction(self) -> AsyncIterator[PostgresConnection]:
         with self._unavailable_as_503():
             async with self._the_pool().acquire() as raw, raw.transaction():
+                if self._read_timeout:
+                    # Writes are never cut off: a write that took long is still written
+                    # whole or not at all, and acknowledged only after its commit.
+                    await raw.execute("SET LOCAL statement_timeout = 0")
                 yield PostgresConnection(raw, self.dialect)
 
     @asynccontextmanager

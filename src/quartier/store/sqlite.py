@@ -27,9 +27,12 @@ _READERS = 3
 class SqliteConnection:
     """A sqlite3 connection driven from asyncio through its own thread."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, interruptible: bool = False) -> None:
+        """``interruptible``: a statement whose caller is cancelled (the request time
+        limit) is interrupted, rather than left running in its thread; for readers."""
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
         self._path = path
+        self._interruptible = interruptible
         self.raw: sqlite3.Connection | None = None
 
     async def open(self) -> None:
@@ -48,7 +51,12 @@ class SqliteConnection:
         return conn
 
     async def _run(self, fn: Any, *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        except asyncio.CancelledError:
+            if self._interruptible and self.raw is not None:
+                self.raw.interrupt()  # the statement ends with "interrupted"; nobody waits
+            raise
 
     def _db(self) -> sqlite3.Connection:
         assert self.raw is not None, "connection is not open"
@@ -132,7 +140,7 @@ class SqliteStore(Store):
         await self._writer.open()
         await migrate_sqlite(self._writer)
         for _ in range(_READERS):
-            reader = SqliteConnection(self.path)
+            reader = SqliteConnection(self.path, interruptible=True)
             await reader.open()
             self._all_readers.append(reader)
             self._readers.put_nowait(reader)

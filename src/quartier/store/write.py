@@ -690,6 +690,12 @@ class BatchWriter:
             [*(p for _, _, p in columns), datastream_id],
         )
 
+    async def recompute_datastreams(self, ids: Sequence[int]) -> None:
+        """Compute the derived fields of these Datastreams again from their Observations
+        (after Observations were deleted outside a batch, e.g. by retention)."""
+        self._recompute.update(ids)
+        await self._recompute_datastreams()
+
     async def _recompute_datastreams(self) -> None:
         decode = self.dialect.decode
         for datastream_id in sorted(self._recompute):

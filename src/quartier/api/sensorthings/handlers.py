@@ -90,7 +90,7 @@ class SensorThingsApi:
         self.settings = settings
         self.limits = Limits(
             settings.default_top, settings.max_top, settings.max_expand_depth,
-            settings.max_filter_length,
+            settings.max_filter_length, settings.max_filter_nodes,
         )
 
     async def context(self, request: Request) -> Context:
