@@ -24,6 +24,7 @@ from quartier.api.fleet import FleetApi
 from quartier.api.imports import ImportApi
 from quartier.api.lighting import LightingApi
 from quartier.api.live import DashboardApi
+from quartier.api.openapi import OpenApiDocument
 from quartier.api.lorawan import LorawanApi
 from quartier.api.parking import ParkingApi
 from quartier.api.responses import error_response, json_response
@@ -138,6 +139,7 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
     channel_api, cap_api = ChannelApi(store, settings), CapApi(store, settings)
     basemap = BaseMapApi(store, settings)
     dashboard = DashboardApi(store, settings, feed)
+    description = OpenApiDocument(store)
     views: list[EnvironmentApi | ParkingApi | LightingApi | FleetApi] = [
         EnvironmentApi(store), ParkingApi(store), LightingApi(store), FleetApi(store)]
     routes += Dashboard(store).routes()
@@ -145,7 +147,7 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
         routes += lorawan.routes(prefix)
         routes += rules.routes(prefix)
         routes += channel_api.routes(prefix) + cap_api.routes(prefix)
-        routes += basemap.routes(prefix)
+        routes += basemap.routes(prefix) + description.routes(prefix)
         routes += dashboard.routes(prefix)
         routes += [route for view in views for route in view.routes(prefix)]
         routes += [
