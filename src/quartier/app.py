@@ -24,8 +24,8 @@ from quartier.api.fleet import FleetApi
 from quartier.api.imports import ImportApi
 from quartier.api.lighting import LightingApi
 from quartier.api.live import DashboardApi
-from quartier.api.openapi import OpenApiDocument
 from quartier.api.lorawan import LorawanApi
+from quartier.api.openapi import OpenApiDocument
 from quartier.api.parking import ParkingApi
 from quartier.api.responses import error_response, json_response
 from quartier.api.rules import RulesApi

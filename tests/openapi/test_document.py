@@ -41,7 +41,7 @@ def test_every_platform_route_is_described(tmp_path: Path) -> None:
     for route in app.routes:
         if not isinstance(route, Route) or not route.path.startswith("/api/") or route.path == "/api/live":
             continue
-        path = route.path.replace(":int}", "}")
+        path = route.path.replace(":id}", "}")
         for method in (route.methods or set()) - {"HEAD"}:
             if method.lower() not in paths.get(path, {}):
                 missing.append(f"{method} {path}")

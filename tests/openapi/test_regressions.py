@@ -1,0 +1,14 @@
+"""Server errors and description mismatches that schemathesis found, each kept as a test."""
+
+from __future__ import annotations
+
+from starlette.testclient import TestClient
+
+
+def test_an_id_too_large_for_the_database_is_not_found(client: TestClient) -> None:
+    """Was a 500: the id reached the database, which cannot bind a number past 64 bits."""
+    for path in ("/api/things/1577707241788747022336/track", "/api/alerts/99999999999999999999",
+                 "/api/datastreams/99999999999999999999/series"):
+        response = client.get(path)
+        assert response.status_code == 404, (path, response.text)
+        assert response.json()["code"] == "not_found"
