@@ -133,7 +133,8 @@ def _ops() -> list[Op]:
         Op("delete", "/api/lorawan/integrations/{name}", "drop an integration", "lorawan", gone),
         Op("post", "/api/lorawan/{name}/uplink",
            "the network server's webhook: a The Things Stack v3 or ChirpStack v4 event", "lorawan",
-           {"200": answer(_OBJECT, "stored"), "202": answer(_OBJECT, "accepted, nothing to store")},
+           {"201": answer(_OBJECT, "stored"), "200": answer(_OBJECT, "a duplicate, stored before"),
+            "202": answer(_OBJECT, "not an uplink; nothing to store")},
            (*BODY_ERRORS, 401, 422), parameters=(query("event", _TEXT, "ChirpStack: up, join, …"),),
            body=free_body),
         # dead letters
