@@ -1,4 +1,4 @@
-"""Server errors and description mismatches that schemathesis found, each kept as a test."""
+"""Server errors that schemathesis and the fuzz tests found, each kept as a test."""
 
 from __future__ import annotations
 
@@ -12,3 +12,13 @@ def test_an_id_too_large_for_the_database_is_not_found(client: TestClient) -> No
         response = client.get(path)
         assert response.status_code == 404, (path, response.text)
         assert response.json()["code"] == "not_found"
+
+
+def test_a_geojson_type_that_is_not_a_string_is_a_bad_request(client: TestClient) -> None:
+    """Was a 500: an array or object as the GeoJSON "type" was looked up in a set."""
+    for kind in (["Point"], {"a": 1}):
+        response = client.post("/v1.1/FeaturesOfInterest", json={
+            "name": "f", "description": "f", "encodingType": "application/geo+json",
+            "feature": {"type": kind, "coordinates": [1, 2]}})
+        assert response.status_code == 400, response.text
+        assert "GeoJSON type" in response.json()["message"]
