@@ -27,6 +27,7 @@ from quartier.api.lighting import LightingApi
 from quartier.api.lighting_control import LightingControlApi
 from quartier.api.live import DashboardApi
 from quartier.api.lorawan import LorawanApi
+from quartier.api.openapi import OpenApiDocument
 from quartier.api.parking import ParkingApi
 from quartier.api.responses import error_response, json_response
 from quartier.api.retention import RetentionApi
@@ -166,6 +167,7 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
     basemap = BaseMapApi(store, settings)
     retention = RetentionApi(store, settings)
     dashboard = DashboardApi(store, settings, feed)
+    description = OpenApiDocument(store)
     views: list[EnvironmentApi | ParkingApi | LightingApi | FleetApi | LightingControlApi] = [
         EnvironmentApi(store), ParkingApi(store), LightingApi(store), FleetApi(store),
         LightingControlApi(api)]
@@ -174,7 +176,7 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
         routes += lorawan.routes(prefix)
         routes += rules.routes(prefix)
         routes += channel_api.routes(prefix) + cap_api.routes(prefix)
-        routes += basemap.routes(prefix)
+        routes += basemap.routes(prefix) + description.routes(prefix)
         routes += retention.routes(prefix)
         routes += dashboard.routes(prefix)
         routes += [route for view in views for route in view.routes(prefix)]

@@ -47,8 +47,8 @@ class ChannelApi:
             Route(base + "/{name}", self.delete, methods=["DELETE"]),
             Route(base + "/{name}/secret", self.secret, methods=["POST"]),
             Route(base + "/{name}/deliveries", self.deliveries, methods=["GET"]),
-            Route(base + "/{name}/deliveries/{id:int}", self.delivery, methods=["GET"]),
-            Route(base + "/{name}/deliveries/{id:int}/retry", self.retry, methods=["POST"]),
+            Route(base + "/{name}/deliveries/{id:id}", self.delivery, methods=["GET"]),
+            Route(base + "/{name}/deliveries/{id:id}/retry", self.retry, methods=["POST"]),
         ]
 
     async def _json(self, request: Request) -> Any:

@@ -36,7 +36,7 @@ class FleetApi:
 
     def routes(self, prefix: str) -> list[Route]:
         return [Route(prefix + "/api/fleet/day", self.day, methods=["GET"]),
-                Route(prefix + "/api/things/{id:int}/track", self.track, methods=["GET"])]
+                Route(prefix + "/api/things/{id:id}/track", self.track, methods=["GET"])]
 
     async def day(self, request: Request) -> Response:
         tenant_id = await request_tenant(self.store, request)

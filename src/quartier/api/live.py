@@ -55,7 +55,7 @@ class DashboardApi:
     def routes(self, prefix: str) -> list[Route]:
         return [
             Route(prefix + "/api/dashboard", self.config, methods=["GET"]),
-            Route(prefix + "/api/datastreams/{id:int}/series", self.datastream_series, methods=["GET"]),
+            Route(prefix + "/api/datastreams/{id:id}/series", self.datastream_series, methods=["GET"]),
             Route(prefix + "/api/live", self.live, methods=["GET"]),
         ]
 

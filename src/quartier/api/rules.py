@@ -61,10 +61,10 @@ class RulesApi:
             Route(prefix + "/api/rules/{name}", self.change, methods=["PATCH"]),
             Route(prefix + "/api/rules/{name}", self.delete, methods=["DELETE"]),
             Route(prefix + "/api/alerts", self.alert_listing, methods=["GET"]),
-            Route(prefix + "/api/alerts/{id:int}", self.alert, methods=["GET"]),
-            Route(prefix + "/api/alerts/{id:int}/acknowledge", self.acknowledge, methods=["POST"]),
-            Route(prefix + "/api/alerts/{id:int}/resolve", self.resolve, methods=["POST"]),
-            Route(prefix + "/api/alerts/{id:int}/comments", self.comment, methods=["POST"]),
+            Route(prefix + "/api/alerts/{id:id}", self.alert, methods=["GET"]),
+            Route(prefix + "/api/alerts/{id:id}/acknowledge", self.acknowledge, methods=["POST"]),
+            Route(prefix + "/api/alerts/{id:id}/resolve", self.resolve, methods=["POST"]),
+            Route(prefix + "/api/alerts/{id:id}/comments", self.comment, methods=["POST"]),
         ]
 
     async def _tenant(self, request: Request) -> int:

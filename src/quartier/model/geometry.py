@@ -28,7 +28,7 @@ def geometry_of(value: Any, what: str) -> BaseGeometry:
     kind = value.get("type")
     if kind == "Feature":
         return geometry_of(value.get("geometry"), f"{what}.geometry")
-    if kind not in _GEOMETRY_TYPES:
+    if not isinstance(kind, str) or kind not in _GEOMETRY_TYPES:
         raise BadRequest(
             f"{what} has GeoJSON type {kind!r}; expected one of "
             + ", ".join(sorted(_GEOMETRY_TYPES | {"Feature"}))

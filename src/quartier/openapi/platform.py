@@ -1,0 +1,229 @@
+"""The platform APIs under ``/api/``: rules and alerts, notification channels, LoRaWAN
+(device profiles, devices, integrations, the uplink webhook), dead letters, CSV imports,
+the base map, the dashboard and use-case views, and the CAP warning feed.
+
+Each operation is one row: method, path, summary, parameters, body, success answer and the
+error statuses it may give. Bodies are described as far as they are fixed; the rule, channel
+and profile languages have their own documentation, so their schemas stay open objects.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from quartier.openapi.operations import (
+    BODY_ERRORS,
+    LOCATION,
+    answer,
+    errors,
+    json_body,
+    operation,
+    path_param,
+    query,
+)
+from quartier.openapi.schemas import Schema
+
+_OBJECT: Schema = {"type": "object"}
+_TEXT: Schema = {"type": "string"}
+_WHOLE: Schema = {"type": "integer", "minimum": 0, "maximum": 999_999_999}
+
+
+def _listing(*required: str) -> Schema:
+    return {"type": "object", "required": ["value", *required],
+            "properties": {"value": {"type": "array", "items": _OBJECT}}}
+
+
+def _named(*required: str) -> Schema:
+    return {"type": "object", "required": ["name", *required],
+            "properties": {"name": _TEXT}}
+
+
+_PAGE = [query("limit", _WHOLE), query("offset", _WHOLE)]
+_PERSON = {"type": "object", "additionalProperties": False,
+           "properties": {"by": {"type": ["string", "null"]}, "comment": {"type": ["string", "null"]}}}
+_RULE = {"type": "object", "required": ["name", "enabled", "revision"],
+         "properties": {"id": {"type": "integer"}, "name": _TEXT, "enabled": {"type": "boolean"},
+                        "revision": {"type": "integer"}}}
+_ALERT = {"type": "object", "required": ["id"], "properties": {"id": {"type": "integer"}}}
+_DAY = [query("date", _TEXT, "local day, YYYY-MM-DD (default today)"),
+        query("tz", _TEXT, "IANA time zone (default UTC)")]
+_TIME_RANGE = [query("from", _TEXT, "ISO 8601 instant"), query("to", _TEXT, "ISO 8601 instant")]
+
+
+class Op(NamedTuple):
+    method: str
+    path: str
+    summary: str
+    tag: str
+    ok: dict[str, Any]
+    errors: tuple[int, ...] = (400, 404)
+    parameters: tuple[dict[str, Any], ...] = ()
+    body: dict[str, Any] | None = None
+
+
+def _ops() -> list[Op]:
+    gone = {"204": answer(None, "deleted")}
+    ok = {"200": answer(_OBJECT)}
+    free_body = json_body(_OBJECT)
+    writes = (*BODY_ERRORS, 409, 422)
+    return [
+        # rules and alerts
+        Op("post", "/api/rules", "create a rule", "rules", {"201": answer(_RULE, headers=LOCATION)},
+           writes, body=free_body),
+        Op("get", "/api/rules", "every rule", "rules", {"200": answer(_listing())}),
+        Op("post", "/api/rules/templates/flood-warning", "the flood-warning rules for gauges", "rules",
+           {"201": answer(_listing())}, writes, body=free_body),
+        Op("get", "/api/rules/{name}", "one rule", "rules", {"200": answer(_RULE)}),
+        Op("put", "/api/rules/{name}", "replace a rule", "rules", {"200": answer(_RULE)}, writes,
+           body=free_body),
+        Op("patch", "/api/rules/{name}", "change members of a rule", "rules", {"200": answer(_RULE)},
+           writes, body=free_body),
+        Op("delete", "/api/rules/{name}", "drop a rule", "rules", gone),
+        Op("get", "/api/alerts", "alerts, newest first", "alerts",
+           {"200": answer(_listing("total"))}, parameters=(
+               query("status", _TEXT, "comma-separated: open, acknowledged, resolved"),
+               query("severity", _TEXT, "comma-separated CAP severities"),
+               query("since", _TEXT), query("until", _TEXT),
+               query("area", _TEXT, "WKT POLYGON or MULTIPOLYGON"), *_PAGE)),
+        Op("get", "/api/alerts/{id}", "one alert with its history", "alerts", {"200": answer(_ALERT)}),
+        Op("post", "/api/alerts/{id}/acknowledge", "acknowledge an alert", "alerts",
+           {"200": answer(_ALERT)}, writes, body=json_body(_PERSON)),
+        Op("post", "/api/alerts/{id}/resolve", "resolve an alert", "alerts",
+           {"200": answer(_ALERT)}, writes, body=json_body(_PERSON)),
+        Op("post", "/api/alerts/{id}/comments", "comment on an alert", "alerts",
+           {"201": answer(_OBJECT)}, writes, body=json_body(_PERSON)),
+        # notification channels
+        Op("post", "/api/channels", "create a channel", "channels",
+           {"201": answer(_named("type"), headers=LOCATION)}, writes, body=free_body),
+        Op("get", "/api/channels", "every channel", "channels", {"200": answer(_listing())}),
+        Op("get", "/api/channels/{name}", "one channel", "channels", {"200": answer(_named("type"))}),
+        Op("put", "/api/channels/{name}", "replace a channel", "channels",
+           {"200": answer(_named("type"))}, writes, body=free_body),
+        Op("patch", "/api/channels/{name}", "change members of a channel", "channels",
+           {"200": answer(_named("type"))}, writes, body=free_body),
+        Op("delete", "/api/channels/{name}", "remove a channel and its deliveries", "channels", gone),
+        Op("post", "/api/channels/{name}/secret", "a webhook channel's new secret", "channels",
+           {"200": answer({"type": "object", "required": ["secret"]})}, (400, 404, 409)),
+        Op("get", "/api/channels/{name}/deliveries", "a channel's deliveries", "channels",
+           {"200": answer(_listing("count"))},
+           parameters=(query("status", {"type": "string", "enum": ["pending", "delivered", "failed"]}),
+                       *_PAGE)),
+        Op("get", "/api/channels/{name}/deliveries/{id}", "one delivery", "channels", ok),
+        Op("post", "/api/channels/{name}/deliveries/{id}/retry", "try a failed delivery again",
+           "channels", ok, (400, 404, 409)),
+        # LoRaWAN
+        Op("post", "/api/device-profiles", "create a device profile", "lorawan",
+           {"201": answer(_named(), headers=LOCATION)}, writes, body=free_body),
+        Op("get", "/api/device-profiles", "every device profile", "lorawan", {"200": answer(_listing())}),
+        Op("get", "/api/device-profiles/{name}", "one device profile", "lorawan", {"200": answer(_named())}),
+        Op("delete", "/api/device-profiles/{name}", "drop a profile no device uses", "lorawan", gone,
+           (400, 404, 409)),
+        Op("post", "/api/devices", "register devices: an object, an array, or CSV", "lorawan",
+           {"201": answer(_OBJECT, headers=LOCATION)}, writes, body=_devices_body()),
+        Op("get", "/api/devices", "registered devices", "lorawan", {"200": answer(_listing("total"))},
+           parameters=(*_PAGE, query("q", _TEXT, "part of a name or DevEUI"))),
+        Op("get", "/api/devices/{eui}", "one device", "lorawan", ok),
+        Op("delete", "/api/devices/{eui}", "forget a device", "lorawan", gone),
+        Op("post", "/api/lorawan/integrations", "create an integration; the answer shows its secret once",
+           "lorawan", {"201": answer(_named("network", "secret"), headers=LOCATION)}, writes,
+           body=free_body),
+        Op("get", "/api/lorawan/integrations", "every integration", "lorawan", {"200": answer(_listing())}),
+        Op("get", "/api/lorawan/integrations/{name}", "one integration", "lorawan",
+           {"200": answer(_named("network"))}),
+        Op("delete", "/api/lorawan/integrations/{name}", "drop an integration", "lorawan", gone),
+        Op("post", "/api/lorawan/{name}/uplink",
+           "the network server's webhook: a The Things Stack v3 or ChirpStack v4 event", "lorawan",
+           {"201": answer(_OBJECT, "stored"), "200": answer(_OBJECT, "a duplicate, stored before"),
+            "202": answer(_OBJECT, "not an uplink; nothing to store")},
+           (*BODY_ERRORS, 401, 422), parameters=(query("event", _TEXT, "ChirpStack: up, join, …"),),
+           body=free_body),
+        # dead letters
+        Op("get", "/api/dead-letters", "dead letters, oldest first", "dead letters",
+           {"200": answer(_listing("total"))}, parameters=tuple(_PAGE)),
+        Op("get", "/api/dead-letters/{id}", "one dead letter", "dead letters", ok),
+        Op("delete", "/api/dead-letters/{id}", "drop a dead letter", "dead letters", gone),
+        Op("post", "/api/dead-letters/{id}/retry", "store a dead letter again", "dead letters",
+           {"200": answer({"type": "object", "required": ["stored"]})}, (400, 404, 409, 422)),
+        # imports
+        Op("post", "/api/imports/csv", "import a historic series from CSV", "imports",
+           {"201": answer(_OBJECT)}, (*BODY_ERRORS, 422), parameters=(
+               query("datastream", _WHOLE), query("timeColumn", _TEXT), query("valueColumn", _TEXT),
+               query("delimiter", _TEXT), query("timeFormat", _TEXT), query("timezone", _TEXT),
+               query("skipBadRows", {"type": "string", "enum": ["true", "false"]})),
+           body={"required": True, "content": {"text/csv": {"schema": _TEXT}}}),
+        # base map
+        Op("get", "/api/basemap", "every base-map layer", "basemap",
+           {"200": answer({"type": "object", "required": ["layers"]})}),
+        Op("get", "/api/basemap/{layer}", "one layer", "basemap", {"200": answer(_OBJECT)}),
+        Op("put", "/api/basemap/{layer}", "store or replace a layer (a GeoJSON FeatureCollection)",
+           "basemap", {"200": answer(_OBJECT), "201": answer(_OBJECT)}, writes, body=free_body),
+        Op("delete", "/api/basemap/{layer}", "drop a layer", "basemap", gone),
+        # the dashboard and the use-case views
+        Op("get", "/api/dashboard", "the dashboard's settings", "dashboard", ok),
+        Op("get", "/api/datastreams/{id}/series", "a Datastream's values for a chart", "dashboard", ok,
+           parameters=(*_TIME_RANGE, query("points", _WHOLE))),
+        Op("get", "/api/environment/air", "air-quality stations now", "dashboard", ok,
+           parameters=(query("at", _TEXT),)),
+        Op("get", "/api/environment/day", "hourly air quality and counts of a day", "dashboard", ok,
+           parameters=tuple(_DAY)),
+        Op("get", "/api/parking/lots", "every parking lot now", "dashboard", ok),
+        Op("get", "/api/parking/day", "occupancy through a day", "dashboard", ok,
+           parameters=(*_DAY, query("step", _WHOLE, "seconds"))),
+        Op("get", "/api/lighting/lamps", "every street lamp and circuit now", "dashboard", ok),
+        Op("get", "/api/lighting/energy", "energy per circuit by day or month", "dashboard",
+           {"200": _json_or_csv()}, parameters=(
+               query("by", {"type": "string", "enum": ["day", "month"]}),
+               query("from", _TEXT), query("to", _TEXT), query("tz", _TEXT),
+               query("format", {"type": "string", "enum": ["json", "csv"]}))),
+        Op("get", "/api/fleet/day", "every vehicle and its day", "dashboard", ok, parameters=tuple(_DAY)),
+        Op("get", "/api/things/{id}/track", "where a Thing was", "dashboard", ok,
+           parameters=tuple(_TIME_RANGE)),
+        # the public warning feed
+        Op("get", "/api/cap", "the CAP 1.2 warnings as an Atom feed", "cap",
+           {"200": _atom_or_json()}, parameters=(query("channel", _TEXT),
+                                                 query("format", {"type": "string", "enum": ["json"]}))),
+        Op("get", "/api/cap.json", "the CAP warnings as JSON", "cap", {"200": answer(_listing())},
+           parameters=(query("channel", _TEXT),)),
+        Op("get", "/api/cap/{ref}", "one CAP message: {id}.xml or {id}.json", "cap",
+           {"200": _cap_message()}, parameters=(query("format", {"type": "string", "enum": ["json"]}),)),
+    ]
+
+
+def _devices_body() -> dict[str, Any]:
+    body = json_body({"anyOf": [_OBJECT, {"type": "array", "items": _OBJECT}]})
+    body["content"]["text/csv"] = {"schema": _TEXT}
+    return body
+
+
+def _json_or_csv() -> dict[str, Any]:
+    out = answer(_OBJECT)
+    out["content"]["text/csv"] = {"schema": _TEXT}
+    return out
+
+
+def _atom_or_json() -> dict[str, Any]:
+    out = answer(_listing(), media="application/atom+xml")
+    out["content"] = {"application/atom+xml": {"schema": _TEXT},
+                      "application/json": {"schema": _listing()}}
+    return out
+
+
+def _cap_message() -> dict[str, Any]:
+    return {"description": "the message", "content": {
+        "application/cap+xml": {"schema": _TEXT}, "application/json": {"schema": _OBJECT}}}
+
+
+_INTEGER_PARAMS = {"id"}
+
+
+def platform_paths() -> dict[str, Any]:
+    """Every platform path, each with its operations."""
+    paths: dict[str, Any] = {}
+    for op in _ops():
+        names = [part[1:-1] for part in op.path.split("/") if part.startswith("{")]
+        params = [path_param(n, {"type": "integer", "minimum": 0} if n in _INTEGER_PARAMS else None)
+                  for n in names]
+        item = paths.setdefault(op.path, {"parameters": params} if params else {})
+        item[op.method] = operation(op.summary, op.tag, {**op.ok, **errors(*op.errors)},
+                                    parameters=list(op.parameters), body=op.body)
+    return paths
