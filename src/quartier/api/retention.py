@@ -33,9 +33,9 @@ class RetentionApi:
         self.settings = settings
 
     def routes(self, prefix: str) -> list[Route]:
-        routes = [Route(prefix + "/api/datastreams/{id:int}/retention", self.one, methods=["GET"])]
+        routes = [Route(prefix + "/api/datastreams/{id:id}/retention", self.one, methods=["GET"])]
         for owner, path in _PATHS.items():
-            routes.append(Route(f"{prefix}/api/{path}/{{id:int}}/retention", self._put(owner),
+            routes.append(Route(f"{prefix}/api/{path}/{{id:id}}/retention", self._put(owner),
                                 methods=["PUT"]))
         return routes
 

@@ -47,6 +47,8 @@ _RULE = {"type": "object", "required": ["name", "enabled", "revision"],
 _ALERT = {"type": "object", "required": ["id"], "properties": {"id": {"type": "integer"}}}
 _DAY = [query("date", _TEXT, "local day, YYYY-MM-DD (default today)"),
         query("tz", _TEXT, "IANA time zone (default UTC)")]
+_RETENTION = {"type": "object", "required": ["days"], "additionalProperties": False,
+              "properties": {"days": {"type": ["integer", "null"], "minimum": 1}}}
 _TIME_RANGE = [query("from", _TEXT, "ISO 8601 instant"), query("to", _TEXT, "ISO 8601 instant")]
 
 
@@ -178,6 +180,22 @@ def _ops() -> list[Op]:
         Op("get", "/api/fleet/day", "every vehicle and its day", "dashboard", ok, parameters=tuple(_DAY)),
         Op("get", "/api/things/{id}/track", "where a Thing was", "dashboard", ok,
            parameters=tuple(_TIME_RANGE)),
+        # retention of Observations
+        Op("get", "/api/datastreams/{id}/retention", "how many days a Datastream's Observations are kept",
+           "retention", ok),
+        *(Op("put", f"/api/{path}/{{id}}/retention", f"keep the Observations of {what} so many days",
+             "retention", ok, writes, body=json_body(_RETENTION))
+          for path, what in (("datastreams", "a Datastream"), ("things", "a Thing's Datastreams"),
+                             ("observed-properties", "every Datastream of an ObservedProperty"))),
+        # street-light control (Tasks)
+        Op("post", "/api/lighting/commands", "switch or dim one lamp, a circuit, a district or a group",
+           "lighting", {"201": answer(_OBJECT)}, writes, body=free_body),
+        Op("post", "/api/lighting/groups", "save a group of lamps", "lighting",
+           {"201": answer(_named())}, writes, body=free_body),
+        Op("get", "/api/lighting/groups", "every saved group of lamps", "lighting",
+           {"200": answer(_listing())}),
+        Op("get", "/api/lighting/groups/{name}", "one saved group", "lighting", {"200": answer(_named())}),
+        Op("delete", "/api/lighting/groups/{name}", "drop a saved group", "lighting", gone),
         # the public warning feed
         Op("get", "/api/cap", "the CAP 1.2 warnings as an Atom feed", "cap",
            {"200": _atom_or_json()}, parameters=(query("channel", _TEXT),
