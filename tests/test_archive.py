@@ -24,10 +24,10 @@ from typing import Any
 import asyncpg
 import httpx2
 import pytest
-from starlette.testclient import TestClient
 
 from conftest import (
     Api,
+    TestClient,
     backend_settings,
     create_tenant,
     datastream_body,

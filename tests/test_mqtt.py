@@ -35,11 +35,11 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
-from starlette.testclient import TestClient
 
 from conftest import (
     POINT,
     Api,
+    TestClient,
     backend_settings,
     create_tenant,
     datastream_body,

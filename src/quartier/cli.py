@@ -64,6 +64,55 @@ def tenant_list(**options: Any) -> None:
         click.echo(name)
 
 
+@main.group()
+def key() -> None:
+    """Manage API keys: each belongs to a tenant and has a role (viewer, operator, editor,
+    admin). The first admin key of a new install is made here."""
+
+
+@key.command("create")
+@click.option("--tenant", "tenant_name", default="default", show_default=True)
+@click.option("--role", required=True, type=click.Choice(["viewer", "operator", "editor", "admin"]))
+@click.option("--name", "key_name", required=True, help="What the key is for, e.g. who holds it.")
+@click.option("--expires", default=None, help="An ISO 8601 duration (P90D) or time; default: never.")
+@click.option("--scope", "scopes", multiple=True,
+              help="An API area the key may use (repeatable); default: all.")
+@_setting_options
+def key_create(tenant_name: str, role: str, key_name: str, expires: str | None,
+               scopes: tuple[str, ...], **options: Any) -> None:
+    """Make an API key and print it once; only its hash is kept."""
+    from quartier.auth.cli import create_key
+
+    settings = _settings(options)
+    made = _with_store(settings, lambda store: create_key(store, tenant_name, role, key_name,
+                                                          expires, scopes))
+    click.echo(made)
+
+
+@key.command("list")
+@click.option("--tenant", "tenant_name", default="default", show_default=True)
+@_setting_options
+def key_list(tenant_name: str, **options: Any) -> None:
+    """List a tenant's keys (never the keys themselves)."""
+    from quartier.auth.cli import list_keys
+
+    settings = _settings(options)
+    for line in _with_store(settings, lambda store: list_keys(store, tenant_name)):
+        click.echo(line)
+
+
+@key.command("revoke")
+@click.argument("key_id", type=int)
+@click.option("--tenant", "tenant_name", default="default", show_default=True)
+@_setting_options
+def key_revoke(key_id: int, tenant_name: str, **options: Any) -> None:
+    """Revoke the key KEY_ID (as `quartier key list` shows it) at once."""
+    from quartier.auth.cli import revoke_key
+
+    settings = _settings(options)
+    click.echo(_with_store(settings, lambda store: revoke_key(store, tenant_name, key_id)))
+
+
 @main.command("archive")
 @click.option("--keep-days", type=int, default=None,
               help="Archive what is older than this many days (default: archive_after_days).")

@@ -19,6 +19,10 @@ class QuartierError(Exception):
     def body(self) -> dict[str, Any]:
         return {"code": self.code, "message": self.message, **self.details}
 
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the error's response carries besides its body."""
+        return {}
+
 
 class BadRequest(QuartierError):
     status = 400
@@ -37,6 +41,27 @@ class MethodNotAllowed(QuartierError):
     def __init__(self, message: str, allowed: list[str], **details: Any) -> None:
         super().__init__(message, allowed=allowed, **details)
         self.allowed = allowed
+
+    def headers(self) -> dict[str, str]:
+        return {"Allow": ", ".join(self.allowed)}
+
+
+class Unauthorized(QuartierError):
+    """No valid credentials: the key is missing where one is needed, unknown, expired or
+    revoked. The message never repeats the key."""
+
+    status = 401
+    code = "unauthorized"
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Bearer realm="quartier"'}
+
+
+class Forbidden(QuartierError):
+    """The principal is known, but its role or scopes do not allow the request."""
+
+    status = 403
+    code = "forbidden"
 
 
 class Conflict(QuartierError):

@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
-from quartier.errors import MethodNotAllowed, QuartierError
+from quartier.errors import QuartierError
 
 
 def json_response(content: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -17,5 +17,4 @@ def json_response(content: Any, status: int = 200, headers: dict[str, str] | Non
 
 
 def error_response(error: QuartierError) -> Response:
-    headers = {"Allow": ", ".join(error.allowed)} if isinstance(error, MethodNotAllowed) else None
-    return json_response(error.body(), error.status, headers)
+    return json_response(error.body(), error.status, error.headers() or None)
