@@ -157,6 +157,27 @@ def sse_events(response: Any) -> Iterator[dict[str, Any]]:
             event["data"] = orjson.loads(line[6:])
 
 
+def admin_key(app: Any, tenant: str = "default", role: str = "admin") -> str:
+    """A new key of ``role`` for an app built with :func:`build_app`, made through a store
+    of its own (for servers that run in another thread or process)."""
+    from quartier.auth.keys import KeyBook, KeyRequest
+    from quartier.auth.roles import Role
+    from quartier.store import open_store
+
+    async def run() -> str:
+        store = open_store(app.state.settings)
+        await store.open()
+        try:
+            tenant_id = await store.tenant_id(tenant)
+            assert tenant_id is not None
+            key, _ = await KeyBook(store).create(tenant_id, KeyRequest("tests", Role.parse(role)), "tests")
+            return key
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
 @contextmanager
 def serving(app: Any) -> Iterator[str]:
     """``app`` served by uvicorn on 127.0.0.1 (port chosen by the OS) in a background

@@ -336,9 +336,12 @@ def demo(town_file: str | None, days: float, speed: float, start: str | None, ke
               help="Publish the MQTT devices' messages to this broker (the target's); without "
                    "it they use HTTP.")
 @click.option("--mqtt-prefix", default="", help="The target's topic prefix (its --mqtt-prefix).")
+@click.option("--api-key", envvar="QUARTIER_API_KEY", default="",
+              help="An editor or admin key of the tenant, which the simulator needs to create "
+                   "the town (quartier key create) [env: QUARTIER_API_KEY].")
 def simulate(target: str, tenant: str, town_file: str | None, days: float, speed: float,
              start: str | None, scale: int, fast: bool, duration: str | None,
-             mqtt_url: str | None, mqtt_prefix: str) -> None:
+             mqtt_url: str | None, mqtt_prefix: str, api_key: str) -> None:
     """Drive a running Quartier (SQLite or PostgreSQL) with the demo town, or many copies
     of it: creates what is missing through the API, then sends through the real roads in."""
     from quartier.demo.run import run_simulation
@@ -352,7 +355,8 @@ def simulate(target: str, tenant: str, town_file: str | None, days: float, speed
             raise click.BadParameter(str(exc), param_hint="--duration") from None
     logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _run_async(run_simulation(target, tenant, _town(town_file), _anchor(start), scale, days,
-                              None if fast else speed, seconds, mqtt_url, mqtt_prefix, click.echo))
+                              None if fast else speed, seconds, mqtt_url, mqtt_prefix, click.echo,
+                              api_key))
 
 
 def _town(path: str | None) -> Any:

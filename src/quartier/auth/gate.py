@@ -10,6 +10,7 @@ an audit trail, in context variables for the layers below.
 
 from __future__ import annotations
 
+import base64
 import logging
 import uuid
 from typing import Any
@@ -28,7 +29,9 @@ _WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
 
 def credentials(headers: list[tuple[bytes, bytes]]) -> str | None:
-    """The API key a request presents, if any."""
+    """The API key a request presents, if any: ``X-API-Key``, ``Authorization: Bearer``,
+    or ``Authorization: Basic`` with the key as the password (the user name is ignored),
+    for clients that know only Basic auth, such as frost-sta-client."""
     for name, value in headers:
         if name == b"x-api-key":
             return value.decode("latin-1").strip()
@@ -36,7 +39,17 @@ def credentials(headers: list[tuple[bytes, bytes]]) -> str | None:
             scheme, _, token = value.decode("latin-1").partition(" ")
             if scheme.lower() == "bearer" and token.strip():
                 return token.strip()
+            if scheme.lower() == "basic" and token.strip():
+                return _basic_password(token.strip())
     return None
+
+
+def _basic_password(token: str) -> str:
+    try:
+        decoded = base64.b64decode(token, validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return ""  # not a key: refused as malformed
+    return decoded.partition(":")[2]
 
 
 class AccessGate:
