@@ -26,15 +26,16 @@ class Scope:
     etype: EntityType
     conditions: list[Condition] = field(default_factory=list)
 
-    def effective(self) -> list[Condition]:
-        """The conditions, and what the current reader may not see (:mod:`visibility`)."""
-        hidden = visibility.condition(self.etype)
+    def effective(self, parent_key: str = "") -> list[Condition]:
+        """The conditions, and what the current reader may not see (:mod:`visibility`);
+        ``parent_key``: the column that ties the rows to a parent the reader could see."""
+        hidden = visibility.condition(self.etype, parent_key=parent_key)
         return self.conditions if hidden is None else [*self.conditions, (hidden, ())]
 
-    def where(self, tenant_id: int) -> tuple[str, list[Any]]:
+    def where(self, tenant_id: int, parent_key: str = "") -> tuple[str, list[Any]]:
         parts = ["t.tenant_id = ?"]
         params: list[Any] = [tenant_id]
-        for sql, values in self.effective():
+        for sql, values in self.effective(parent_key):
             parts.append(sql)
             params.extend(values)
         return " AND ".join(parts), params
@@ -149,7 +150,7 @@ def _gate(
     column = "id" if first is None or first.is_id else first.column
     blocks_params: list[Any] = []
     blocks_where: str | None = None
-    conditions = scope.effective()
+    conditions = scope.effective(parent_key.partition(" = ")[0])
     if all(sql in _BLOCK_LEVEL for sql, _ in conditions) and parent_key in (
         "", "t.datastream_id = p.pid"
     ):
@@ -247,7 +248,7 @@ async def fetch_related(
     way each parent's page comes from the index, not from all of its rows.
     """
     layout = _layout(scope.etype)
-    where, where_params = scope.where(tenant_id)
+    where, where_params = scope.where(tenant_id, related.key)
     order_params: list[Any] = []
     order_sql = _order_by(order, order_params)
     head = f"SELECT {layout.returning_aliased}"
@@ -278,7 +279,7 @@ async def fetch_related(
 async def count_related(
     conn: Connection, tenant_id: int, scope: Scope, related: Related, parent_ids: Sequence[int]
 ) -> dict[int, int]:
-    where, params = scope.where(tenant_id)
+    where, params = scope.where(tenant_id, related.key)
     marks = ", ".join("?" * len(parent_ids))
     rows = await conn.fetch(
         f"SELECT {related.key}, count(*) FROM {scope.etype.rows} t{related.join} "
