@@ -46,9 +46,12 @@ class Town:
     provisioned: Provisioned
     key: str  # an admin key: the dashboard's pages get it as ?key=…
 
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
     def api(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = httpx.request(method, f"{self.base}{path}", timeout=60,
-                                 headers={"Authorization": f"Bearer {self.key}"}, **kwargs)
+        response = httpx.request(method, f"{self.base}{path}", timeout=60, headers=self.auth, **kwargs)
         assert response.status_code < 300, response.text
         return response.json() if response.content else None
 
@@ -379,7 +382,7 @@ def test_the_fleet_view_follows_vehicles_live(town: Town, page: Any) -> None:
     playwright_api.expect(row.locator("td").nth(1)).to_contain_text("driving")
     before = marker.evaluate("el => el.style.transform")
     lon, lat = town.sim.town.to_lonlat(*vehicle.xy)
-    created = httpx.post(f"{town.base}/v1.1/Locations", timeout=60, json={
+    created = httpx.post(f"{town.base}/v1.1/Locations", timeout=60, headers=town.auth, json={
         "name": "fix", "description": "GPS", "encodingType": "application/geo+json",
         "location": {"type": "Point", "coordinates": [lon + 0.004, lat + 0.003]}})
     assert created.status_code == 201, created.text
@@ -468,7 +471,7 @@ def test_a_rule_is_created_in_administration_and_a_bad_one_is_explained(town: To
     # A rule the server refuses: its message, tied to the field, and nothing created.
     bad = {"name": "test-kaputt", "target": {"observedProperty": {"name": "NO2"}},
            "condition": {"type": "sometimes"}}
-    refused = httpx.post(f"{town.base}/api/rules", json=bad, timeout=60)
+    refused = httpx.post(f"{town.base}/api/rules", json=bad, timeout=60, headers=town.auth)
     assert refused.status_code == 400
     box.fill(json.dumps(bad))
     page.get_by_role("button", name="Create rule").click()

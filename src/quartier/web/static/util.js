@@ -38,12 +38,13 @@ export function setApiKey(key) {
 export async function getJson(path, options = {}) {
   const key = apiKey();
   const response = await fetch(path.startsWith("http") ? path : BASE + path, {
+    ...options,
     headers: {
       Accept: "application/json",
       ...(options.body ? { "Content-Type": "application/json" } : {}),
+      ...(options.headers || {}),
       ...(key ? { Authorization: `Bearer ${key}` } : {}),
     },
-    ...options,
   });
   const body = response.status === 204 ? null : await response.json().catch(() => null);
   if (!response.ok) throw new ApiError(body?.message || `${response.status} ${response.statusText}`, body, response.status);
