@@ -14,11 +14,12 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 import orjson
 import pytest
-from starlette.testclient import TestClient
+from starlette.testclient import TestClient as AnonymousClient
 
 from quartier.app import build_app
 from quartier.settings import Settings
@@ -31,7 +32,8 @@ BACKENDS = ["sqlite", "postgresql", "archived"]
 _ARCHIVED_URLS: set[str] = set()
 _TABLES = (
     "lighting_groups, task_outcomes, task_deliveries, tasks, tasking_capabilities, actuators, "
-    "basemap_layers, notification_cursor, notification_channels, alert_events, alerts, rule_states, rules, "
+    "audit_log, api_keys, basemap_layers, notification_cursor, notification_channels, alert_events, "
+    "alerts, rule_states, rules, "
     "uplinks_seen, devices, device_profiles, lorawan_integrations, "
     "observations, observation_blocks, dead_letters, datastreams, historical_locations_locations, "
     "historical_locations, things_locations, things, locations, features, sensors, observed_properties"
@@ -156,6 +158,27 @@ def sse_events(response: Any) -> Iterator[dict[str, Any]]:
             event["data"] = orjson.loads(line[6:])
 
 
+def admin_key(app: Any, tenant: str = "default", role: str = "admin") -> str:
+    """A new key of ``role`` for an app built with :func:`build_app`, made through a store
+    of its own (for servers that run in another thread or process)."""
+    from quartier.auth.keys import KeyBook, KeyRequest
+    from quartier.auth.roles import Role
+    from quartier.store import open_store
+
+    async def run() -> str:
+        store = open_store(app.state.settings)
+        await store.open()
+        try:
+            tenant_id = await store.tenant_id(tenant)
+            assert tenant_id is not None
+            key, _ = await KeyBook(store).create(tenant_id, KeyRequest("tests", Role.parse(role)), "tests")
+            return key
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
 @contextmanager
 def serving(app: Any) -> Iterator[str]:
     """``app`` served by uvicorn on 127.0.0.1 (port chosen by the OS) in a background
@@ -183,6 +206,62 @@ def serving(app: Any) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=20)
         assert not thread.is_alive(), "uvicorn did not shut down within 20 s"
+
+
+def issue_key(app: Any, portal: Any, role: str = "admin", tenant: str = "default",
+              name: str = "tests", **wanted: Any) -> str:
+    """A new API key of ``role`` in the running ``app`` (``portal``: its TestClient's)."""
+    from quartier.auth.keys import KeyRequest
+    from quartier.auth.roles import Role
+
+    inner = getattr(app, "app", app)  # through _ArchiveAfterWrites
+
+    async def make() -> str:
+        store = inner.state.store
+        tenant_id = await store.tenant_id(tenant)
+        assert tenant_id is not None, f"no tenant {tenant}"
+        key, _ = await inner.state.keys.create(tenant_id, KeyRequest(name, Role.parse(role), **wanted),
+                                               "tests")
+        return str(key)
+
+    return str(portal.call(make))
+
+
+class TestClient(AnonymousClient):
+    """A TestClient that sends an admin key with every request, as the tests did before
+    there were keys: one of the tenant the request's path names (``/t/{tenant}/…``, else
+    the default tenant). ``role`` picks another role; a request that brings its own
+    ``Authorization`` or ``X-API-Key`` header keeps it."""
+
+    __test__ = False
+
+    def __init__(self, app: Any, *args: Any, role: str = "admin", **kwargs: Any) -> None:
+        super().__init__(app, *args, **kwargs)
+        self.role = role
+        self._keys: dict[str, str] = {}
+
+    @property
+    def key(self) -> str:
+        """The key this client sends to the default tenant."""
+        return self._key_of("default") or ""
+
+    def _key_of(self, tenant: str) -> str | None:
+        if tenant not in self._keys:
+            try:
+                self._keys[tenant] = issue_key(self.app, self.portal, self.role, tenant)
+            except AssertionError:  # no such tenant (yet): the request goes without a key
+                return None
+        return self._keys[tenant]
+
+    def request(self, method: str, url: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        headers = {k.lower(): v for k, v in dict(kwargs.get("headers") or {}).items()}
+        if "authorization" not in headers and "x-api-key" not in headers:
+            path = urlsplit(str(url)).path
+            tenant = path.split("/")[2] if path.startswith("/t/") and path.count("/") >= 2 else "default"
+            key = self._key_of(tenant) if self.portal is not None else None
+            if key is not None:
+                kwargs["headers"] = {**dict(kwargs.get("headers") or {}), "Authorization": f"Bearer {key}"}
+        return super().request(method, url, *args, **kwargs)
 
 
 @pytest.fixture

@@ -24,10 +24,10 @@ from typing import Any
 import asyncpg
 import httpx2
 import pytest
-from starlette.testclient import TestClient
 
 from conftest import (
     Api,
+    TestClient,
     backend_settings,
     create_tenant,
     datastream_body,
@@ -885,6 +885,12 @@ def test_concurrent_patches_of_one_archived_block(pg_settings: Settings, pg_api:
         async with app.router.lifespan_context(app), httpx2.AsyncClient(
             transport=httpx2.ASGITransport(app=app), base_url="http://testserver"
         ) as client:
+            from quartier.auth.keys import KeyRequest
+            from quartier.auth.roles import Role
+
+            key, _ = await app.state.keys.create(1, KeyRequest("t", Role.EDITOR), "tests")
+            client.headers["Authorization"] = f"Bearer {key}"
+
             async def patch(obs: int, result: int, delay: float) -> None:
                 await asyncio.sleep(delay)
                 response = await client.patch(f"/v1.1/Observations({obs})", json={"result": result})

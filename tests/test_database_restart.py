@@ -14,9 +14,8 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from starlette.testclient import TestClient
 
-from conftest import Api, full_thing_body, truncate_tables
+from conftest import Api, TestClient, full_thing_body, truncate_tables
 from quartier.app import build_app
 from quartier.settings import Settings
 

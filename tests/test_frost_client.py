@@ -15,8 +15,9 @@ from datetime import UTC, datetime, timedelta
 import frost_sta_client as fsc
 import pytest
 import requests
+from frost_sta_client.service.auth_handler import AuthHandler
 
-from conftest import serving
+from conftest import admin_key, serving
 from quartier.app import build_app
 from quartier.settings import Settings
 
@@ -39,17 +40,21 @@ START = datetime(2024, 5, 1, 6, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def server_url(settings: Settings) -> Iterator[str]:
-    """The app served by uvicorn on 127.0.0.1 (port chosen by the OS); its root URL."""
-    with serving(build_app(settings)) as base:
+def server_url(settings: Settings) -> Iterator[tuple[str, str]]:
+    """The app served by uvicorn on 127.0.0.1 (port chosen by the OS); its root URL and
+    an editor's key."""
+    app = build_app(settings)
+    with serving(app) as base:
         answer = requests.get(f"{base}/v1.1", timeout=5)
         assert answer.status_code == 200, answer.text
-        yield f"{base}/v1.1"
+        yield f"{base}/v1.1", admin_key(app, role="editor")
 
 
 @pytest.fixture
-def service(server_url: str) -> fsc.SensorThingsService:
-    return fsc.SensorThingsService(server_url)
+def service(server_url: tuple[str, str]) -> fsc.SensorThingsService:
+    # The client knows Basic auth only: the key goes as the password.
+    url, key = server_url
+    return fsc.SensorThingsService(url, auth_handler=AuthHandler("quartier", key))
 
 
 @contextmanager
@@ -137,7 +142,7 @@ def when(value: str | None) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def test_deep_insert_then_find(server_url: str, service: fsc.SensorThingsService) -> None:
+def test_deep_insert_then_find(server_url: tuple[str, str], service: fsc.SensorThingsService) -> None:
     thing = create_gauge(service)
     # The client reads the new id from the Location header, between '(' and ')'.
     assert isinstance(thing.id, int)
@@ -145,7 +150,7 @@ def test_deep_insert_then_find(server_url: str, service: fsc.SensorThingsService
     with explained():
         found = service.things().find(thing.id)
     assert found.id == thing.id
-    assert found.self_link == f"{server_url}/Things({thing.id})"
+    assert found.self_link == f"{server_url[0]}/Things({thing.id})"
     assert found.name == "Pegel Mühlbach"
     assert found.description == "water level gauge"
     assert found.properties == {"district": "Nord", "operator": "Tiefbauamt"}

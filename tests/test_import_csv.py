@@ -14,9 +14,8 @@ from typing import Any
 
 import asyncpg
 import pytest
-from starlette.testclient import TestClient
 
-from conftest import Api, backend_settings, create_tenant, full_thing_body, make_app
+from conftest import Api, TestClient, backend_settings, create_tenant, full_thing_body, make_app
 from quartier.settings import Settings
 
 IMPORT = "/api/imports/csv"

@@ -35,11 +35,11 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
-from starlette.testclient import TestClient
 
 from conftest import (
     POINT,
     Api,
+    TestClient,
     backend_settings,
     create_tenant,
     datastream_body,
@@ -48,7 +48,7 @@ from conftest import (
     skip_or_fail,
 )
 from quartier.settings import Settings
-from test_server_process import serving
+from test_server_process import auth, serving
 
 HOST = "127.0.0.1"
 SHARED_PORT = 1883
@@ -819,12 +819,12 @@ def test_several_workers_announce_and_store_each_message_once(
                "--mqtt-client-id", settings.mqtt_client_id]
     with serving(settings, *options) as (url, process), MqttClient(filters=[topic]) as sensor:
         platform_subscribed(prefix)
-        created = httpx.post(f"{url}/Things", json=full_thing_body(), timeout=10)
+        created = httpx.post(f"{url}/Things", json=full_thing_body(), timeout=10, headers=auth(url))
         assert created.status_code == 201, created.text
         ds = httpx.get(f"{created.headers['location']}/Datastreams").json()["value"][0]["@iot.id"]
 
         def post(i: int) -> int:
-            with httpx.Client(timeout=30) as http:  # a new connection may reach either worker
+            with httpx.Client(timeout=30, headers=auth(url)) as http:  # either worker
                 response = http.post(f"{url}/Datastreams({ds})/Observations", json={"result": i})
                 assert response.status_code == 201, response.text
                 return int(response.json()["@iot.id"])
@@ -1045,7 +1045,7 @@ def test_every_worker_publishes_on_the_select_topics(
         with MqttClient(port, [topic]) as subscriber:
 
             def post(i: int) -> int:
-                with httpx.Client(timeout=30) as http:  # a new connection may reach either worker
+                with httpx.Client(timeout=30, headers=auth(url)) as http:  # either worker
                     response = http.post(f"{url}/Things", json={"name": f"Ding {i}", "description": "x"})
                     assert response.status_code == 201, response.text
                     return int(response.json()["@iot.id"])

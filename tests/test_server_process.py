@@ -36,7 +36,10 @@ def _command(settings: Settings, port: int, *extra: str) -> list[str]:
 
 @contextmanager
 def serving(settings: Settings, *extra: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``quartier serve`` in a process of its own; its SensorThings URL, and an editor key
+    made first with ``quartier key create`` (as a new install does) in :data:`KEYS`."""
     port = _free_port()
+    key = _bootstrap_key(settings)
     process = subprocess.Popen(_command(settings, port, *extra), stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}/v1.1"
@@ -54,8 +57,10 @@ def serving(settings: Settings, *extra: str) -> Iterator[tuple[str, subprocess.P
             if time.monotonic() > deadline:
                 pytest.fail("quartier serve did not answer within 30 s")
             time.sleep(0.1)
+        KEYS[url] = key
         yield url, process
     finally:
+        KEYS.pop(url, None)
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
             try:
@@ -67,8 +72,25 @@ def serving(settings: Settings, *extra: str) -> Iterator[tuple[str, subprocess.P
             process.stdout.close()
 
 
+KEYS: dict[str, str] = {}
+
+
+def auth(url: str) -> dict[str, str]:
+    """The headers that carry the key of the server at ``url``."""
+    return {"Authorization": f"Bearer {KEYS[url]}"}
+
+
+def _bootstrap_key(settings: Settings) -> str:
+    cmd = [sys.executable, "-m", "quartier", "key", "create", "--role", "editor", "--name", "tests",
+           "--data-dir", str(settings.data_dir)]
+    if settings.database:
+        cmd += ["--database", settings.database]
+    made = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=60)
+    return made.stdout.split()[0]
+
+
 def _datastream(url: str) -> int:
-    created = httpx.post(f"{url}/Things", json=full_thing_body(), timeout=10)
+    created = httpx.post(f"{url}/Things", json=full_thing_body(), timeout=10, headers=auth(url))
     assert created.status_code == 201, created.text
     return int(httpx.get(f"{created.headers['location']}/Datastreams").json()["value"][0]["@iot.id"])
 
@@ -76,7 +98,8 @@ def _datastream(url: str) -> int:
 def test_acknowledged_observation_survives_a_killed_server(settings: Settings) -> None:
     with serving(settings) as (url, process):
         ds = _datastream(url)
-        posted = httpx.post(f"{url}/Datastreams({ds})/Observations", json={"result": 17.5})
+        posted = httpx.post(f"{url}/Datastreams({ds})/Observations", json={"result": 17.5},
+                            headers=auth(url))
         assert posted.status_code == 201
         os.killpg(process.pid, signal.SIGKILL)  # no clean shutdown
         process.wait()
@@ -90,7 +113,7 @@ def test_two_workers_share_one_truth(settings: Settings) -> None:
         ds = _datastream(url)
 
         def post(i: int) -> int:
-            with httpx.Client(timeout=30) as client:  # a new connection may reach either worker
+            with httpx.Client(timeout=30, headers=auth(url)) as client:  # either worker
                 response = client.post(f"{url}/Datastreams({ds})/Observations", json={
                     "result": i, "phenomenonTime": f"2026-11-22T{i // 60:02d}:{i % 60:02d}:00Z",
                 })

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
-from starlette.testclient import TestClient
 
-from conftest import Api, create_tenant, full_thing_body
+from conftest import Api, TestClient, create_tenant, full_thing_body
 from quartier.cli import main
 from quartier.errors import BadRequest, Conflict
 from quartier.settings import Settings

@@ -10,12 +10,14 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from quartier import guard
 from quartier.api import convertors
+from quartier.api.audit import AuditApi
 from quartier.api.basemap import BaseMapApi
 from quartier.api.cap import CapApi
 from quartier.api.channels import ChannelApi
@@ -23,6 +25,7 @@ from quartier.api.dead_letters import DeadLetterApi
 from quartier.api.environment import EnvironmentApi
 from quartier.api.fleet import FleetApi
 from quartier.api.imports import ImportApi
+from quartier.api.keys import KeyApi
 from quartier.api.lighting import LightingApi
 from quartier.api.lighting_control import LightingControlApi
 from quartier.api.live import DashboardApi
@@ -33,6 +36,9 @@ from quartier.api.responses import error_response, json_response
 from quartier.api.retention import RetentionApi
 from quartier.api.rules import RulesApi
 from quartier.api.sensorthings.handlers import SensorThingsApi
+from quartier.api.visibility import VisibilityApi
+from quartier.auth.gate import AccessGate
+from quartier.auth.keys import KeyBook
 from quartier.background import cancel_all
 from quartier.errors import QuartierError
 from quartier.live import LiveFeed
@@ -166,6 +172,8 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
     channel_api, cap_api = ChannelApi(store, settings), CapApi(store, settings)
     basemap = BaseMapApi(store, settings)
     retention = RetentionApi(store, settings)
+    keys = KeyBook(store)
+    access_apis = (KeyApi(store, settings, keys), AuditApi(store), VisibilityApi(store, settings))
     dashboard = DashboardApi(store, settings, feed)
     description = OpenApiDocument(store)
     views: list[EnvironmentApi | ParkingApi | LightingApi | FleetApi | LightingControlApi] = [
@@ -178,6 +186,7 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
         routes += channel_api.routes(prefix) + cap_api.routes(prefix)
         routes += basemap.routes(prefix) + description.routes(prefix)
         routes += retention.routes(prefix)
+        routes += [route for part in access_apis for route in part.routes(prefix)]
         routes += dashboard.routes(prefix)
         routes += [route for view in views for route in view.routes(prefix)]
         routes += [
@@ -189,7 +198,7 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=guard.middleware(settings),
+        middleware=[*guard.middleware(settings), Middleware(AccessGate, store=store, keys=keys)],
         exception_handlers={
             QuartierError: _quartier_error,
             HTTPException: _http_error,
@@ -197,6 +206,7 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
         },
     )
     app.state.store = store
+    app.state.keys = keys
     app.state.settings = settings
     return app
 

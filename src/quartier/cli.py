@@ -64,6 +64,55 @@ def tenant_list(**options: Any) -> None:
         click.echo(name)
 
 
+@main.group()
+def key() -> None:
+    """Manage API keys: each belongs to a tenant and has a role (viewer, operator, editor,
+    admin). The first admin key of a new install is made here."""
+
+
+@key.command("create")
+@click.option("--tenant", "tenant_name", default="default", show_default=True)
+@click.option("--role", required=True, type=click.Choice(["viewer", "operator", "editor", "admin"]))
+@click.option("--name", "key_name", required=True, help="What the key is for, e.g. who holds it.")
+@click.option("--expires", default=None, help="An ISO 8601 duration (P90D) or time; default: never.")
+@click.option("--scope", "scopes", multiple=True,
+              help="An API area the key may use (repeatable); default: all.")
+@_setting_options
+def key_create(tenant_name: str, role: str, key_name: str, expires: str | None,
+               scopes: tuple[str, ...], **options: Any) -> None:
+    """Make an API key and print it once; only its hash is kept."""
+    from quartier.auth.cli import create_key
+
+    settings = _settings(options)
+    made = _with_store(settings, lambda store: create_key(store, tenant_name, role, key_name,
+                                                          expires, scopes))
+    click.echo(made)
+
+
+@key.command("list")
+@click.option("--tenant", "tenant_name", default="default", show_default=True)
+@_setting_options
+def key_list(tenant_name: str, **options: Any) -> None:
+    """List a tenant's keys (never the keys themselves)."""
+    from quartier.auth.cli import list_keys
+
+    settings = _settings(options)
+    for line in _with_store(settings, lambda store: list_keys(store, tenant_name)):
+        click.echo(line)
+
+
+@key.command("revoke")
+@click.argument("key_id", type=int)
+@click.option("--tenant", "tenant_name", default="default", show_default=True)
+@_setting_options
+def key_revoke(key_id: int, tenant_name: str, **options: Any) -> None:
+    """Revoke the key KEY_ID (as `quartier key list` shows it) at once."""
+    from quartier.auth.cli import revoke_key
+
+    settings = _settings(options)
+    click.echo(_with_store(settings, lambda store: revoke_key(store, tenant_name, key_id)))
+
+
 @main.command("archive")
 @click.option("--keep-days", type=int, default=None,
               help="Archive what is older than this many days (default: archive_after_days).")
@@ -287,9 +336,12 @@ def demo(town_file: str | None, days: float, speed: float, start: str | None, ke
               help="Publish the MQTT devices' messages to this broker (the target's); without "
                    "it they use HTTP.")
 @click.option("--mqtt-prefix", default="", help="The target's topic prefix (its --mqtt-prefix).")
+@click.option("--api-key", envvar="QUARTIER_API_KEY", default="",
+              help="An editor or admin key of the tenant, which the simulator needs to create "
+                   "the town (quartier key create) [env: QUARTIER_API_KEY].")
 def simulate(target: str, tenant: str, town_file: str | None, days: float, speed: float,
              start: str | None, scale: int, fast: bool, duration: str | None,
-             mqtt_url: str | None, mqtt_prefix: str) -> None:
+             mqtt_url: str | None, mqtt_prefix: str, api_key: str) -> None:
     """Drive a running Quartier (SQLite or PostgreSQL) with the demo town, or many copies
     of it: creates what is missing through the API, then sends through the real roads in."""
     from quartier.demo.run import run_simulation
@@ -303,7 +355,8 @@ def simulate(target: str, tenant: str, town_file: str | None, days: float, speed
             raise click.BadParameter(str(exc), param_hint="--duration") from None
     logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _run_async(run_simulation(target, tenant, _town(town_file), _anchor(start), scale, days,
-                              None if fast else speed, seconds, mqtt_url, mqtt_prefix, click.echo))
+                              None if fast else speed, seconds, mqtt_url, mqtt_prefix, click.echo,
+                              api_key))
 
 
 def _town(path: str | None) -> Any:

@@ -46,6 +46,24 @@ class MethodNotAllowed(QuartierError):
         return {"Allow": ", ".join(self.allowed)}
 
 
+class Unauthorized(QuartierError):
+    """No valid credentials: the key is missing where one is needed, unknown, expired or
+    revoked. The message never repeats the key."""
+
+    status = 401
+    code = "unauthorized"
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Bearer realm="quartier"'}
+
+
+class Forbidden(QuartierError):
+    """The principal is known, but its role or scopes do not allow the request."""
+
+    status = 403
+    code = "forbidden"
+
+
 class Conflict(QuartierError):
     status = 409
     code = "conflict"

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 import httpx2 as httpx
 import pytest
 
-from conftest import serving
+from conftest import admin_key, serving
 from quartier.app import build_app
 from quartier.demo.build import SimTown, build_town
 from quartier.demo.provision import Provisioned
@@ -44,9 +44,14 @@ class Town:
     base: str
     sim: SimTown
     provisioned: Provisioned
+    key: str  # an admin key: the dashboard's pages get it as ?key=…
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
 
     def api(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = httpx.request(method, f"{self.base}{path}", timeout=60, **kwargs)
+        response = httpx.request(method, f"{self.base}{path}", timeout=60, headers=self.auth, **kwargs)
         assert response.status_code < 300, response.text
         return response.json() if response.content else None
 
@@ -56,15 +61,17 @@ def town(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Town]:
     settings = Settings.validated({"data_dir": tmp_path_factory.mktemp("dashboard")})
     # The town as it is now, with a day of history: what an operator would see.
     sim = build_town(load_town(), time.time())
-    with serving(build_app(settings)) as base:
+    app = build_app(settings)
+    with serving(app) as base:
+        key = admin_key(app)
 
         async def fill() -> Provisioned:
-            async with Simulation(sim, base) as simulation:
+            async with Simulation(sim, base, api_key=key) as simulation:
                 provisioned = await simulation.setup()
                 await simulation.backfill(1)
                 return provisioned
 
-        yield Town(base, sim, asyncio.run(fill()))
+        yield Town(base, sim, asyncio.run(fill()), key)
 
 
 @pytest.fixture(scope="module")
@@ -78,9 +85,11 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
+def page(browser: Any, town: Town) -> Iterator[Any]:
     context = browser.new_context(locale="en-GB", viewport={"width": 1280, "height": 860},
                                   timezone_id="Europe/Berlin")
+    # An operator who has entered the admin key in the header's field.
+    context.add_init_script(f"sessionStorage.setItem('quartier.apiKey', {town.key!r})")
     page = context.new_page()
     page.set_default_timeout(WAIT_MS)
     errors: list[str] = []
@@ -377,7 +386,7 @@ def test_the_fleet_view_follows_vehicles_live(town: Town, page: Any) -> None:
     playwright_api.expect(row.locator("td").nth(1)).to_contain_text("driving")
     before = marker.evaluate("el => el.style.transform")
     lon, lat = town.sim.town.to_lonlat(*vehicle.xy)
-    created = httpx.post(f"{town.base}/v1.1/Locations", timeout=60, json={
+    created = httpx.post(f"{town.base}/v1.1/Locations", timeout=60, headers=town.auth, json={
         "name": "fix", "description": "GPS", "encodingType": "application/geo+json",
         "location": {"type": "Point", "coordinates": [lon + 0.004, lat + 0.003]}})
     assert created.status_code == 201, created.text
@@ -466,7 +475,7 @@ def test_a_rule_is_created_in_administration_and_a_bad_one_is_explained(town: To
     # A rule the server refuses: its message, tied to the field, and nothing created.
     bad = {"name": "test-kaputt", "target": {"observedProperty": {"name": "NO2"}},
            "condition": {"type": "sometimes"}}
-    refused = httpx.post(f"{town.base}/api/rules", json=bad, timeout=60)
+    refused = httpx.post(f"{town.base}/api/rules", json=bad, timeout=60, headers=town.auth)
     assert refused.status_code == 400
     box.fill(json.dumps(bad))
     page.get_by_role("button", name="Create rule").click()

@@ -7,9 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from starlette.testclient import TestClient
 
-from conftest import Api, create_tenant, full_thing_body
+from conftest import Api, TestClient, create_tenant, full_thing_body
 from quartier.live import LiveFeed, Message
 from quartier.model.changes import ChangeEvent
 from quartier.settings import Settings

@@ -4,9 +4,8 @@ and counts."""
 from __future__ import annotations
 
 import pytest
-from starlette.testclient import TestClient
 
-from conftest import Api
+from conftest import Api, TestClient
 from usecase_fixtures import datastream, observe, thing
 
 EEA = "http://dd.eionet.europa.eu/vocabulary/aq/pollutant/"

@@ -8,9 +8,8 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from starlette.testclient import TestClient
 
-from conftest import Api
+from conftest import Api, TestClient
 from usecase_fixtures import device, iso, write
 
 BERLIN = ZoneInfo("Europe/Berlin")

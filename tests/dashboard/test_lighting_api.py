@@ -10,9 +10,8 @@ from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
 import pytest
-from starlette.testclient import TestClient
 
-from conftest import Api
+from conftest import Api, TestClient
 from usecase_fixtures import BERLIN, device, write
 
 

@@ -17,7 +17,7 @@ import httpx2 as httpx
 import orjson
 import pytest
 
-from conftest import backend_settings, full_thing_body, serving, sse_events
+from conftest import admin_key, backend_settings, full_thing_body, serving, sse_events
 from quartier.app import build_app
 from quartier.relay import PAYLOAD_MAX, _pieces
 from quartier.settings import Settings
@@ -29,10 +29,11 @@ def _worker(settings: Settings) -> Settings:
 
 
 @pytest.fixture
-def two_workers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
+def two_workers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str, str]]:
     settings = _worker(backend_settings(request, "postgresql", tmp_path))
-    with serving(build_app(settings)) as first, serving(build_app(settings)) as second:
-        yield first, second
+    app = build_app(settings)
+    with serving(app) as first, serving(build_app(settings)) as second:
+        yield first, second, admin_key(app)
 
 
 def _until(events: Iterator[dict[str, Any]], done: Any) -> list[dict[str, Any]]:
@@ -44,9 +45,10 @@ def _until(events: Iterator[dict[str, Any]], done: Any) -> list[dict[str, Any]]:
     raise AssertionError(f"the stream ended early: {seen}")
 
 
-def test_a_page_hears_what_another_worker_committed(two_workers: tuple[str, str]) -> None:
+def test_a_page_hears_what_another_worker_committed(two_workers: tuple[str, str, str]) -> None:
+    auth = {"Authorization": f"Bearer {two_workers[2]}"}
     with httpx.Client(base_url=two_workers[0], timeout=20) as listening, \
-            httpx.Client(base_url=two_workers[1], timeout=20) as writing:
+            httpx.Client(base_url=two_workers[1], timeout=20, headers=auth) as writing:
         _listen_while_another_writes(listening, writing)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import httpx2 as httpx
 import pytest
 
-from conftest import full_thing_body, serving, sse_events
+from conftest import admin_key, full_thing_body, serving, sse_events
 from quartier.app import build_app
 from quartier.settings import Settings
 
@@ -26,13 +26,15 @@ def _until(events: Iterator[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def base(tmp_path: Path) -> Iterator[str]:
-    with serving(build_app(Settings.validated({"data_dir": tmp_path}))) as url:
-        yield url
+def base(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    app = build_app(Settings.validated({"data_dir": tmp_path}))
+    with serving(app) as url:
+        yield url, admin_key(app)
 
 
-def test_values_and_alerts_are_pushed_and_a_reconnect_catches_up(base: str) -> None:
-    client = httpx.Client(base_url=base, timeout=20)
+def test_values_and_alerts_are_pushed_and_a_reconnect_catches_up(base: tuple[str, str]) -> None:
+    url, key = base
+    client = httpx.Client(base_url=url, timeout=20, headers={"Authorization": f"Bearer {key}"})
     response = client.post("/v1.1/Things", json=full_thing_body())
     thing = int(response.headers["location"].rsplit("(", 1)[1].rstrip(")"))
     datastream = client.get(f"/v1.1/Things({thing})/Datastreams").json()["value"][0]["@iot.id"]

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from starlette.testclient import TestClient
 
-from conftest import Api
+from conftest import Api, TestClient
 from usecase_fixtures import datastream, observe, thing
 
 BAY = "https://quartier.example/def/bay-occupied"

@@ -15,7 +15,7 @@ import httpx2 as httpx
 import pytest
 from click.testing import CliRunner
 
-from conftest import serving
+from conftest import admin_key, serving
 from quartier.app import build_app
 from quartier.cli import main
 from quartier.demo.town import TownError, default_town_file, load_town
@@ -50,8 +50,11 @@ def test_quartier_demo_serves_the_town_and_prints_where(tmp_path: Path) -> None:
         assert "backfilled 1 days" in text
         urls = re.findall(r"http://127\.0\.0\.1:\d+/\S+", text)
         assert len(urls) >= 5
-        for url in urls:
-            answer = httpx.get(url, timeout=30)
+        found = re.search(r"admin key \(shown only now\): (qk_\S+)", text)
+        assert found, text
+        key = found.group(1)
+        for url in urls:  # as a visitor with the printed key
+            answer = httpx.get(url, timeout=30, headers={"Authorization": f"Bearer {key}"})
             assert answer.status_code == 200, (url, answer.text)
         things = httpx.get(f"http://127.0.0.1:{port}/v1.1/Things",
                            params={"$count": "true", "$top": "0"}, timeout=30).json()
@@ -79,9 +82,10 @@ def _observations(port: int) -> int:
 
 def test_simulate_drives_a_running_quartier_with_copies_of_the_town(tmp_path: Path) -> None:
     settings = Settings.validated({"data_dir": tmp_path})
-    with serving(build_app(settings)) as base:
+    app = build_app(settings)
+    with serving(app) as base:
         args = ["simulate", "--target", base, "--scale", "2", "--fast", "--duration", "1h",
-                "--start", "2026-12-01T11:00:00Z"]
+                "--start", "2026-12-01T11:00:00Z", "--api-key", admin_key(app, role="editor")]
         result = CliRunner().invoke(main, args)
         assert result.exit_code == 0, result.output
         assert "1108 devices (1108 created now)" in result.output

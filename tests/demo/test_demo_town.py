@@ -23,7 +23,7 @@ import httpx2 as httpx
 import pytest
 from shapely.geometry import LineString, MultiLineString, Point
 
-from conftest import BACKENDS, backend_settings, serving, skip_or_fail
+from conftest import BACKENDS, admin_key, backend_settings, serving, skip_or_fail
 from quartier.app import build_app
 from quartier.demo.build import SimTown, build_town
 from quartier.demo.channels import Channels
@@ -43,9 +43,11 @@ class TownRun:
     sim: SimTown
     channels: Channels
     mqtt: bool
+    key: str
 
     def get(self, path: str, **params: Any) -> Any:
-        response = httpx.get(f"{self.base}{path}", params=params, timeout=60)
+        response = httpx.get(f"{self.base}{path}", params=params, timeout=60,
+                             headers={"Authorization": f"Bearer {self.key}"})
         assert response.status_code == 200, response.text
         return response.json()
 
@@ -90,11 +92,13 @@ def town(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     settings = dataclasses.replace(settings, mqtt=f"mqtt://{BROKER[0]}:{BROKER[1]}",
                                    mqtt_prefix=f"demo{tag}/", mqtt_client_id=f"quartier-demo-{tag}")
     sim = build_town(load_town(), ANCHOR, mqtt=True)
-    with serving(build_app(settings)) as base:
+    app = build_app(settings)
+    with serving(app) as base:
+        key = admin_key(app)
 
         async def run() -> Channels:
             async with Simulation(sim, base, mqtt_url=settings.mqtt,
-                                  mqtt_prefix=settings.mqtt_prefix) as simulation:
+                                  mqtt_prefix=settings.mqtt_prefix, api_key=key) as simulation:
                 await simulation.setup()
                 await simulation.backfill(BACKFILL_DAYS)
                 await simulation.live(None, until=ANCHOR + LIVE_SECONDS)
@@ -103,7 +107,7 @@ def town(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
 
         channels = asyncio.run(run())
         assert not channels.failed, f"sending failed: {dict(channels.failed)}"
-        yield TownRun(base, sim, channels, mqtt)
+        yield TownRun(base, sim, channels, mqtt, key)
 
 
 def _wait_for(check: Any, what: str, seconds: float = 30.0) -> Any:

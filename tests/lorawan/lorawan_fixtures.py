@@ -7,7 +7,7 @@ import base64
 import uuid
 from typing import Any
 
-from starlette.testclient import TestClient
+from conftest import TestClient
 
 DEV_EUI = "70B3D57ED0001234"
 UNIT_MM = {"name": "millimetre", "symbol": "mm", "definition": "http://qudt.org/vocab/unit/MilliM"}

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from starlette.testclient import TestClient
-
+from conftest import TestClient
 from lorawan_fixtures import gauge_profile
 
 

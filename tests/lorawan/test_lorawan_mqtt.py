@@ -11,9 +11,8 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
-from starlette.testclient import TestClient
 
-from conftest import backend_settings, make_app
+from conftest import TestClient, backend_settings, make_app
 from lorawan_fixtures import chirpstack_uplink, device, gauge_profile, ldds75, tts_uplink
 from quartier.lorawan import mqtt as lorawan_mqtt
 from quartier.settings import Settings

@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from starlette.testclient import TestClient
 
-from conftest import Api, create_tenant, make_app
+from conftest import Api, TestClient, create_tenant, make_app
 from lorawan_fixtures import DEV_EUI, device, gauge_profile, tracker_profile
 from quartier.settings import Settings
 

@@ -9,9 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from starlette.testclient import TestClient
 
-from conftest import create_tenant, make_app
+from conftest import TestClient, create_tenant, make_app
 from lorawan_fixtures import (
     DEV_EUI,
     chirpstack_uplink,

@@ -7,9 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from starlette.testclient import TestClient
 
-from conftest import backend_settings
+from conftest import TestClient, backend_settings
 from notify.helpers import Platform, Receiver
 from quartier.app import build_app
 from quartier.settings import Settings

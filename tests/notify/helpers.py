@@ -13,8 +13,8 @@ from typing import Any
 
 import orjson
 import pytest
-from starlette.testclient import TestClient
 
+from conftest import TestClient
 from quartier.model.times import format_instant
 from quartier.model.values import JSON, TIME
 from quartier.settings import Settings

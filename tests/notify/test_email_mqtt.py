@@ -12,9 +12,8 @@ import orjson
 import paho.mqtt.client as paho
 import pytest
 from aiosmtpd.controller import Controller
-from starlette.testclient import TestClient
 
-from conftest import skip_or_fail
+from conftest import TestClient, skip_or_fail
 from notify.helpers import Platform, free_port, wait_for
 from quartier.app import build_app
 from quartier.settings import Settings

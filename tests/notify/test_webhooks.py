@@ -10,8 +10,8 @@ from collections import Counter
 from datetime import UTC, datetime
 
 import orjson
-from starlette.testclient import TestClient
 
+from conftest import TestClient
 from notify.helpers import Platform, Receiver, change_alert, open_alert, wait_for
 from quartier.app import build_app
 from quartier.notify.dispatcher import Dispatcher

@@ -20,7 +20,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from lxml import etree
 
-from conftest import serving
+from conftest import admin_key, serving
 from notify.helpers import Receiver, free_port
 from quartier.app import build_app
 from quartier.demo.build import SimTown, build_town
@@ -79,7 +79,7 @@ def _town() -> SimTown:
 
 
 async def _drive(base: str, sim: SimTown, start: float, until: float) -> None:
-    async with Simulation(sim, base) as simulation:
+    async with Simulation(sim, base, api_key=AUTH["key"]) as simulation:
         await simulation.setup()
         simulation.clock = start
         await simulation.live(None, until=until)
@@ -93,20 +93,22 @@ def test_the_flood_wave_escalates_one_alert_per_gauge_and_survives_a_restart(
     sim = _town()
     middle = sim.anchor + 12 * HOUR  # the wave is near its peak at the river gauges
     end = sim.anchor + 34 * HOUR
-    with serving(build_app(settings)) as base:
+    app = build_app(settings)
+    with serving(app) as base:
+        AUTH["key"] = admin_key(app)
         # The simulator creates the gauges and the demo's rules, the flood warning among them.
         asyncio.run(_drive(base, sim, sim.anchor, sim.anchor + 1))
-        rule = httpx.get(f"{base}/api/rules/hochwasser").json()
+        rule = httpx.get(f"{base}/api/rules/hochwasser", headers=_auth()).json()
         assert rule["condition"]["above"] == {"property": "stages"}
         for channel in ({"name": "leitstelle", "type": "webhook", "url": receiver.url},
                         {"name": "bereitschaft", "type": "email", "to": "bereitschaft@lindbrueck.example"},
                         {"name": "warnungen", "type": "cap",
                          "cap": {"sender": "hochwasser@lindbrueck.example"}}):
-            made = httpx.post(f"{base}/api/channels", json=channel)
+            made = httpx.post(f"{base}/api/channels", json=channel, headers=_auth())
             assert made.status_code == 201, made.text
         # Only the reporting levels go to these channels (not the rate-of-rise rule).
         changed = httpx.patch(f"{base}/api/rules/hochwasser",
-                              json={"notify": ["leitstelle", "bereitschaft", "warnungen"]})
+                              json={"notify": ["leitstelle", "bereitschaft", "warnungen"]}, headers=_auth())
         assert changed.status_code == 200, changed.text
         asyncio.run(_drive(base, sim, sim.anchor + 1, middle))
         before = _alerts(base)
@@ -153,19 +155,27 @@ def _wait(check: Any, what: str) -> None:
 
 def _cap_messages(base: str) -> list[tuple[int, str]]:
     """(alert id, msgType) of every message the feed's channel published, oldest first."""
-    answer = httpx.get(f"{base}/api/channels/warnungen/deliveries", params={"limit": "1000"})
+    answer = httpx.get(f"{base}/api/channels/warnungen/deliveries", params={"limit": "1000"},
+                       headers=_auth())
     assert answer.status_code == 200, answer.text
     out = []
     for delivery in sorted(answer.json()["value"], key=lambda d: d["id"]):
-        xml = httpx.get(f"{base}/api/cap/{delivery['id']}.xml")
+        xml = httpx.get(f"{base}/api/cap/{delivery['id']}.xml", headers=_auth())
         assert xml.status_code == 200, xml.text
         document = etree.fromstring(xml.content)
         out.append((int(delivery["alertId"]), document.findtext(f"{CAP}msgType")))
     return out
 
 
+AUTH = {"key": ""}  # the admin key of the server the test runs
+
+
+def _auth() -> dict[str, str]:
+    return {"Authorization": f"Bearer {AUTH['key']}"}
+
+
 def _alerts(base: str) -> list[dict[str, Any]]:
-    answer = httpx.get(f"{base}/api/alerts", params={"limit": "1000"})
+    answer = httpx.get(f"{base}/api/alerts", params={"limit": "1000"}, headers=_auth())
     assert answer.status_code == 200, answer.text
     return [a for a in answer.json()["value"] if a["rule"] == "hochwasser"]
 

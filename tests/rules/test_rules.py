@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from starlette.testclient import TestClient
 
 from conftest import (
     Api,
+    TestClient,
     datastream_body,
     location_body,
     make_app,

@@ -15,10 +15,10 @@ from typing import Any
 
 import orjson
 import pytest
-from starlette.testclient import TestClient
 
 from conftest import (
     Api,
+    TestClient,
     create_tenant,
     datastream_body,
     location_body,

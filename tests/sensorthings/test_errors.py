@@ -17,11 +17,11 @@ from typing import Any
 
 import orjson
 import pytest
-from starlette.testclient import TestClient
 
 from conftest import (
     POINT,
     Api,
+    TestClient,
     datastream_body,
     full_thing_body,
     location_body,

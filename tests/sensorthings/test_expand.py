@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from starlette.testclient import TestClient
 
 from conftest import (
     POINT,
     Api,
+    TestClient,
     datastream_body,
     location_body,
     make_app,

@@ -26,9 +26,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from starlette.testclient import TestClient
 
-from conftest import Api, make_app
+from conftest import Api, TestClient, make_app
 from quartier.settings import Settings
 
 Ids = dict[str, int]

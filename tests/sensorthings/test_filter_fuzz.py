@@ -17,9 +17,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from starlette.testclient import TestClient
 
-from conftest import Api, make_app
+from conftest import Api, TestClient, make_app
 from quartier.errors import BadRequest
 from quartier.model.entities import ENTITY_TYPES
 from quartier.query.compile import Compiler

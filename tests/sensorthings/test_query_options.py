@@ -6,9 +6,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from starlette.testclient import TestClient
 
-from conftest import Api, full_thing_body, make_app
+from conftest import Api, TestClient, full_thing_body, make_app
 from quartier.settings import Settings
 
 

@@ -24,7 +24,8 @@ async def run_demo(settings: Settings, town: Town, anchor: float, days: float, s
 
     from quartier.app import build_app
 
-    server = uvicorn.Server(uvicorn.Config(build_app(settings), host=settings.host,
+    app = build_app(settings)
+    server = uvicorn.Server(uvicorn.Config(app, host=settings.host,
                                            port=settings.port, log_level=settings.log_level,
                                            access_log=False, timeout_graceful_shutdown=5))
     serving = asyncio.create_task(server.serve())
@@ -36,15 +37,16 @@ async def run_demo(settings: Settings, town: Town, anchor: float, days: float, s
     host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
     base = f"http://{host}:{settings.port}"
     sim = build_town(town, anchor, mqtt=bool(settings.mqtt))
+    key = await demo_key(app)
     async with Simulation(sim, base, mqtt_url=settings.mqtt or None, say=say,
-                          mqtt_prefix=settings.mqtt_prefix) as simulation:
+                          mqtt_prefix=settings.mqtt_prefix, api_key=key) as simulation:
         provisioned = await simulation.setup()
         if days and provisioned.created:
             say(f"backfilling {days:g} days of history ...")
             await simulation.backfill(days)
         elif days:
             say("the town was there already (--keep): no backfill, going live")
-        say(welcome(town, base, speed))
+        say(welcome(town, base, speed, key))
         living = asyncio.create_task(simulation.live(speed, report_every=10.0))
         await asyncio.wait([serving, living], return_when=asyncio.FIRST_COMPLETED)
         living.cancel()
@@ -57,10 +59,11 @@ async def run_demo(settings: Settings, town: Town, anchor: float, days: float, s
 
 async def run_simulation(target: str, tenant: str, town: Town, anchor: float, scale: int,
                          days: float, speed: float | None, duration: float | None,
-                         mqtt_url: str | None, mqtt_prefix: str, say: Say) -> None:
+                         mqtt_url: str | None, mqtt_prefix: str, say: Say, api_key: str) -> None:
     sim = build_town(town, anchor, scale, mqtt=bool(mqtt_url))
     try:
-        async with Simulation(sim, target, tenant, mqtt_url, say, mqtt_prefix) as simulation:
+        async with Simulation(sim, target, tenant, mqtt_url, say, mqtt_prefix,
+                              api_key) as simulation:
             await simulation.setup()
             if days:
                 await simulation.backfill(days)
@@ -71,7 +74,18 @@ async def run_simulation(target: str, tenant: str, town: Town, anchor: float, sc
         raise ProvisionError(f"cannot reach Quartier at {target}: {exc}") from None
 
 
-def welcome(town: Town, base: str, speed: float) -> str:
+async def demo_key(app: Any) -> str:
+    """A new admin key of the default tenant for the demo's own devices and its visitor
+    (a fresh one each start; only its hash is kept)."""
+    from quartier.auth.keys import KeyRequest
+    from quartier.auth.roles import Role
+
+    tenant_id = await app.state.store.tenant_id("default")
+    key, _ = await app.state.keys.create(tenant_id, KeyRequest("demo", Role.ADMIN), "demo")
+    return str(key)
+
+
+def welcome(town: Town, base: str, speed: float, key: str = "") -> str:
     def q(text: str) -> str:
         return quote(text, safe="/()$=,;'&")
 
@@ -94,5 +108,10 @@ def welcome(town: Town, base: str, speed: float) -> str:
     ]
     width = max(len(label) for label, _ in lines)
     body = "\n".join(f"  {label:<{width}}  {url}" for label, url in lines)
-    return (f"\n{town.name} lives {pace}. Open:\n{body}\n"
+    access = ""
+    if key:
+        access = (f"The demo's admin key (shown only now): {key}\n"
+                  f"  the dashboard with it (to acknowledge alerts, administer): {base}/?key={key}\n"
+                  f"  the API with it: curl -H 'Authorization: Bearer {key}' {base}/api/keys\n")
+    return (f"\n{town.name} lives {pace}. Open:\n{body}\n{access}"
             "Stop with Ctrl-C.\n")

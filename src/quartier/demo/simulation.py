@@ -38,7 +38,7 @@ class BackfillReport:
 
 class Simulation:
     def __init__(self, sim: SimTown, base_url: str, tenant: str = "", mqtt_url: str | None = None,
-                 say: Say | None = None, mqtt_prefix: str = "") -> None:
+                 say: Say | None = None, mqtt_prefix: str = "", api_key: str = "") -> None:
         self.sim = sim
         self.prefix = f"/t/{tenant}" if tenant else ""
         self.tenant = tenant
@@ -46,8 +46,11 @@ class Simulation:
         self.mqtt_url = mqtt_url
         self.mqtt_prefix = mqtt_prefix
         self.say = say or (lambda text: None)
+        # The key goes with every API call; LoRaWAN webhooks send their integration's
+        # secret instead (a header of their own request overrides it).
         self.client = httpx.AsyncClient(base_url=self.base_url, timeout=httpx.Timeout(120.0),
-                                        limits=httpx.Limits(max_connections=32))
+                                        limits=httpx.Limits(max_connections=32),
+                                        headers={"Authorization": f"Bearer {api_key}"} if api_key else None)
         self.provisioned: Provisioned | None = None
         self.channels: Channels | None = None
         self.clock = sim.anchor  # how far the simulation has sent

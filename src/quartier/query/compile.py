@@ -35,7 +35,7 @@ from quartier.query.flavor import (
     Flavor,
 )
 from quartier.query.sqltext import OrderTerm, Sql, bound, fill
-from quartier.store import archive
+from quartier.store import archive, visibility
 
 _RESULT_BOOL, _RESULT_STRING = 3, 4
 _TIMES = (TIME, SPAN)
@@ -71,7 +71,11 @@ class _Joins:
         text = f"SELECT {select} FROM {first_table}"
         for table, condition in tables[1:]:
             text += f" JOIN {table} ON {condition}"
-        return Sql(f"{text} WHERE {first_condition}", inner.params, inner.type)
+        # A path sees only what the reader may see at its end (no parameters: the
+        # inner parameters stay in order).
+        hidden = [visibility.condition(join.etype, join.alias) for join in self.steps.values()]
+        where = " AND ".join([first_condition, *(h for h in hidden if h is not None)])
+        return Sql(f"{text} WHERE {where}", inner.params, inner.type)
 
 
 class Compiler:

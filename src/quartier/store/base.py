@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from quartier.model.changes import Batch, ChangeEvent
+from quartier.store import audit
 from quartier.store.connection import Connection
 from quartier.store.dialect import Dialect
 from quartier.store.group import GroupWriter
@@ -91,7 +92,14 @@ class Store(ABC):
         commit; concurrent batches share a transaction (see :mod:`quartier.store.group`)."""
         if self._group is None:
             self._group = GroupWriter(self.transaction, self.dialect, self._publish)
+        trail = audit.current.get()
+        if trail is not None and not trail.recorded and trail.tenant_id == tenant_id:
+            # The request's audit row, in the batch's transaction (once per request).
+            batch = Batch(batch.changes, [*batch.records,
+                                          trail.record(self.dialect, changes=len(batch.changes))])
         result: WriteResult = await self._group.write(tenant_id, batch)
+        if trail is not None and trail.tenant_id == tenant_id:
+            trail.recorded = True
         return result
 
     async def _publish(self, events: Sequence[ChangeEvent]) -> None:

@@ -10,6 +10,7 @@ group; a lone request waits for nobody.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -59,7 +60,10 @@ class GroupWriter:
         # A task that has just finished may still be in the set until its callback runs.
         running = sum(1 for task in self._tasks if not task.done())
         if running < self._dialect.concurrent_writers:
-            task = asyncio.create_task(self._drain(), name="quartier-group-commit")
+            # In a context of its own: the writing task serves every caller, not the
+            # request that happened to start it (its principal, its audit trail).
+            task = asyncio.create_task(self._drain(), name="quartier-group-commit",
+                                       context=contextvars.Context())
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         return await done

@@ -12,7 +12,7 @@ import orjson
 from quartier.model.entities import EntityType, Property, RelationKind
 from quartier.model.values import PLAIN, ValueReader, column_kinds, from_columns, value_reader
 from quartier.query.sqltext import OrderTerm
-from quartier.store import archive
+from quartier.store import archive, visibility
 from quartier.store.connection import Connection
 from quartier.store.dialect import Dialect
 
@@ -26,10 +26,16 @@ class Scope:
     etype: EntityType
     conditions: list[Condition] = field(default_factory=list)
 
-    def where(self, tenant_id: int) -> tuple[str, list[Any]]:
+    def effective(self, parent_key: str = "") -> list[Condition]:
+        """The conditions, and what the current reader may not see (:mod:`visibility`);
+        ``parent_key``: the column that ties the rows to a parent the reader could see."""
+        hidden = visibility.condition(self.etype, parent_key=parent_key)
+        return self.conditions if hidden is None else [*self.conditions, (hidden, ())]
+
+    def where(self, tenant_id: int, parent_key: str = "") -> tuple[str, list[Any]]:
         parts = ["t.tenant_id = ?"]
         params: list[Any] = [tenant_id]
-        for sql, values in self.conditions:
+        for sql, values in self.effective(parent_key):
             parts.append(sql)
             params.extend(values)
         return " AND ".join(parts), params
@@ -127,7 +133,8 @@ def _order_by(order: Sequence[OrderTerm], params: list[Any]) -> str:
     return " ORDER BY " + ", ".join(terms)
 
 
-_BLOCK_LEVEL = {"t.datastream_id = ?": "b.datastream_id = ?"}  # scope conditions blocks share
+# scope conditions blocks share
+_BLOCK_LEVEL = {"t.datastream_id = ?": "b.datastream_id = ?", **visibility.BLOCK_CONDITIONS}
 
 
 def _gate(
@@ -143,14 +150,15 @@ def _gate(
     column = "id" if first is None or first.is_id else first.column
     blocks_params: list[Any] = []
     blocks_where: str | None = None
-    if all(sql in _BLOCK_LEVEL for sql, _ in scope.conditions) and parent_key in (
+    conditions = scope.effective(parent_key.partition(" = ")[0])
+    if all(sql in _BLOCK_LEVEL for sql, _ in conditions) and parent_key in (
         "", "t.datastream_id = p.pid"
     ):
-        parts = ["b.tenant_id = ?", *(_BLOCK_LEVEL[sql] for sql, _ in scope.conditions)]
+        parts = ["b.tenant_id = ?", *(_BLOCK_LEVEL[sql] for sql, _ in conditions)]
         if parent_key:
             parts.append("b.datastream_id = p.pid")
         blocks_where = " AND ".join(parts)
-        blocks_params = list(params[:1 + sum(len(p) for _, p in scope.conditions)])
+        blocks_params = list(params[:1 + sum(len(p) for _, p in conditions)])
     gate = archive.order_gate(
         column, first is not None and first.descending, where, blocks_where
     )
@@ -240,7 +248,7 @@ async def fetch_related(
     way each parent's page comes from the index, not from all of its rows.
     """
     layout = _layout(scope.etype)
-    where, where_params = scope.where(tenant_id)
+    where, where_params = scope.where(tenant_id, related.key)
     order_params: list[Any] = []
     order_sql = _order_by(order, order_params)
     head = f"SELECT {layout.returning_aliased}"
@@ -271,7 +279,7 @@ async def fetch_related(
 async def count_related(
     conn: Connection, tenant_id: int, scope: Scope, related: Related, parent_ids: Sequence[int]
 ) -> dict[int, int]:
-    where, params = scope.where(tenant_id)
+    where, params = scope.where(tenant_id, related.key)
     marks = ", ".join("?" * len(parent_ids))
     rows = await conn.fetch(
         f"SELECT {related.key}, count(*) FROM {scope.etype.rows} t{related.join} "

@@ -1,7 +1,7 @@
 // The dashboard's shell: language, navigation, the live stream and the pages (by hash).
 import { lang, setLang, t, translatePage } from "./i18n.js";
 import * as live from "./live.js";
-import { getJson, h } from "./util.js";
+import { apiKey, getJson, h, setApiKey } from "./util.js";
 import { mapPage } from "./map.js";
 import { thingPage } from "./thing.js";
 import { alertsPage, watchAlertCount } from "./alerts.js";
@@ -54,7 +54,23 @@ async function show() {
       && document.activeElement.closest("nav")) main.focus({ preventScroll: true });
 }
 
+/** The API key field: a key given once as ?key=… (the demo prints such a link) is kept for
+ * this tab and taken out of the address; reads of public data need none. */
+function keyField() {
+  const params = new URLSearchParams(location.search);
+  if (params.has("key")) {
+    setApiKey(params.get("key"));
+    params.delete("key");
+    const rest = params.toString();
+    history.replaceState(null, "", location.pathname + (rest ? `?${rest}` : "") + location.hash);
+  }
+  const input = document.getElementById("api-key");
+  input.value = apiKey();
+  input.addEventListener("change", () => { setApiKey(input.value.trim()); show(); });
+}
+
 function start() {
+  keyField();
   setLang(lang());
   translatePage();
   const select = document.getElementById("lang");

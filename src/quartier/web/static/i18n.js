@@ -3,7 +3,7 @@
 const TEXTS = {
   en: {
     "skip": "Skip to content", "nav.label": "Main", "nav.map": "Map", "nav.alerts": "Alerts",
-    "nav.flood": "Flood", "nav.explore": "Data explorer", "language": "Language", "loading": "Loading…",
+    "nav.flood": "Flood", "nav.explore": "Data explorer", "language": "Language", "apiKey": "API key", "loading": "Loading…",
     "explore.title": "Data explorer",
     "explore.intro": "Choose a Thing, its Datastreams and a time range: you get the SensorThings query that gives the same data, and a CSV download.",
     "explore.thing": "Thing", "explore.datastreams": "Datastreams", "explore.range": "Time range",
@@ -144,7 +144,7 @@ const TEXTS = {
   },
   de: {
     "skip": "Zum Inhalt springen", "nav.label": "Hauptmenü", "nav.map": "Karte", "nav.alerts": "Alarme",
-    "nav.flood": "Hochwasser", "nav.explore": "Datenexplorer", "language": "Sprache", "loading": "Wird geladen…",
+    "nav.flood": "Hochwasser", "nav.explore": "Datenexplorer", "language": "Sprache", "apiKey": "API-Schlüssel", "loading": "Wird geladen…",
     "explore.title": "Datenexplorer",
     "explore.intro": "Wählen Sie ein Ding, seine Datenströme und einen Zeitraum: Sie erhalten die SensorThings-Abfrage, die dieselben Daten liefert, und einen CSV-Download.",
     "explore.thing": "Ding", "explore.datastreams": "Datenströme", "explore.range": "Zeitraum",

@@ -25,10 +25,26 @@ export class ApiError extends Error {
   constructor(message, body = null, status = 0) { super(message); this.body = body; this.status = status; }
 }
 
+const KEY_ITEM = "quartier.apiKey";
+
+/** The API key this browser tab sends (kept in sessionStorage: gone with the tab). */
+export function apiKey() { return sessionStorage.getItem(KEY_ITEM) || ""; }
+
+export function setApiKey(key) {
+  if (key) sessionStorage.setItem(KEY_ITEM, key);
+  else sessionStorage.removeItem(KEY_ITEM);
+}
+
 export async function getJson(path, options = {}) {
+  const key = apiKey();
   const response = await fetch(path.startsWith("http") ? path : BASE + path, {
-    headers: { Accept: "application/json", ...(options.body ? { "Content-Type": "application/json" } : {}) },
     ...options,
+    headers: {
+      Accept: "application/json",
+      ...(options.body ? { "Content-Type": "application/json" } : {}),
+      ...(options.headers || {}),
+      ...(key ? { Authorization: `Bearer ${key}` } : {}),
+    },
   });
   const body = response.status === 204 ? null : await response.json().catch(() => null);
   if (!response.ok) throw new ApiError(body?.message || `${response.status} ${response.statusText}`, body, response.status);

@@ -1,0 +1,55 @@
+"""What the ``quartier key`` commands do, on an opened store; audited as the local user."""
+
+from __future__ import annotations
+
+import getpass
+import uuid
+
+from quartier.auth.keys import KeyBook, KeyRequest, expiry
+from quartier.auth.roles import Role
+from quartier.errors import NotFound
+from quartier.store import Store
+from quartier.store.audit import AuditTrail
+
+
+async def _tenant(store: Store, name: str) -> int:
+    tenant_id = await store.tenant_id(name)
+    if tenant_id is None:
+        raise NotFound(f"no tenant {name!r}")
+    return tenant_id
+
+
+def _trail(tenant_id: int, action: str, target: str) -> AuditTrail:
+    user = getpass.getuser()
+    return AuditTrail(tenant_id, uuid.uuid4().hex, f"cli:{user}", user, "admin", action, target,
+                      "local command line")
+
+
+async def create_key(store: Store, tenant: str, role: str, name: str, expires: str | None,
+                     scopes: tuple[str, ...]) -> str:
+    """Make a key; the text to print: the key, once, and how to use it."""
+    tenant_id = await _tenant(store, tenant)
+    wanted = KeyRequest(name, Role.parse(role), scopes or ("*",), expiry(expires))
+    key, described = await KeyBook(store).create(
+        tenant_id, wanted, f"cli:{getpass.getuser()}", _trail(tenant_id, "keys.create", "cli:key"))
+    until = described["expires_at"].isoformat() if described["expires_at"] else "never"
+    return (f"{key}\n\nAPI key {described['id']} ({described['prefix']}) of tenant {tenant}, role "
+            f"{role}, expires {until}. It is shown only now; send it as "
+            "'Authorization: Bearer <key>' or 'X-API-Key: <key>'.")
+
+
+async def list_keys(store: Store, tenant: str) -> list[str]:
+    tenant_id = await _tenant(store, tenant)
+    lines = []
+    for k in await KeyBook(store).listing(tenant_id):
+        state = ("revoked" if k["revoked_at"] else
+                 f"expires {k['expires_at'].isoformat()}" if k["expires_at"] else "no expiry")
+        lines.append(f"{k['id']}\t{k['prefix']}\t{k['role']}\t{k['name']}\t{state}")
+    return lines
+
+
+async def revoke_key(store: Store, tenant: str, key_id: int) -> str:
+    tenant_id = await _tenant(store, tenant)
+    described = await KeyBook(store).revoke(
+        tenant_id, key_id, _trail(tenant_id, "keys.revoke", f"cli:key/{key_id}"))
+    return f"revoked API key {described['id']} ({described['prefix']}, {described['name']})"
