@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from starlette.testclient import TestClient
+from starlette.testclient import TestClient as AnonymousClient
 
+from conftest import TestClient, issue_key
 from quartier.app import build_app
 from quartier.guard.ratelimit import Buckets
 from quartier.settings import Settings
@@ -58,12 +59,14 @@ def test_rate_limit_per_address(make_client: Any) -> None:
 
 def test_rate_limit_per_key_apart_from_address(make_client: Any) -> None:
     client = make_client(rate_limit_key=1, rate_burst_key=2)
-    first, second = {"X-API-Key": "key-one"}, {"Authorization": "Bearer key-two"}
+    one, two = (issue_key(client.app, client.portal, "viewer") for _ in range(2))
+    first, second = {"X-API-Key": one}, {"Authorization": f"Bearer {two}"}
     assert [client.get("/v1.1/Things", headers=first).status_code for _ in range(2)] == [200, 200]
     _too_many(client.get("/v1.1/Things", headers=first))
-    _too_many(client.get("/v1.1/Things", headers={"Authorization": "Bearer key-one"}))
+    _too_many(client.get("/v1.1/Things", headers={"Authorization": f"Bearer {one}"}))
     assert client.get("/v1.1/Things", headers=second).status_code == 200
-    assert client.get("/v1.1/Things").status_code == 200  # no key: no key limit
+    anonymous = AnonymousClient(client.app)
+    assert anonymous.get("/v1.1/Things").status_code == 200  # no key: no key limit
 
 
 def test_ingest_paths_are_exempt_by_default(make_client: Any) -> None:

@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from starlette.testclient import TestClient
 
-from conftest import full_thing_body
+from conftest import TestClient, full_thing_body
 from quartier.app import build_app
 from quartier.errors import QuartierError
 from quartier.settings import Settings

@@ -23,9 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from starlette.testclient import TestClient
 
-from conftest import backend_settings, make_app
+from conftest import TestClient, backend_settings, make_app
 
 MARK = "zqmk"
 NUMBERS = ("987654321", "7919", "7907")  # an id, a $top and a $skip no statement writes itself

@@ -60,7 +60,8 @@ REQUESTS: list[tuple[str, str, Any, str | None]] = [
     ("POST", "/api/keys", {"name": "x", "role": "viewer"}, "admin"),
     ("GET", "/api/audit", None, "admin"),
     ("PUT", "/api/visibility/Things/1", {"visibility": "public"}, "admin"),
-    ("POST", "/api/lighting/commands", {"target": {"thing": 999}, "parameters": {"switch": "on"}}, "operator"),
+    ("POST", "/api/lighting/commands",
+     {"target": {"thing": 999}, "parameters": {"switch": "on"}}, "operator"),
     ("POST", "/v1.1/Tasks", {"taskingParameters": {}}, "operator"),
     ("POST", "/api/lighting/groups", {"name": "g", "things": [1]}, "editor"),
     ("PUT", "/api/datastreams/1/retention", {"days": 30}, "admin"),
@@ -110,7 +111,7 @@ def test_a_key_is_shown_once_and_stored_as_a_hash(app: Any) -> None:
                                          "scopes": ["alerts"], "expires": "P90D"}).json()
     key = made["key"]
     assert key.startswith(made["prefix"] + "_") and len(key) > 40
-    listed = admin.get("/api/keys").json()["keys"]
+    listed = admin.get("/api/keys").json()["value"]
     assert [k["name"] for k in listed if k["id"] == made["id"]] == ["Leitstelle"]
     assert key not in admin.get("/api/keys").text and "hash" not in admin.get("/api/keys").text
 
@@ -194,7 +195,7 @@ def test_every_write_is_audited_with_who_and_where(app: Any) -> None:
     prefix = editor.headers["X-API-Key"][:11]
     made = admin.post("/api/keys", json={"name": "Bereitschaft", "role": "operator"}).json()
     admin.delete(f"/api/keys/{made['id']}")
-    entries = admin.get("/api/audit").json()["entries"]
+    entries = admin.get("/api/audit").json()["value"]
     by_action = {e["action"]: e for e in entries}
     thing = [e for e in entries if e["action"] == "sensorthings.create" and e["target"] == "/v1.1/Things"
              and e["principal"] == f"key:{prefix}"]
@@ -207,10 +208,10 @@ def test_every_write_is_audited_with_who_and_where(app: Any) -> None:
     assert by_action["keys.delete"]["detail"]["key"]["revoked"] is not None
     assert "rules.create" not in by_action
     assert made["key"] not in admin.get("/api/audit").text
-    only = admin.get("/api/audit", params={"principal": f"key:{prefix}"}).json()["entries"]
+    only = admin.get("/api/audit", params={"principal": f"key:{prefix}"}).json()["value"]
     assert {e["principal"] for e in only} == {f"key:{prefix}"} and len(only) == 2
     since = (time.time() + 3600)
-    later = admin.get("/api/audit", params={"from": _iso(since)}).json()["entries"]
+    later = admin.get("/api/audit", params={"from": _iso(since)}).json()["value"]
     assert later == []
     assert admin.get("/api/audit", params={"from": "gestern"}).status_code == 400
 
@@ -224,8 +225,8 @@ def _iso(epoch: float) -> str:
 def test_the_audit_log_cannot_be_changed_through_the_api(app: Any) -> None:
     _application, admin = app
     admin.post("/v1.1/Things", json={"name": "n", "description": "d"})
-    entry = admin.get("/api/audit").json()["entries"][0]["id"]
+    entry = admin.get("/api/audit").json()["value"][0]["id"]
     for method in ("POST", "PUT", "PATCH", "DELETE"):
         assert admin.request(method, "/api/audit", json={}).status_code == 405
         assert admin.request(method, f"/api/audit/{entry}", json={}).status_code in (404, 405)
-    assert admin.get("/api/audit").json()["entries"][0]["id"] == entry
+    assert admin.get("/api/audit").json()["value"][0]["id"] == entry

@@ -15,10 +15,9 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from starlette.testclient import TestClient
 from test_uplink_formats import DELETE, JSONISH, changed, paths, sample
 
-from conftest import make_app
+from conftest import TestClient, make_app
 from lorawan_fixtures import chirpstack_uplink, device, gauge_profile, ldds75, tts_uplink
 from quartier.settings import Settings
 

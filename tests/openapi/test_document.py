@@ -6,9 +6,8 @@ from pathlib import Path
 
 from openapi_spec_validator import validate
 from starlette.routing import Route
-from starlette.testclient import TestClient
 
-from conftest import create_tenant
+from conftest import TestClient, create_tenant
 from quartier.app import build_app
 from quartier.model.entities import ENTITY_SETS
 from quartier.openapi import openapi_document

@@ -13,11 +13,13 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from starlette.testclient import TestClient
 
 from conftest import (
     Api,
+    TestClient,
+    actuator_body,
     backend_settings,
+    capability_body,
     datastream_body,
     full_thing_body,
     location_body,
@@ -63,6 +65,10 @@ def valid_bodies(ids: dict[str, int]) -> dict[str, Any]:
                                "feature": {"type": "Point", "coordinates": [1, 2]}},
         "HistoricalLocations": {"time": "2026-01-01T00:00:00Z", "Thing": {"@iot.id": ids["Thing"]},
                                 "Locations": [{"@iot.id": ids["Location"]}]},
+        "Actuators": actuator_body(),
+        "TaskingCapabilities": capability_body(ids["Thing"]),
+        "Tasks": {"taskingParameters": {"switch": "on", "dim": 40},
+                  "TaskingCapability": {"@iot.id": ids["TaskingCapability"]}},
     }
 
 
@@ -72,10 +78,10 @@ def seeded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     settings = backend_settings(request, request.param, tmp_path_factory.mktemp("create"))
     with TestClient(make_app(settings), raise_server_exceptions=False) as client:
         api = Api(client)
-        api.create("Things", full_thing_body())
+        api.create("Things", {**full_thing_body(), "TaskingCapabilities": [capability_body()]})
         ids = {etype.name: api.ok(plural, **{"$top": 1})["value"][0]["@iot.id"]
                for plural, etype in ENTITY_SETS.items()
-               if etype.name not in ("Observation", "FeatureOfInterest")}
+               if etype.name not in ("Observation", "FeatureOfInterest", "Task")}
         ids["Datastream"] = api.ok("Datastreams", **{"$top": 1})["value"][0]["@iot.id"]
         yield api, valid_bodies(ids)
 

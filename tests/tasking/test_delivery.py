@@ -14,9 +14,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-from starlette.testclient import TestClient
 
-from conftest import make_app, serving
+from conftest import TestClient, make_app, serving
 from quartier.settings import Settings
 
 EUI = "70B3D57ED00A0001"

@@ -6,9 +6,8 @@ from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
-from tasking_fixtures import capability_body
 
-from conftest import Api
+from conftest import Api, capability_body
 
 LAMPS = [("SK-01", 1, "Altstadt"), ("SK-01", 1, "Altstadt"), ("SK-01", 2, "Altstadt"),
          ("SK-02", 1, "Nord")]

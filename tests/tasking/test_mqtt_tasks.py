@@ -6,9 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from tasking_fixtures import capability_body
-
-from conftest import Api, thing_body
+from conftest import Api, capability_body, thing_body
 from quartier.settings import Settings
 from test_mqtt import MqttClient, make_settings, running, shared_broker, wait_until
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tasking_fixtures import LAMP_PARAMETERS, actuator_body, capability_body
 
-from conftest import Api, thing_body
+from conftest import LAMP_PARAMETERS, Api, actuator_body, capability_body, thing_body
 
 
 def _lamp(api: Api) -> tuple[int, int]:

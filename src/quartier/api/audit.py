@@ -1,7 +1,7 @@
 """HTTP API of the audit log (admins only; there is no way to change it).
 
     GET /api/audit?from=&to=&principal=&action=&limit=&before=
-        {"entries": [...], "next": "...&before=ID" or absent}, newest first
+        {"value": [...], "nextLink": "...&before=ID" or absent}, newest first
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ class AuditApi:
         )
         async with self.store.reader() as conn:
             entries = await read_log(conn, self.store.dialect, tenant_id, query)
-        out: dict[str, object] = {"entries": entries}
+        out: dict[str, object] = {"value": entries}
         if len(entries) == limit:
-            out["next"] = str(request.url.include_query_params(before=entries[-1]["id"]))
+            out["nextLink"] = str(request.url.include_query_params(before=entries[-1]["id"]))
         return json_response(out)

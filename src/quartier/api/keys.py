@@ -49,7 +49,7 @@ class KeyApi:
 
     async def listing(self, request: Request) -> Response:
         tenant_id = await request_tenant(self.store, request)
-        return json_response({"keys": [public(k) for k in await self.keys.listing(tenant_id)]})
+        return json_response({"value": [public(k) for k in await self.keys.listing(tenant_id)]})
 
     async def revoke(self, request: Request) -> Response:
         tenant_id = await request_tenant(self.store, request)

@@ -42,7 +42,12 @@ def _document() -> dict[str, Any]:
                  "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"}},
         "servers": [{"url": "/"}],
         "paths": paths,
-        "components": {"schemas": entity_components()},
+        # Reads of public data need no key; every write needs one (see the README, Access).
+        "security": [{}, {"bearer": []}, {"apiKey": []}],
+        "components": {"schemas": entity_components(), "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer", "description": "an API key (quartier key create)"},
+            "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+        }},
     }
 
 

@@ -45,7 +45,9 @@ BODY_ERRORS = (400, 404, 413, 415)
 def operation(summary: str, tag: str, responses: dict[str, Any], *,
               parameters: list[dict[str, Any]] | None = None,
               body: dict[str, Any] | None = None) -> dict[str, Any]:
-    out: dict[str, Any] = {"summary": summary, "tags": [tag], "responses": responses}
+    # Any request may bring a key that is unknown, expired or revoked (401), or one whose
+    # role or scopes do not reach (403).
+    out: dict[str, Any] = {"summary": summary, "tags": [tag], "responses": {**errors(401, 403), **responses}}
     if parameters:
         out["parameters"] = parameters
     if body is not None:

@@ -49,6 +49,11 @@ _DAY = [query("date", _TEXT, "local day, YYYY-MM-DD (default today)"),
         query("tz", _TEXT, "IANA time zone (default UTC)")]
 _RETENTION = {"type": "object", "required": ["days"], "additionalProperties": False,
               "properties": {"days": {"type": ["integer", "null"], "minimum": 1}}}
+_KEY_REQUEST = {"type": "object", "required": ["name", "role"], "properties": {
+    "name": _TEXT, "role": {"type": "string", "enum": ["viewer", "operator", "editor", "admin"]},
+    "scopes": {"type": "array", "items": _TEXT}, "expires": _TEXT}}
+_VISIBILITY = {"type": "object", "required": ["visibility"],
+               "properties": {"visibility": {"type": "string", "enum": ["public", "internal"]}}}
 _TIME_RANGE = [query("from", _TEXT, "ISO 8601 instant"), query("to", _TEXT, "ISO 8601 instant")]
 
 
@@ -196,6 +201,19 @@ def _ops() -> list[Op]:
            {"200": answer(_listing())}),
         Op("get", "/api/lighting/groups/{name}", "one saved group", "lighting", {"200": answer(_named())}),
         Op("delete", "/api/lighting/groups/{name}", "drop a saved group", "lighting", gone),
+        # access: API keys, the audit log, public and internal data
+        Op("post", "/api/keys", "make an API key (shown once)", "access",
+           {"201": answer(_named("key", "role"))}, writes, body=json_body(_KEY_REQUEST)),
+        Op("get", "/api/keys", "every API key of the tenant (never the keys themselves)", "access",
+           {"200": answer(_listing())}),
+        Op("delete", "/api/keys/{id}", "revoke an API key", "access", ok),
+        Op("get", "/api/audit", "who wrote what, when and from where", "access", {"200": answer(_listing())},
+           parameters=(*_TIME_RANGE, query("principal", _TEXT), query("action", _TEXT),
+                       query("limit", _WHOLE), query("before", _WHOLE))),
+        Op("get", "/api/visibility", "the internal Things and Datastreams", "access", ok),
+        Op("get", "/api/visibility/{plural}/{id}", "whether a Thing or Datastream is public", "access", ok),
+        Op("put", "/api/visibility/{plural}/{id}", "make a Thing or Datastream public or internal", "access",
+           ok, writes, body=json_body(_VISIBILITY)),
         # the public warning feed
         Op("get", "/api/cap", "the CAP 1.2 warnings as an Atom feed", "cap",
            {"200": _atom_or_json()}, parameters=(query("channel", _TEXT),
@@ -231,7 +249,8 @@ def _cap_message() -> dict[str, Any]:
         "application/cap+xml": {"schema": _TEXT}, "application/json": {"schema": _OBJECT}}}
 
 
-_INTEGER_PARAMS = {"id"}
+_PATH_PARAMS: dict[str, Schema] = {"id": {"type": "integer", "minimum": 0},
+                                   "plural": {"type": "string", "enum": ["Things", "Datastreams"]}}
 
 
 def platform_paths() -> dict[str, Any]:
@@ -239,8 +258,7 @@ def platform_paths() -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for op in _ops():
         names = [part[1:-1] for part in op.path.split("/") if part.startswith("{")]
-        params = [path_param(n, {"type": "integer", "minimum": 0} if n in _INTEGER_PARAMS else None)
-                  for n in names]
+        params = [path_param(n, _PATH_PARAMS.get(n)) for n in names]
         item = paths.setdefault(op.path, {"parameters": params} if params else {})
         item[op.method] = operation(op.summary, op.tag, {**op.ok, **errors(*op.errors)},
                                     parameters=list(op.parameters), body=op.body)
