@@ -127,12 +127,7 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
 
     letters = DeadLetterApi(api, uplinks)
     lorawan = LorawanApi(store, settings, uplinks)
-    routes: list[BaseRoute] = [
-        Route("/api/dead-letters", letters.listing, methods=["GET"]),
-        Route("/api/dead-letters/{id}", letters.one, methods=["GET"]),
-        Route("/api/dead-letters/{id}", letters.drop, methods=["DELETE"]),
-        Route("/api/dead-letters/{id}/retry", letters.retry, methods=["POST"]),
-    ]
+    routes: list[BaseRoute] = []
     imports = ImportApi(store, settings)
     rules = RulesApi(store, settings)
     channel_api, cap_api = ChannelApi(store, settings), CapApi(store, settings)
@@ -142,7 +137,7 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
         EnvironmentApi(store), ParkingApi(store), LightingApi(store), FleetApi(store)]
     routes += Dashboard(store).routes()
     for prefix in ("", "/t/{tenant}"):
-        routes += lorawan.routes(prefix)
+        routes += lorawan.routes(prefix) + letters.routes(prefix)
         routes += rules.routes(prefix)
         routes += channel_api.routes(prefix) + cap_api.routes(prefix)
         routes += basemap.routes(prefix)
