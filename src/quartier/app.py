@@ -21,6 +21,7 @@ from quartier.api.channels import ChannelApi
 from quartier.api.dead_letters import DeadLetterApi
 from quartier.api.environment import EnvironmentApi
 from quartier.api.fleet import FleetApi
+from quartier.api.grants import GrantApi
 from quartier.api.imports import ImportApi
 from quartier.api.lighting import LightingApi
 from quartier.api.live import DashboardApi
@@ -132,6 +133,7 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
     rules = RulesApi(store, settings)
     channel_api, cap_api = ChannelApi(store, settings), CapApi(store, settings)
     basemap = BaseMapApi(store, settings)
+    grants = GrantApi(store, settings)
     dashboard = DashboardApi(store, settings, feed)
     views: list[EnvironmentApi | ParkingApi | LightingApi | FleetApi] = [
         EnvironmentApi(store), ParkingApi(store), LightingApi(store), FleetApi(store)]
@@ -140,7 +142,7 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
         routes += lorawan.routes(prefix) + letters.routes(prefix)
         routes += rules.routes(prefix)
         routes += channel_api.routes(prefix) + cap_api.routes(prefix)
-        routes += basemap.routes(prefix)
+        routes += basemap.routes(prefix) + grants.routes(prefix)
         routes += dashboard.routes(prefix)
         routes += [route for view in views for route in view.routes(prefix)]
         routes += [
