@@ -30,7 +30,8 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 BACKENDS = ["sqlite", "postgresql", "archived"]
 _ARCHIVED_URLS: set[str] = set()
 _TABLES = (
-    "tenant_grants, basemap_layers, notification_cursor, notification_channels, alert_events, alerts, rule_states, rules, "
+    "tenant_grants, basemap_layers, notification_cursor, notification_channels, alert_events, alerts, "
+    "rule_states, rules, "
     "uplinks_seen, devices, device_profiles, lorawan_integrations, "
     "observations, observation_blocks, dead_letters, datastreams, historical_locations_locations, "
     "historical_locations, things_locations, things, locations, features, sensors, observed_properties"

@@ -420,7 +420,8 @@ def test_platform_apis_do_not_find_the_other_tenants_things(
 
 
 PLATFORM_LISTS = [
-    "/api/rules", "/api/alerts", "/api/alerts?status=open,acknowledged,resolved", "/api/channels", "/api/device-profiles",
+    "/api/rules", "/api/alerts", "/api/alerts?status=open,acknowledged,resolved", "/api/channels",
+    "/api/device-profiles",
     "/api/devices", "/api/lorawan/integrations", "/api/basemap", "/api/dead-letters",
     "/api/cap", "/api/cap.json", "/api/dashboard", "/api/lighting/lamps", "/api/lighting/energy",
     "/api/fleet/day", "/api/environment/air", "/api/environment/day", "/api/parking/lots",

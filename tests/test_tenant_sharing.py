@@ -80,7 +80,7 @@ def test_a_region_reads_what_was_granted_and_nothing_else(settings: Settings, cl
     expanded = region.ok(f"Things({n['thing']})", **{"$expand": "Datastreams($count=true)"})
     assert [d["@iot.id"] for d in expanded["Datastreams"]] == [n["ds1"]]
     assert expanded["Datastreams@iot.count"] == 1
-    hidden = f"Temperatur Nord"
+    hidden = "Temperatur Nord"
     assert region.ok("Things", **{"$filter": f"Datastreams/name eq '{hidden}'"})["value"] == []
     assert _ids(region, "Things", **{"$filter": "Datastreams/name eq 'Level'"}) == sorted(
         [s["thing"], n["thing"]])
@@ -105,7 +105,8 @@ def test_a_region_reads_what_was_granted_and_nothing_else(settings: Settings, cl
         assert response.status_code == 405, (method, path, response.text)
         assert set(response.json()) >= {"code", "message"}
     batch = client.post(f"{REGION}/$batch", json={"requests": [
-        {"id": "1", "method": "POST", "url": f"Datastreams({s['ds1']})/Observations", "body": {"result": 1}}]})
+        {"id": "1", "method": "POST", "url": f"Datastreams({s['ds1']})/Observations",
+         "body": {"result": 1}}]})
     assert batch.status_code == 200 and batch.json()["responses"][0]["status"] == 405
     assert south.ok(f"Datastreams({s['ds1']})/Observations", **{"$count": "true"})["@iot.count"] == 1
 

@@ -20,8 +20,7 @@ from quartier.api.params import request_tenant
 from quartier.api.responses import json_response
 from quartier.errors import BadRequest
 from quartier.settings import Settings
-from quartier.store import Store
-from quartier.store import sharing
+from quartier.store import Store, sharing
 
 _MEMBERS = {"region": str, "entityType": str, "entityId": int}
 

@@ -17,7 +17,6 @@ from quartier.query.flavor import flavor_for
 from quartier.query.options import Expand, QueryOptions
 from quartier.store.connection import Connection
 from quartier.store.dialect import Dialect
-from quartier.store.tenancy import Reader
 from quartier.store.read import (
     OrderTerm,
     Related,
@@ -29,6 +28,7 @@ from quartier.store.read import (
     fetch_related,
     id_scope,
 )
+from quartier.store.tenancy import Reader
 
 EXPANDED = "@expanded"  # key under which a row carries its expanded relations
 _ID_CHUNK = 500

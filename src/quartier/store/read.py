@@ -147,7 +147,8 @@ def _gate(
     blocks_params: list[Any] = []
     blocks_where: str | None = None
     # Blocks carry their tenant, so only a tenant's own rows can be narrowed to blocks.
-    if not isinstance(reader, RegionView) and all(sql in _BLOCK_LEVEL for sql, _ in scope.conditions) and parent_key in (
+    block_level = all(sql in _BLOCK_LEVEL for sql, _ in scope.conditions)
+    if not isinstance(reader, RegionView) and block_level and parent_key in (
         "", "t.datastream_id = p.pid"
     ):
         parts = ["b.tenant_id = ?", *(_BLOCK_LEVEL[sql] for sql, _ in scope.conditions)]
