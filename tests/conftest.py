@@ -32,8 +32,8 @@ BACKENDS = ["sqlite", "postgresql", "archived"]
 _ARCHIVED_URLS: set[str] = set()
 _TABLES = (
     "lighting_groups, task_outcomes, task_deliveries, tasks, tasking_capabilities, actuators, "
-    "audit_log, api_keys, basemap_layers, notification_cursor, notification_channels, alert_events, "
-    "alerts, rule_states, rules, "
+    "tenant_grants, audit_log, api_keys, basemap_layers, notification_cursor, notification_channels, "
+    "alert_events, alerts, rule_states, rules, "
     "uplinks_seen, devices, device_profiles, lorawan_integrations, "
     "observations, observation_blocks, dead_letters, datastreams, historical_locations_locations, "
     "historical_locations, things_locations, things, locations, features, sensors, observed_properties"

@@ -8,9 +8,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from starlette.testclient import TestClient
 
-from conftest import Api, full_thing_body, location_body
+from conftest import Api, TestClient, full_thing_body, location_body
 from quartier.retention import Expired, run_retention
 from quartier.store import Store
 

@@ -24,6 +24,7 @@ from quartier.api.channels import ChannelApi
 from quartier.api.dead_letters import DeadLetterApi
 from quartier.api.environment import EnvironmentApi
 from quartier.api.fleet import FleetApi
+from quartier.api.grants import GrantApi
 from quartier.api.imports import ImportApi
 from quartier.api.keys import KeyApi
 from quartier.api.lighting import LightingApi
@@ -161,12 +162,7 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
 
     letters = DeadLetterApi(api, uplinks)
     lorawan = LorawanApi(store, settings, uplinks)
-    routes: list[BaseRoute] = [
-        Route("/api/dead-letters", letters.listing, methods=["GET"]),
-        Route("/api/dead-letters/{id}", letters.one, methods=["GET"]),
-        Route("/api/dead-letters/{id}", letters.drop, methods=["DELETE"]),
-        Route("/api/dead-letters/{id}/retry", letters.retry, methods=["POST"]),
-    ]
+    routes: list[BaseRoute] = []
     imports = ImportApi(store, settings)
     rules = RulesApi(store, settings)
     channel_api, cap_api = ChannelApi(store, settings), CapApi(store, settings)
@@ -174,6 +170,7 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
     retention = RetentionApi(store, settings)
     keys = KeyBook(store)
     access_apis = (KeyApi(store, settings, keys), AuditApi(store), VisibilityApi(store, settings))
+    grants = GrantApi(store, settings)
     dashboard = DashboardApi(store, settings, feed)
     description = OpenApiDocument(store)
     views: list[EnvironmentApi | ParkingApi | LightingApi | FleetApi | LightingControlApi] = [
@@ -181,10 +178,10 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
         LightingControlApi(api)]
     routes += Dashboard(store).routes()
     for prefix in ("", "/t/{tenant}"):
-        routes += lorawan.routes(prefix)
+        routes += lorawan.routes(prefix) + letters.routes(prefix)
         routes += rules.routes(prefix)
         routes += channel_api.routes(prefix) + cap_api.routes(prefix)
-        routes += basemap.routes(prefix) + description.routes(prefix)
+        routes += basemap.routes(prefix) + description.routes(prefix) + grants.routes(prefix)
         routes += retention.routes(prefix)
         routes += [route for part in access_apis for route in part.routes(prefix)]
         routes += dashboard.routes(prefix)

@@ -47,12 +47,72 @@ def tenant() -> None:
 
 @tenant.command("create")
 @click.argument("name")
+@click.option("--region", is_flag=True,
+              help="A region tenant (e.g. a district): it reads, read-only, what its member "
+                   "tenants grant it, and holds no data of its own.")
 @_setting_options
-def tenant_create(name: str, **options: Any) -> None:
+def tenant_create(name: str, region: bool, **options: Any) -> None:
     """Add a tenant NAME; its SensorThings API is served at /t/NAME/v1.1."""
     settings = _settings(options)
-    _with_store(settings, lambda store: store.create_tenant(name))
-    click.echo(f"created tenant {name}: /t/{name}/v1.1")
+    _with_store(settings, lambda store: store.create_tenant(name, region=region))
+    click.echo(f"created {'region ' if region else ''}tenant {name}: /t/{name}/v1.1")
+
+
+@tenant.command("grant")
+@click.argument("tenant_name", metavar="TENANT")
+@click.argument("region")
+@click.option("--thing", type=int, help="Share this Thing, its Datastreams and their Observations.")
+@click.option("--datastream", type=int, help="Share this Datastream and its Observations.")
+@_setting_options
+def tenant_grant(tenant_name: str, region: str, thing: int | None, datastream: int | None,
+                 **options: Any) -> None:
+    """Let the region tenant REGION read one Thing or Datastream of TENANT."""
+    if (thing is None) == (datastream is None):
+        raise click.UsageError("name one of --thing or --datastream")
+    kind, entity_id = ("Thing", thing) if thing is not None else ("Datastream", datastream)
+    settings = _settings(options)
+
+    async def run(store: Any) -> Any:
+        from quartier.store import sharing
+
+        return await sharing.grant(store, await _tenant_id(store, tenant_name), region, kind,
+                                   int(entity_id or 0))
+
+    made = _with_store(settings, run)
+    click.echo(f"grant {made['id']}: {region} reads {kind}({entity_id}) of {tenant_name}")
+
+
+@tenant.command("revoke")
+@click.argument("tenant_name", metavar="TENANT")
+@click.argument("grant_id", type=int)
+@_setting_options
+def tenant_revoke(tenant_name: str, grant_id: int, **options: Any) -> None:
+    """Take back the grant GRANT_ID of TENANT."""
+    settings = _settings(options)
+
+    async def run(store: Any) -> None:
+        from quartier.store import sharing
+
+        await sharing.revoke(store, await _tenant_id(store, tenant_name), grant_id)
+
+    _with_store(settings, run)
+    click.echo(f"revoked grant {grant_id}")
+
+
+@tenant.command("grants")
+@click.argument("tenant_name", metavar="TENANT")
+@_setting_options
+def tenant_grants(tenant_name: str, **options: Any) -> None:
+    """List what TENANT shares, one grant a line."""
+    settings = _settings(options)
+
+    async def run(store: Any) -> Any:
+        from quartier.store import sharing
+
+        return await sharing.grants(store, await _tenant_id(store, tenant_name))
+
+    for made in _with_store(settings, run):
+        click.echo(f"{made['id']}\t{made['region']}\t{made['entityType']}({made['entityId']})")
 
 
 @tenant.command("list")

@@ -66,6 +66,7 @@ REQUESTS: list[tuple[str, str, Any, str | None]] = [
     ("POST", "/api/lighting/groups", {"name": "g", "things": [1]}, "editor"),
     ("PUT", "/api/datastreams/1/retention", {"days": 30}, "admin"),
     ("PUT", "/api/things/1/retention", {"days": 30}, "admin"),
+    ("POST", "/api/grants", {"region": "kreis", "thing": 1}, "admin"),
 ]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from starlette.testclient import TestClient
+from conftest import TestClient
 
 
 def test_an_id_too_large_for_the_database_is_not_found(client: TestClient) -> None:

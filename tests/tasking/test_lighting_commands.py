@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from starlette.testclient import TestClient
 
-from conftest import Api, capability_body
+from conftest import Api, TestClient, capability_body
 
 LAMPS = [("SK-01", 1, "Altstadt"), ("SK-01", 1, "Altstadt"), ("SK-01", 2, "Altstadt"),
          ("SK-02", 1, "Nord")]

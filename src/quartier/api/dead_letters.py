@@ -5,6 +5,8 @@
     POST   /api/dead-letters/{id}/retry       store it again as it came; 200 and gone, or
                                               422 with the new reason (kept, attempts + 1)
     DELETE /api/dead-letters/{id}
+
+Each path also works under ``/t/{tenant}``; a tenant sees only its own dead letters.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
 
 from quartier import deadletters
-from quartier.api.params import whole_number
+from quartier.api.params import request_tenant, whole_number
 from quartier.api.responses import json_response
 from quartier.api.sensorthings.handlers import SensorThingsApi
 from quartier.errors import BadRequest, NotFound, QuartierError, Unprocessable
@@ -37,7 +40,8 @@ class DeadLetterApi:
         offset = whole_number(request, "offset", 0)
         if not 1 <= limit <= _MAX_PAGE:
             raise BadRequest(f"limit must be between 1 and {_MAX_PAGE}")
-        letters, total = await deadletters.listing(self.store, limit, offset)
+        tenant_id = await request_tenant(self.store, request)
+        letters, total = await deadletters.listing(self.store, tenant_id, limit, offset)
         return json_response({"total": total, "value": [_public(x) for x in letters]})
 
     async def one(self, request: Request) -> Response:
@@ -81,15 +85,24 @@ class DeadLetterApi:
         outcome = await self.uplinks.store_message(integration, letter["rawPayload"], event)
         return {"Observations": outcome.observations, "duplicate": outcome.duplicate}
 
+    def routes(self, prefix: str) -> list[BaseRoute]:
+        base = prefix + "/api/dead-letters"
+        return [
+            Route(base, self.listing, methods=["GET"]),
+            Route(base + "/{id}", self.one, methods=["GET"]),
+            Route(base + "/{id}", self.drop, methods=["DELETE"]),
+            Route(base + "/{id}/retry", self.retry, methods=["POST"]),
+        ]
+
     async def _find(self, request: Request) -> dict[str, Any]:
         raw = request.path_params["id"]
         if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
             raise NotFound(f"no dead letter {raw!r}")
-        letter = await deadletters.find(self.store, int(raw))
+        tenant_id = await request_tenant(self.store, request)
+        letter = await deadletters.find(self.store, tenant_id, int(raw))
         if letter is None:
             raise NotFound(f"no dead letter {raw}")
         return letter
-
 
 
 def _public(letter: dict[str, Any]) -> dict[str, Any]:

@@ -36,6 +36,7 @@ RULES: tuple[Rule, ...] = (
     _rule(_WRITE, r"/api/lorawan/[^/]+/uplink", None, own=True),
     _rule(_ANY, r"/api/(keys|audit)(/.*)?", Role.ADMIN),
     _rule(_WRITE, r"/api/visibility/.*", Role.ADMIN),
+    _rule(_WRITE, r"/api/grants(/.*)?", Role.ADMIN),  # sharing is a permission change
     # Deleting data on a schedule is a decision of the tenant's administrators.
     _rule(_WRITE, r"/api/(datastreams|things|observed-properties)/\d+/retention", Role.ADMIN),
     _rule(_WRITE, r"/api/alerts/\d+/(acknowledge|resolve|comments)", Role.OPERATOR),
@@ -92,4 +93,4 @@ def action(method: str, path: str) -> str:
 
 AREAS = ("sensorthings", "rules", "alerts", "channels", "lorawan", "devices", "device-profiles",
          "dead-letters", "imports", "basemap", "keys", "audit", "visibility", "lighting",
-         "datastreams", "things", "observed-properties")
+         "datastreams", "things", "observed-properties", "grants")

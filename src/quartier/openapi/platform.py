@@ -214,6 +214,12 @@ def _ops() -> list[Op]:
         Op("get", "/api/visibility/{plural}/{id}", "whether a Thing or Datastream is public", "access", ok),
         Op("put", "/api/visibility/{plural}/{id}", "make a Thing or Datastream public or internal", "access",
            ok, writes, body=json_body(_VISIBILITY)),
+        # sharing with a region tenant
+        Op("post", "/api/grants", "let a region read a Thing or Datastream", "sharing",
+           {"201": answer(_OBJECT)}, writes, body=free_body),
+        Op("get", "/api/grants", "what this tenant shares", "sharing", {"200": answer(_listing())}),
+        Op("get", "/api/grants/{id}", "one grant", "sharing", ok),
+        Op("delete", "/api/grants/{id}", "take a grant back", "sharing", gone),
         # the public warning feed
         Op("get", "/api/cap", "the CAP 1.2 warnings as an Atom feed", "cap",
            {"200": _atom_or_json()}, parameters=(query("channel", _TEXT),

@@ -36,6 +36,7 @@ from quartier.query.flavor import (
 )
 from quartier.query.sqltext import OrderTerm, Sql, bound, fill
 from quartier.store import archive, visibility
+from quartier.store.tenancy import Reader, tenant_predicate
 
 _RESULT_BOOL, _RESULT_STRING = 3, 4
 _TIMES = (TIME, SPAN)
@@ -51,7 +52,8 @@ _INTERVAL_FUNCTIONS = ("before", "after", "meets", "during", "overlaps", "starts
 class _Join:
     alias: str
     etype: EntityType
-    tables: list[tuple[str, str]]  # (table with alias, condition linking it to the previous)
+    # (table with alias, condition linking it to the previous, the condition's parameters)
+    tables: list[tuple[str, str, tuple[Any, ...]]]
     many: bool
 
 
@@ -65,22 +67,28 @@ class _Joins:
     def many(self) -> bool:
         return any(j.many for j in self.steps.values())
 
-    def wrap(self, inner: Sql, select: str) -> Sql:
+    def wrap(self, select: str, type_: str) -> Sql:
+        """``SELECT select FROM`` the joined tables, ending in the first one's condition,
+        with the parameters of the join conditions (not of ``select``)."""
         tables = [t for join in self.steps.values() for t in join.tables]
-        first_table, first_condition = tables[0]
+        first_table, first_condition, first_params = tables[0]
         text = f"SELECT {select} FROM {first_table}"
-        for table, condition in tables[1:]:
+        params: list[Any] = []
+        for table, condition, condition_params in tables[1:]:
             text += f" JOIN {table} ON {condition}"
-        # A path sees only what the reader may see at its end (no parameters: the
-        # inner parameters stay in order).
+            params.extend(condition_params)
+        # A path sees only what the reader may see along it (public or internal; these
+        # conditions have no parameters).
         hidden = [visibility.condition(join.etype, join.alias) for join in self.steps.values()]
         where = " AND ".join([first_condition, *(h for h in hidden if h is not None)])
-        return Sql(f"{text} WHERE {where}", inner.params, inner.type)
+        return Sql(f"{text} WHERE {where}", (*params, *first_params), type_)
 
 
 class Compiler:
-    def __init__(self, flavor: Flavor, etype: EntityType, alias: str = "t", option: str = "$filter"):
+    def __init__(self, flavor: Flavor, etype: EntityType, alias: str = "t", option: str = "$filter",
+                 reader: Reader | None = None):
         self.flavor = flavor
+        self.reader = reader  # related entities are narrowed to what it sees
         self.etype = etype
         self.alias = alias
         self.option = option
@@ -164,10 +172,8 @@ class Compiler:
                 return parts
             if joins.many:
                 raise self.error(_pos(node), "cannot order by a path through a to-many relation")
-            return [
-                Sql(f"({joins.wrap(Sql('', (), p.type), p.text).text} LIMIT 1)", p.params, p.type)
-                for p in parts
-            ]
+            wrapped = [(p, joins.wrap(p.text, p.type)) for p in parts]
+            return [Sql(f"({w.text} LIMIT 1)", (*p.params, *w.params), p.type) for p, w in wrapped]
         finally:
             self._joins = None
 
@@ -190,8 +196,8 @@ class Compiler:
             self._joins = None
         if not joins.steps:
             return inner
-        subquery = joins.wrap(inner, "1")
-        return Sql(f"EXISTS ({subquery.text} AND {inner.text})", inner.params, BOOL)
+        subquery = joins.wrap("1", BOOL)
+        return Sql(f"EXISTS ({subquery.text} AND {inner.text})", (*subquery.params, *inner.params), BOOL)
 
     def _as_bool(self, value: Sql, node: Node) -> Sql:
         if value.type == BOOL:
@@ -316,15 +322,20 @@ class Compiler:
             return found.alias, found.etype
         self._aliases += 1
         alias = f"{self.alias}{self._aliases}x"
+        visible, params = ("1 = 1", ()) if self.reader is None else tenant_predicate(
+            self.reader, target, alias)
         if rel.kind is RelationKind.FOREIGN_KEY:
-            tables = [(f"{target.rows} {alias}", f"{alias}.id = {parent}.{rel.column}")]
+            tables = [(f"{target.rows} {alias}", f"{alias}.id = {parent}.{rel.column} AND {visible}",
+                       params)]
         elif rel.kind is RelationKind.REVERSE_KEY:
-            tables = [(f"{target.rows} {alias}", f"{alias}.{rel.column} = {parent}.id")]
+            tables = [(f"{target.rows} {alias}", f"{alias}.{rel.column} = {parent}.id AND {visible}",
+                       params)]
         else:
             link = f"{alias}l"
             tables = [
-                (f"{rel.link_table} {link}", f"{link}.{rel.link_self} = {parent}.id"),
-                (f"{target.rows} {alias}", f"{alias}.id = {link}.{rel.link_other}"),
+                (f"{rel.link_table} {link}", f"{link}.{rel.link_self} = {parent}.id", ()),
+                (f"{target.rows} {alias}", f"{alias}.id = {link}.{rel.link_other} AND {visible}",
+                 params),
             ]
         self._joins.steps[prefix] = _Join(alias, target, tables, rel.many)
         return alias, target

@@ -15,6 +15,7 @@ from quartier.model.changes import IdRef
 from quartier.model.entities import ENTITY_SETS, EntityType, Property, Relation, RelationKind
 from quartier.store.base import Store
 from quartier.store.read import Scope, first_id, foreign_key
+from quartier.store.tenancy import Reader
 
 _SEGMENT = re.compile(r"^(?P<name>[A-Za-z$][A-Za-z0-9_]*)(?:\((?P<key>[^()]*)\))?$")
 _MAX_ID = 2**63 - 1
@@ -75,7 +76,7 @@ class Target:
 
 
 async def resolve(
-    store: Store, tenant_id: int, path: ResourcePath, for_create: bool = False
+    store: Store, reader: Reader, path: ResourcePath, for_create: bool = False
 ) -> Target:
     """Walk ``path``; 404 for unknown names, ids or entities that do not belong together.
 
@@ -121,7 +122,7 @@ async def resolve(
             target.property = member
             continue
         trust_parent = for_create and last and _only_by_id(target)
-        target = await _navigate(store, tenant_id, target, member, segment, path, trust_parent)
+        target = await _navigate(store, reader, target, member, segment, path, trust_parent)
     return target
 
 
@@ -133,7 +134,7 @@ def _by_id(target: Target, key: int) -> Target:
 
 
 async def _navigate(
-    store: Store, tenant_id: int, target: Target, rel: Relation, segment: Segment,
+    store: Store, reader: Reader, target: Target, rel: Relation, segment: Segment,
     path: ResourcePath, trust_parent: bool = False,
 ) -> Target:
     from quartier.model.entities import ENTITY_TYPES
@@ -142,12 +143,12 @@ async def _navigate(
     if trust_parent and rel.many and segment.key is None and target.entity_id is not None:
         parent_ref = IdRef(target.etype, target.entity_id, from_path=True)
         return Target(other, Scope(other), single=False, parent=(rel, parent_ref))
-    parent_id = await _existing_id(store, tenant_id, target, path)
+    parent_id = await _existing_id(store, reader, target, path)
     if rel.kind is RelationKind.FOREIGN_KEY:
         if segment.key is not None:
             raise NotFound(f"{rel.name} names one entity and takes no id: {path.text!r}")
         async with store.reader() as conn:
-            linked = await foreign_key(conn, tenant_id, target.etype, parent_id, rel.column)
+            linked = await foreign_key(conn, reader, target.etype, parent_id, rel.column)
         if linked is None:
             raise NotFound(f"{target.etype.name}({parent_id}) has no {rel.name}")
         return Target(other, Scope(other).with_id(linked), True, entity_id=linked)
@@ -167,9 +168,9 @@ def _only_by_id(target: Target) -> bool:
     return target.single and len(target.scope.conditions) == 1 and target.parent is None
 
 
-async def _existing_id(store: Store, tenant_id: int, target: Target, path: ResourcePath) -> int:
+async def _existing_id(store: Store, reader: Reader, target: Target, path: ResourcePath) -> int:
     async with store.reader() as conn:
-        found = await first_id(conn, tenant_id, target.scope)
+        found = await first_id(conn, reader, target.scope)
     if found is None:
         what = f"{target.etype.name}({target.entity_id})" if target.entity_id else target.etype.name
         raise NotFound(f"no {what} on the path {path.text!r}")

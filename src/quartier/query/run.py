@@ -28,6 +28,7 @@ from quartier.store.read import (
     fetch_related,
     id_scope,
 )
+from quartier.store.tenancy import Reader
 
 EXPANDED = "@expanded"  # key under which a row carries its expanded relations
 _ID_CHUNK = 500
@@ -44,24 +45,24 @@ class QueryRunner:
     """Reads on one connection for one tenant."""
 
     def __init__(
-        self, conn: Connection, dialect: Dialect, tenant_id: int, exact_count_limit: int,
+        self, conn: Connection, dialect: Dialect, reader: Reader, exact_count_limit: int,
         max_expanded: int = 200_000,
     ) -> None:
         self.max_expanded = max_expanded
         self.conn = conn
         self.dialect = dialect
         self.flavor = flavor_for(dialect.name)
-        self.tenant_id = tenant_id
+        self.reader = reader
         self.exact_count_limit = exact_count_limit
 
     def filtered(self, scope: Scope, options: QueryOptions) -> Scope:
         if options.filter is None:
             return scope
-        sql = Compiler(self.flavor, scope.etype).predicate(options.filter)
+        sql = Compiler(self.flavor, scope.etype, reader=self.reader).predicate(options.filter)
         return scope.narrowed(sql.text, *sql.params)
 
     def order(self, etype: EntityType, options: QueryOptions) -> list[OrderTerm]:
-        compiler = Compiler(self.flavor, etype, option="$orderby")
+        compiler = Compiler(self.flavor, etype, option="$orderby", reader=self.reader)
         terms: list[OrderTerm] = []
         for node, desc in options.orderby:
             terms.extend(compiler.order_term(node, desc))
@@ -69,7 +70,7 @@ class QueryRunner:
 
     async def count(self, scope: Scope) -> int:
         return await count_entities(
-            self.conn, self.tenant_id, scope, self.exact_count_limit,
+            self.conn, self.reader, scope, self.exact_count_limit,
             estimate=self.dialect.name == "postgresql",
         )
 
@@ -77,7 +78,7 @@ class QueryRunner:
         scope = self.filtered(scope, options)
         count = await self.count(scope) if options.count else None
         rows = await fetch_entities(
-            self.conn, self.dialect, self.tenant_id, scope, self.order(scope.etype, options),
+            self.conn, self.dialect, self.reader, scope, self.order(scope.etype, options),
             limit=options.top + 1, offset=options.skip,
         )
         more = 0 < options.top < len(rows)  # $top=0 asks for no page, so none follows
@@ -102,7 +103,7 @@ class QueryRunner:
         for start in range(0, len(ids), _ID_CHUNK):
             chunk = ids[start:start + _ID_CHUNK]
             scope = self.filtered(id_scope(target, chunk), item.options)
-            for child in await fetch_entities(self.conn, self.dialect, self.tenant_id, scope):
+            for child in await fetch_entities(self.conn, self.dialect, self.reader, scope):
                 found[child["id"]] = child
         for row in rows:
             match = found.get(row.get(rel.name) or 0)
@@ -124,11 +125,11 @@ class QueryRunner:
             )
         scope = self.filtered(Scope(target), options)
         found = await fetch_related(
-            self.conn, self.dialect, self.tenant_id, scope, related, parent_ids,
+            self.conn, self.dialect, self.reader, scope, related, parent_ids,
             self.order(target, options), options.top + 1, options.skip,
         )
         counts = (
-            await count_related(self.conn, self.tenant_id, scope, related, parent_ids)
+            await count_related(self.conn, self.reader, scope, related, parent_ids)
             if options.count else {}
         )
         by_parent: dict[int, list[Any]] = {}

@@ -46,6 +46,7 @@ class Store(ABC):
     def __init__(self) -> None:
         self._listeners: list[EventListener] = []
         self._tenants: dict[str, int] = {}
+        self._regions: set[int] = set()  # region tenants looked up so far (fixed at creation)
         self._group: GroupWriter | None = None
 
     @abstractmethod
@@ -89,7 +90,13 @@ class Store(ABC):
 
     async def write(self, tenant_id: int, batch: Batch) -> WriteResult:
         """Apply a batch atomically: all of it is committed, or nothing. Returns after the
-        commit; concurrent batches share a transaction (see :mod:`quartier.store.group`)."""
+        commit; concurrent batches share a transaction (see :mod:`quartier.store.group`).
+        A region tenant's view is read-only: 405."""
+        if tenant_id in self._regions:
+            from quartier.errors import MethodNotAllowed
+
+            raise MethodNotAllowed("a region's view is read-only: it shows what its member "
+                                   "tenants share with it", allowed=["GET", "HEAD"])
         if self._group is None:
             self._group = GroupWriter(self.transaction, self.dialect, self._publish)
         trail = audit.current.get()
@@ -128,8 +135,9 @@ class Store(ABC):
                 moved += await archive.archive_datastream(conn, datastream_id, cutoff)
         return moved
 
-    async def create_tenant(self, name: str) -> int:
-        """Add a tenant (a municipality); 409 when the name is taken."""
+    async def create_tenant(self, name: str, region: bool = False) -> int:
+        """Add a tenant (a municipality), or with ``region`` a region tenant (a district
+        that reads what its member tenants grant it); 409 when the name is taken."""
         from quartier.errors import BadRequest, Conflict
 
         if not _TENANT_NAME.fullmatch(name):
@@ -140,7 +148,7 @@ class Store(ABC):
             if await conn.fetchval("SELECT id FROM tenants WHERE name = ?", (name,)) is not None:
                 raise Conflict(f"a tenant named {name!r} exists already")
             return int(await conn.fetchval(
-                "INSERT INTO tenants (name) VALUES (?) RETURNING id", (name,)
+                "INSERT INTO tenants (name, region) VALUES (?, ?) RETURNING id", (name, region)
             ))
 
     async def tenant_names(self) -> list[str]:
@@ -154,9 +162,17 @@ class Store(ABC):
         if not _TENANT_NAME.fullmatch(name):
             return None
         async with self.reader() as conn:
-            found = await conn.fetchval("SELECT id FROM tenants WHERE name = ?", (name,))
-        if found is not None:
-            self._tenants[name] = int(found)
+            row = await conn.fetchrow("SELECT id, region FROM tenants WHERE name = ?", (name,))
+        if row is None:
+            return None
+        found = int(row[0])
+        if row[1]:
+            self._regions.add(found)
+        self._tenants[name] = found
         return found
+
+    def is_region(self, tenant_id: int) -> bool:
+        """Whether a tenant (looked up by :meth:`tenant_id` before) is a region."""
+        return tenant_id in self._regions
 
 

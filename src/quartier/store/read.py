@@ -15,6 +15,7 @@ from quartier.query.sqltext import OrderTerm
 from quartier.store import archive, visibility
 from quartier.store.connection import Connection
 from quartier.store.dialect import Dialect
+from quartier.store.tenancy import Reader, RegionView, tenant_predicate
 
 Condition = tuple[str, tuple[Any, ...]]  # SQL on alias ``t`` with ? placeholders
 
@@ -32,9 +33,11 @@ class Scope:
         hidden = visibility.condition(self.etype, parent_key=parent_key)
         return self.conditions if hidden is None else [*self.conditions, (hidden, ())]
 
-    def where(self, tenant_id: int, parent_key: str = "") -> tuple[str, list[Any]]:
-        parts = ["t.tenant_id = ?"]
-        params: list[Any] = [tenant_id]
+    def where(self, reader: Reader, parent_key: str = "") -> tuple[str, list[Any]]:
+        """The WHERE clause (on alias ``t``) of the rows ``reader`` sees in this scope."""
+        visible, visible_params = tenant_predicate(reader, self.etype)
+        parts = [visible]
+        params: list[Any] = list(visible_params)
         for sql, values in self.effective(parent_key):
             parts.append(sql)
             params.extend(values)
@@ -138,7 +141,7 @@ _BLOCK_LEVEL = {"t.datastream_id = ?": "b.datastream_id = ?", **visibility.BLOCK
 
 
 def _gate(
-    dialect: Dialect, scope: Scope, order: Sequence[OrderTerm], where: str,
+    dialect: Dialect, reader: Reader, scope: Scope, order: Sequence[OrderTerm], where: str,
     params: Sequence[Any], limit: int | None, offset: int, parent_key: str = "",
 ) -> tuple[str, list[Any]]:
     """For the first rows of archived entities by id or phenomenonTime: the condition
@@ -151,7 +154,9 @@ def _gate(
     blocks_params: list[Any] = []
     blocks_where: str | None = None
     conditions = scope.effective(parent_key.partition(" = ")[0])
-    if all(sql in _BLOCK_LEVEL for sql, _ in conditions) and parent_key in (
+    # Blocks carry their tenant, so only a tenant's own rows can be narrowed to blocks.
+    block_level = all(sql in _BLOCK_LEVEL for sql, _ in conditions)
+    if not isinstance(reader, RegionView) and block_level and parent_key in (
         "", "t.datastream_id = p.pid"
     ):
         parts = ["b.tenant_id = ?", *(_BLOCK_LEVEL[sql] for sql, _ in conditions)]
@@ -171,13 +176,13 @@ def _gate(
 
 
 def _entities_sql(
-    dialect: Dialect, tenant_id: int, scope: Scope, order: Sequence[OrderTerm],
+    dialect: Dialect, reader: Reader, scope: Scope, order: Sequence[OrderTerm],
     limit: int | None, offset: int,
 ) -> tuple[str, list[Any]]:
     """The SELECT of :func:`decode_row`'s columns for ``scope``, ordered (then by id) and
     paged; no ``limit`` means all rows after ``offset``."""
-    where, params = scope.where(tenant_id)
-    gate, gate_params = _gate(dialect, scope, order, where, params, limit, offset)
+    where, params = scope.where(reader)
+    gate, gate_params = _gate(dialect, reader, scope, order, where, params, limit, offset)
     params.extend(gate_params)
     sql = f"{_layout(scope.etype).select} WHERE {where}{gate}{_order_by(order, params)}"
     if limit is not None or offset:
@@ -190,14 +195,14 @@ def _entities_sql(
 async def fetch_entities(
     conn: Connection,
     dialect: Dialect,
-    tenant_id: int,
+    reader: Reader,
     scope: Scope,
     order: Sequence[OrderTerm] = (),
     limit: int | None = None,
     offset: int = 0,
 ) -> list[dict[str, Any]]:
     """Entities in ``scope``, ordered by the given SQL expressions, then by id."""
-    sql, params = _entities_sql(dialect, tenant_id, scope, order, limit, offset)
+    sql, params = _entities_sql(dialect, reader, scope, order, limit, offset)
     rows = await conn.fetch(sql, params)
     return [decode_row(scope.etype, row, dialect) for row in rows]
 
@@ -205,7 +210,7 @@ async def fetch_entities(
 async def stream_entities(
     conn: Connection,
     dialect: Dialect,
-    tenant_id: int,
+    reader: Reader,
     scope: Scope,
     order: Sequence[OrderTerm],
     limit: int | None,
@@ -214,7 +219,7 @@ async def stream_entities(
 ) -> AsyncIterator[list[dict[str, Any]]]:
     """Like :func:`fetch_entities`, but read through a cursor ``chunk`` rows at a time,
     so that memory stays flat however many rows there are."""
-    sql, params = _entities_sql(dialect, tenant_id, scope, order, limit, offset)
+    sql, params = _entities_sql(dialect, reader, scope, order, limit, offset)
     async for rows in conn.stream(sql, params, chunk):
         yield [decode_row(scope.etype, row, dialect) for row in rows]
 
@@ -233,7 +238,7 @@ _UNION_CHUNK = 200  # SQLite allows 500 terms in one compound SELECT
 async def fetch_related(
     conn: Connection,
     dialect: Dialect,
-    tenant_id: int,
+    reader: Reader,
     scope: Scope,
     related: Related,
     parent_ids: Sequence[int],
@@ -248,7 +253,7 @@ async def fetch_related(
     way each parent's page comes from the index, not from all of its rows.
     """
     layout = _layout(scope.etype)
-    where, where_params = scope.where(tenant_id, related.key)
+    where, where_params = scope.where(reader, related.key)
     order_params: list[Any] = []
     order_sql = _order_by(order, order_params)
     head = f"SELECT {layout.returning_aliased}"
@@ -256,7 +261,7 @@ async def fetch_related(
     tail = f"{order_sql} LIMIT ? OFFSET ?"
     if dialect.name == "postgresql":
         gate, gate_params = _gate(
-            dialect, scope, order, f"{where} AND {related.key} = p.pid", where_params,
+            dialect, reader, scope, order, f"{where} AND {related.key} = p.pid", where_params,
             limit, offset, parent_key=f"{related.key} = p.pid",
         )
         sql = (f"SELECT x.*, p.pid FROM unnest(CAST(? AS bigint[])) AS p(pid) CROSS JOIN LATERAL "
@@ -277,9 +282,9 @@ async def fetch_related(
 
 
 async def count_related(
-    conn: Connection, tenant_id: int, scope: Scope, related: Related, parent_ids: Sequence[int]
+    conn: Connection, reader: Reader, scope: Scope, related: Related, parent_ids: Sequence[int]
 ) -> dict[int, int]:
-    where, params = scope.where(tenant_id, related.key)
+    where, params = scope.where(reader, related.key)
     marks = ", ".join("?" * len(parent_ids))
     rows = await conn.fetch(
         f"SELECT {related.key}, count(*) FROM {scope.etype.rows} t{related.join} "
@@ -290,7 +295,7 @@ async def count_related(
 
 
 async def count_entities(
-    conn: Connection, tenant_id: int, scope: Scope, exact_up_to: int | None = None,
+    conn: Connection, reader: Reader, scope: Scope, exact_up_to: int | None = None,
     estimate: bool = False,
 ) -> int:
     """How many entities ``scope`` holds.
@@ -298,7 +303,7 @@ async def count_entities(
     With ``exact_up_to``, counting stops there; above it, ``estimate`` asks the planner
     (PostgreSQL) instead of reading every row, and the larger of the two is returned.
     """
-    where, params = scope.where(tenant_id)
+    where, params = scope.where(reader)
     rows_sql = f"FROM {scope.etype.rows} t WHERE {where}"
     if exact_up_to is None:
         return int(await conn.fetchval(f"SELECT count(*) {rows_sql}", params))
@@ -314,8 +319,8 @@ async def count_entities(
     return max(value, int(planned))
 
 
-async def first_id(conn: Connection, tenant_id: int, scope: Scope) -> int | None:
-    where, params = scope.where(tenant_id)
+async def first_id(conn: Connection, reader: Reader, scope: Scope) -> int | None:
+    where, params = scope.where(reader)
     value = await conn.fetchval(
         f"SELECT t.id FROM {scope.etype.rows} t WHERE {where} ORDER BY t.id LIMIT 1", params
     )
@@ -323,8 +328,8 @@ async def first_id(conn: Connection, tenant_id: int, scope: Scope) -> int | None
 
 
 async def foreign_key(
-    conn: Connection, tenant_id: int, etype: EntityType, entity_id: int, column: str
+    conn: Connection, reader: Reader, etype: EntityType, entity_id: int, column: str
 ) -> int | None:
-    where, params = id_scope(etype, [entity_id]).where(tenant_id)
+    where, params = id_scope(etype, [entity_id]).where(reader)
     value = await conn.fetchval(f"SELECT t.{column} FROM {etype.rows} t WHERE {where}", params)
     return None if value is None else int(value)

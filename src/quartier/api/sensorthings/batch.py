@@ -197,7 +197,7 @@ class BatchRun:
             roots[sub.id] = root
             return sub, etype, root
         path = parse_path(path_text)
-        target = await resolve(self.ctx.store, self.ctx.tenant_id, path, for_create=sub.method == "POST")
+        target = await resolve(self.ctx.store, self.ctx.reader, path, for_create=sub.method == "POST")
         if target.property is not None or target.ref:
             raise BadRequest(f"request {sub.id}: a change set cannot write {sub.url}")
         if sub.method == "POST":

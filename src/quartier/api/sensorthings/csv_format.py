@@ -67,7 +67,7 @@ async def _csv_chunks(
         yield buffer.getvalue().encode()
         buffer.seek(0)
         buffer.truncate()
-        async for rows in stream_entities(conn, ctx.store.dialect, ctx.tenant_id, filtered, order,
+        async for rows in stream_entities(conn, ctx.store.dialect, ctx.reader, filtered, order,
                                           total, options.skip, _CSV_CHUNK):
             await runner.expand(scope.etype, rows, options.expand)
             for row in rows:

@@ -31,6 +31,7 @@ from quartier.query.run import QueryRunner
 from quartier.settings import Settings
 from quartier.store.base import Store
 from quartier.store.read import Scope, fetch_entities
+from quartier.store.tenancy import Reader, RegionView
 
 CONFORMANCE = (
     "http://www.opengis.net/spec/iot_sensing/1.1/req/datamodel",
@@ -53,6 +54,12 @@ class Context:
     settings: Settings
     tenant_id: int
     base: str  # e.g. http://host/v1.1 or http://host/t/nord/v1.1
+    region: bool = False  # a region tenant: reads what was granted to it, writes nothing
+
+    @property
+    def reader(self) -> Reader:
+        """Who reads: the tenant itself, or a region's view of what it was granted."""
+        return RegionView(self.tenant_id) if self.region else self.tenant_id
 
 
 @dataclass
@@ -98,7 +105,8 @@ class SensorThingsApi:
         version = request.path_params["version"]
         root = self.settings.base_url.rstrip("/") or str(request.base_url).rstrip("/")
         prefix = f"/t/{request.path_params['tenant']}" if "tenant" in request.path_params else ""
-        return Context(self.store, self.settings, tenant_id, f"{root}{prefix}/{version}")
+        return Context(self.store, self.settings, tenant_id, f"{root}{prefix}/{version}",
+                       region=self.store.is_region(tenant_id))
 
     async def root(self, request: Request) -> Response:
         ctx = await self.context(request)
@@ -125,13 +133,16 @@ class SensorThingsApi:
         return reply.to_response()
 
     async def execute(self, ctx: Context, call: Call) -> Reply:
+        if ctx.region and call.method not in ("GET", "HEAD"):
+            raise MethodNotAllowed(f"{call.method} is not allowed: a region's view is read-only",
+                                   allowed=["GET", "HEAD"])
         if call.path.strip("/") == "CreateObservations":
             if call.method != "POST":
                 raise MethodNotAllowed("CreateObservations takes POST only", allowed=["POST"])
             return await data_array.create_observations(ctx, await call.read_body())
         path = parse_path(call.path)
         method = call.method
-        target = await resolve(self.store, ctx.tenant_id, path, for_create=method == "POST")
+        target = await resolve(self.store, ctx.reader, path, for_create=method == "POST")
         if method in ("GET", "HEAD"):
             return await self._get(ctx, call, target)
         allowed = _allowed(target)
@@ -146,7 +157,7 @@ class SensorThingsApi:
     # -- reads ------------------------------------------------------------------------
 
     def runner(self, ctx: Context, conn: Any) -> QueryRunner:
-        return QueryRunner(conn, self.store.dialect, ctx.tenant_id, self.settings.exact_count_limit,
+        return QueryRunner(conn, self.store.dialect, ctx.reader, self.settings.exact_count_limit,
                            self.settings.max_expanded_entities)
 
     async def _get(self, ctx: Context, call: Call, target: Target) -> Reply:
@@ -203,7 +214,7 @@ class SensorThingsApi:
         """The entity ``scope`` names (404 when there is none), with what ``options``
         expands."""
         async with self.store.reader() as conn:
-            rows = await fetch_entities(conn, self.store.dialect, ctx.tenant_id, scope, limit=1)
+            rows = await fetch_entities(conn, self.store.dialect, ctx.reader, scope, limit=1)
             if not rows:
                 raise NotFound(f"no such {scope.etype.name}")
             if options is not None:
