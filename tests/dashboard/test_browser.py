@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -327,7 +328,9 @@ def test_the_lighting_view_shows_lamps_circuits_and_energy(town: Town, page: Any
     report = town.api("GET", csv_url.replace("format=csv", "format=json"))
     assert report["sum"] > 0 and len(report["circuits"]) == len(_circuits(town))
     total = page.locator("#energy-table tfoot td.total")
-    playwright_api.expect(total).to_have_text(f"{report['sum']:,.1f}\u00a0kWh")
+    # Rounded as the browser rounds (a half away from zero), not as Python's format does.
+    shown = Decimal(str(report["sum"])).quantize(Decimal("0.1"), ROUND_HALF_UP)
+    playwright_api.expect(total).to_have_text(f"{shown:,}\u00a0kWh")
     csv = httpx.get(f"{town.base}{csv_url}", timeout=60)
     assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
     assert len(csv.text.strip().splitlines()) == 1 + 7 * len(_circuits(town))

@@ -5,7 +5,7 @@ import { BASE, getJson, h } from "./util.js";
 import { isoDay, periodLabel, timeZone } from "./periods.js";
 
 function kwh(value) {
-  return value === null || value === undefined ? "–" : `${number(value, 1)}\u00a0kWh`;
+  return value === null || value === undefined ? "–" : `${number(value, 1, true)}\u00a0kWh`;
 }
 
 function monthsAgo(n) {

@@ -319,8 +319,9 @@ export function translatePage(root = document) {
   for (const el of root.querySelectorAll("[data-i18n-label]")) el.setAttribute("aria-label", t(el.dataset.i18nLabel));
 }
 
-export function number(value, digits = 2) {
-  return new Intl.NumberFormat(current, { maximumFractionDigits: digits }).format(value);
+export function number(value, digits = 2, fixed = false) {
+  const options = { maximumFractionDigits: digits, minimumFractionDigits: fixed ? digits : 0 };
+  return new Intl.NumberFormat(current, options).format(value);
 }
 
 const UNIT_SYMBOLS = { percent: "%", none: "", count: "" };
