@@ -89,10 +89,19 @@ class Store(ABC):
     async def write(self, tenant_id: int, batch: Batch) -> WriteResult:
         """Apply a batch atomically: all of it is committed, or nothing. Returns after the
         commit; concurrent batches share a transaction (see :mod:`quartier.store.group`)."""
+        result: WriteResult = await self._group_writer().write(tenant_id, batch)
+        return result
+
+    async def write_many(self, batches: Sequence[tuple[int, Batch]]) -> list[WriteResult | Exception]:
+        """Apply several (tenant id, batch) at once, each atomically and on its own: the
+        :class:`WriteResult` of each, or the exception that kept it from being written."""
+        results: list[WriteResult | Exception] = await self._group_writer().write_many(batches)
+        return results
+
+    def _group_writer(self) -> GroupWriter:
         if self._group is None:
             self._group = GroupWriter(self.transaction, self.dialect, self._publish)
-        result: WriteResult = await self._group.write(tenant_id, batch)
-        return result
+        return self._group
 
     async def _publish(self, events: Sequence[ChangeEvent]) -> None:
         for listener in self._listeners:

@@ -54,6 +54,26 @@ class GroupWriter:
     async def write(self, tenant_id: int, batch: Batch) -> Any:
         done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queue.append(_Pending(tenant_id, batch, done))
+        self._start_drain()
+        return await done
+
+    async def write_many(self, batches: Sequence[tuple[int, Batch]]) -> list[Any]:
+        """Queue several (tenant id, batch) at once; each one's result or exception, in
+        order, once all of them are decided. Each batch succeeds or fails on its own, as
+        with :meth:`write`."""
+        loop = asyncio.get_running_loop()
+        items = [_Pending(tenant_id, batch, loop.create_future()) for tenant_id, batch in batches]
+        self._queue.extend(items)
+        self._start_drain()
+        out: list[Any] = []
+        for item in items:
+            try:
+                out.append(await item.done)
+            except Exception as exc:
+                out.append(exc)
+        return out
+
+    def _start_drain(self) -> None:
         # While every running group waits on the database, another transaction may start
         # (PostgreSQL); row locks on the Datastreams keep their derived fields right.
         # A task that has just finished may still be in the set until its callback runs.
@@ -62,7 +82,6 @@ class GroupWriter:
             task = asyncio.create_task(self._drain(), name="quartier-group-commit")
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        return await done
 
     async def _drain(self) -> None:
         while self._queue:
