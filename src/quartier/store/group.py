@@ -134,7 +134,8 @@ class GroupWriter:
                 item.events = writer.events
                 item.result = WriteResult(ids, writer.rows)
                 return
-            await self._lock_datastreams(conn, group)
+            if not _bulk_of_one_tenant(group):  # else the bulk write locks them, in order
+                await self._lock_datastreams(conn, group)
             rest = await self._write_bulk_batches(conn, group)
             opened = False
             for item in rest:
@@ -191,10 +192,16 @@ class GroupWriter:
                     if isinstance(parent, IdRef):
                         ids.add(parent.id)
         if len(ids) > 1:  # one row is locked where it is read; only several can deadlock
-            ordered = sorted(ids)
-            marks = ", ".join("?" for _ in ordered)
+            among, params = self._dialect.among("d.id", sorted(ids))
             await conn.fetch(
-                f"SELECT d.id FROM datastreams d WHERE d.id IN ({marks}) ORDER BY d.id"
+                f"SELECT d.id FROM datastreams d WHERE {among} ORDER BY d.id"
                 + self._dialect.lock_for_update,
-                ordered,
+                params,
             )
+
+
+def _bulk_of_one_tenant(group: list[_Pending]) -> bool:
+    from quartier.store.bulk import is_bulk_batch
+
+    return (len({item.tenant_id for item in group}) == 1
+            and all(is_bulk_batch(item.batch) for item in group))

@@ -526,16 +526,16 @@ class BatchWriter:
         wanted = sorted(set(ids) - set(self._datastreams))
         if not wanted:
             return
-        marks = ", ".join("?" for _ in wanted)
+        among, params = self.dialect.among("d.id", wanted)
         rows = await self.conn.fetch(
             "SELECT d.id, d.thing_id, d.phenomenon_time_start, d.phenomenon_time_end,"
             " d.result_time_start, d.result_time_end, d.observed_area,"
             " l.id, l.location, l.generated_feature_id FROM datastreams d"
             " LEFT JOIN locations l ON l.id = ("
             "  SELECT min(tl.location_id) FROM things_locations tl WHERE tl.thing_id = d.thing_id)"
-            f" WHERE d.id IN ({marks}) AND d.tenant_id = ? ORDER BY d.id"
+            f" WHERE {among} AND d.tenant_id = ? ORDER BY d.id"
             + self.dialect.lock_for_update,
-            (*wanted, self.tenant_id),
+            (*params, self.tenant_id),
         )
         decode = self.dialect.decode
         for row in rows:
