@@ -59,6 +59,7 @@ log = logging.getLogger(__name__)
 CHUNK = 256  # messages of one read stored together, at most
 IN_FLIGHT = 4  # such chunks being stored at once
 PENDING_BATCHES = 512  # committed batches that may wait to be announced
+ANNOUNCE_MERGE = 1_000  # changes of waiting batches announced together, at most
 SHARE_GROUP = "quartier"
 _ID_CHUNK = 500
 _LINKS = "@links"  # key of a created row's link-table ids
@@ -138,8 +139,13 @@ class MqttService:
     # -- announcing ----------------------------------------------------------------------
 
     async def _announce_all(self) -> None:
+        queue = self._events
         while True:
-            events = await self._events.get()
+            # The batches committed meanwhile, announced together: their new rows are
+            # read (when not at hand) in one go, and each path's answer is made once.
+            events = list(await queue.get())
+            while not queue.empty() and len(events) < ANNOUNCE_MERGE:
+                events += queue.get_nowait()
             try:
                 await self.announce(events)
             except Exception:  # one failed batch must not stop the announcements
@@ -172,7 +178,7 @@ class MqttService:
                 if payload is None:
                     continue
                 retain = (
-                    row is not None and etype.name == "Observation"
+                    bool(newest) and row is not None and etype.name == "Observation"
                     and notice.topic == f"{root}Datastreams({row['Datastream']})/Observations"
                     and newest.get(row["Datastream"]) == _end(row["phenomenonTime"])
                 )
