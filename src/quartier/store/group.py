@@ -34,6 +34,12 @@ class _Pending:
     events: list[ChangeEvent] = field(default_factory=list)
     result: Any = None
     error: Exception | None = None
+    bulk: bool = False  # merged with the group's other bulk batches (bulk.is_bulk_batch)
+
+    def __post_init__(self) -> None:
+        from quartier.store.bulk import is_bulk_batch
+
+        self.bulk = is_bulk_batch(self.batch)
 
 
 class GroupWriter:
@@ -160,13 +166,13 @@ class GroupWriter:
     ) -> list[_Pending]:
         """Write the group's batches of plain Observations together; return the others."""
         from quartier.store.base import WriteResult
-        from quartier.store.bulk import is_bulk_batch, write_bulk_batches
+        from quartier.store.bulk import write_bulk_batches
         from quartier.store.write import BatchWriter
 
         bulk: dict[int, list[_Pending]] = {}
         rest = []
         for item in group:
-            if is_bulk_batch(item.batch):
+            if item.bulk:
                 bulk.setdefault(item.tenant_id, []).append(item)
             else:
                 rest.append(item)
@@ -201,7 +207,4 @@ class GroupWriter:
 
 
 def _bulk_of_one_tenant(group: list[_Pending]) -> bool:
-    from quartier.store.bulk import is_bulk_batch
-
-    return (len({item.tenant_id for item in group}) == 1
-            and all(is_bulk_batch(item.batch) for item in group))
+    return len({item.tenant_id for item in group}) == 1 and all(item.bulk for item in group)
