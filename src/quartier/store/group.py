@@ -67,6 +67,8 @@ class GroupWriter:
         """Queue several (tenant id, batch) at once; each one's result or exception, in
         order, once all of them are decided. Each batch succeeds or fails on its own, as
         with :meth:`write`."""
+        if not batches:
+            return []
         loop = asyncio.get_running_loop()
         items = [_Pending(tenant_id, batch, loop.create_future()) for tenant_id, batch in batches]
         self._queue.extend(items)
