@@ -58,6 +58,7 @@ from bench_sensorthings import (
     create_datastreams,
     free_port,
     machine_summary,
+    postgres_pids,
     process_tree,
     say,
     source_revision,
@@ -149,8 +150,9 @@ def run_publishers(broker: tuple[str, int], messages: list[tuple[str, bytes]],
 
 
 def baseline(broker: tuple[str, int], prefix: str, count: int, size: int,
-             publishers: int, raw: bool) -> float:
-    """Messages/s through the broker to a bare paho subscriber."""
+             publishers: int, raw: bool, broker_pid: int | None) -> tuple[float, dict[str, float]]:
+    """Messages/s through the broker to a bare paho subscriber, and the CPU of the groups
+    of processes (% of a core)."""
     topic = f"{prefix}baseline"
     received = 0
     first = last = 0.0
@@ -174,12 +176,22 @@ def baseline(broker: tuple[str, int], prefix: str, count: int, size: int,
     sub.loop_start()
     time.sleep(0.5)
     payload = b"x" * size
-    start = run_publishers(broker, [(topic, payload)] * count, publishers, raw)
-    finished.wait(300)
+    with CpuMeter(_broker_group(broker_pid)) as meter:
+        start = run_publishers(broker, [(topic, payload)] * count, publishers, raw)
+        finished.wait(300)
     sub.loop_stop()
     if received != count:
         raise RuntimeError(f"baseline: {received} of {count} messages arrived")
-    return count / (last - start)
+    return count / (last - start), _cpu_seconds(meter)
+
+
+def _cpu_seconds(meter: CpuMeter) -> dict[str, float]:
+    """The CPU seconds each group of processes used over the meter's block."""
+    return {k: v / 100 * meter.seconds for k, v in meter.result.items()}
+
+
+def _broker_group(pid: int | None) -> dict[str, Any]:
+    return {"broker": lambda: [pid]} if pid is not None else {}
 
 
 async def count_rows(url: str) -> int:
@@ -234,7 +246,9 @@ def ingest(args: argparse.Namespace, prefix: str, workdir: Path) -> dict[str, An
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
         say(f"publishing {args.messages:,} Observations from {args.publishers} publishers")
-        with CpuMeter({"server": lambda: process_tree(server.proc.pid)}) as meter:
+        groups = {"server": lambda: process_tree(server.proc.pid),
+                  "database": lambda: postgres_pids(name), **_broker_group(args.broker_pid)}
+        with CpuMeter(groups) as meter:
             start = run_publishers(host_port(args.broker), messages, args.publishers,
                                    not args.paho_publishers)
             stored = 0
@@ -252,7 +266,8 @@ def ingest(args: argparse.Namespace, prefix: str, workdir: Path) -> dict[str, An
                                f"after {args.timeout} s; see {workdir / 'server.log'}")
         return {"rate": args.messages / (end - start), "seconds": end - start,
                 "rss_first": rss[0] if rss else 0.0, "rss_peak": max(rss, default=0.0),
-                "rss_last": rss[-1] if rss else 0.0, "cpu": dict(meter.result)}
+                "rss_last": rss[-1] if rss else 0.0, "cpu": dict(meter.result),
+                "cpu_seconds": _cpu_seconds(meter)}
     finally:
         if server is not None:
             server.stop()
@@ -302,7 +317,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--broker", default="", help="host:port of a running broker")
     parser.add_argument("--pg-admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for the rows")
+    parser.add_argument("--src", type=Path, default=None,
+                        help="run the server from this source tree (its src/) instead")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="write a cProfile of the server (one worker) to this file")
     args = parser.parse_args(argv)
+    if args.src is not None:
+        Server.source = args.src.resolve()
+    Server.profile = args.profile.resolve() if args.profile else None
+    args.broker_pid = None
     prefix = f"bench{secrets.token_hex(4)}/"
     for line in [source_revision(Server.source), *machine_summary(args.pg_admin_url)]:
         say(line)
@@ -312,23 +335,33 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if not args.broker:
                 broker, args.broker = private_broker(Path(tmp))
+                args.broker_pid = broker.pid
             say(f"baseline: {args.messages:,} messages of {len(sample)} bytes through the broker "
                 f"at {args.broker}")
-            base_rate = baseline(host_port(args.broker), prefix, args.messages, len(sample),
-                                 args.publishers, not args.paho_publishers)
+            base_rate, base_cpu = baseline(host_port(args.broker), prefix, args.messages,
+                                           len(sample), args.publishers, not args.paho_publishers,
+                                           args.broker_pid)
             result = ingest(args, prefix, Path(tmp))
         finally:
             if broker is not None:
                 broker.terminate()
                 broker.wait(10)
     cpu = ", ".join(f"{k} {v:.0f}%" for k, v in result["cpu"].items())
+    # CPU per message: % of a core over the run's seconds, per message, in µs
+    per_message = ", ".join(f"{k} {v / args.messages * 1e6:.1f}"
+                            for k, v in result["cpu_seconds"].items() if k != "steal")
+    base_broker = base_cpu.get("broker")
+    base_note = ("" if base_broker is None else
+                 f"; baseline broker {base_broker / args.messages * 1e6:.1f} µs/message")
     print(f"\n| run | messages | msgs/s |\n|---|---:|---:|\n"
           f"| broker + bare paho subscriber (baseline) | {args.messages:,} | {base_rate:,.0f} |\n"
           f"| MQTT → quartier → PostgreSQL, {args.workers} worker(s) | {args.messages:,} | "
           f"{result['rate']:,.0f} |\n\n"
           f"ratio: {result['rate'] / base_rate:.2f}; {result['seconds']:.1f} s; server RSS "
           f"{result['rss_first']:.0f} MB at the start, {result['rss_peak']:.0f} MB peak, "
-          f"{result['rss_last']:.0f} MB at the end; CPU {cpu}")
+          f"{result['rss_last']:.0f} MB at the end; CPU {cpu}\n"
+          f"CPU µs per message: {per_message}{base_note}; load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 
 

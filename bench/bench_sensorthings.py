@@ -227,6 +227,7 @@ class CpuMeter:
     def __init__(self, groups: dict[str, Callable[[], list[int]]]) -> None:
         self.groups = groups
         self.result: dict[str, float] = {}
+        self.seconds = 0.0  # how long the block took
         self._seen: dict[str, dict[int, int]] = {}
 
     def _ticks(self) -> dict[str, dict[int, int]]:
@@ -263,7 +264,7 @@ class CpuMeter:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        wall = time.perf_counter() - self._wall
+        wall = self.seconds = time.perf_counter() - self._wall
         end = self._ticks()
         for name, seen in self._seen.items():
             end[name] = {**seen, **end[name]}
@@ -322,6 +323,8 @@ class Server:
 
     # the source tree the server runs from (--src), or None for the installed quartier
     source: Path | None = None
+    # where the server writes a cProfile of its run (one worker), or None
+    profile: Path | None = None
 
     def __init__(self, store_args: list[str], workers: int, log_path: Path) -> None:
         self.port = free_port()
@@ -345,6 +348,14 @@ class Server:
             env["PYTHONPATH"] = os.pathsep.join(
                 p for p in (str(Server.source), env.get("PYTHONPATH", "")) if p
             )
+        if Server.profile is not None:
+            # Not ``-m cProfile``: click ends with SystemExit and uvicorn raises SIGTERM
+            # again after its shutdown, both past cProfile's own dump.
+            code = ("import cProfile, signal, sys\nfrom quartier.cli import main\n"
+                    "signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))\n"
+                    "p = cProfile.Profile()\np.enable()\ntry:\n    main(sys.argv[1:])\n"
+                    f"finally:\n    p.disable()\n    p.dump_stats({str(Server.profile)!r})\n")
+            return [sys.executable, "-c", code, *args], env
         return [sys.executable, "-m", "quartier", *args], env
 
     def wait_ready(self, timeout: float = 60.0) -> None:

@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 import shapely
-from shapely.geometry import Point, mapping, shape
+from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
 
 from quartier.errors import BadRequest
@@ -97,17 +97,22 @@ def geometry_json(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
-def extend_area(area: dict[str, Any] | None, additions: list[BaseGeometry]) -> dict[str, Any] | None:
-    """The convex hull of an existing area and further geometries, or None when unchanged."""
+def extend_area(
+    area: dict[str, Any] | None, additions: list[dict[str, Any]]
+) -> dict[str, Any] | None:
+    """The convex hull of an existing area and further geometries (GeoJSON), or None when
+    unchanged."""
     if not additions:
         return None
     if area is not None and area.get("type") == "Point" and all(
-            isinstance(g, Point) and list(g.coords[0]) == list(area["coordinates"]) for g in additions):
+            g.get("type") == "Point" and list(g["coordinates"][:2]) == list(area["coordinates"][:2])
+            for g in additions):
         return None  # a fixed sensor: its one place again (the usual case, and cheap)
+    shapes = [shape(g) for g in additions]
     current = shape(area) if area else None
-    if current is not None and all(current.covers(g) for g in additions):
+    if current is not None and all(current.covers(g) for g in shapes):
         return None
-    parts = [*([current] if current is not None else []), *additions]
+    parts = [*([current] if current is not None else []), *shapes]
     hull = shapely.convex_hull(shapely.GeometryCollection(parts))
     return dict(mapping(hull))
 

@@ -179,7 +179,12 @@ def publish(head: tuple[bytes, bytes], mid: int, payload: bytes, retain: bool,
     topic, props = head
     first = 0x32 | (0x01 if retain else 0) | (0x08 if dup else 0)
     length = len(topic) + len(props) + 2 + len(payload)
-    fixed = bytes((first, length)) if length < 128 else bytes((first,)) + varint(length)
+    if length < 128:
+        fixed = bytes((first, length))
+    elif length < 16_384:  # the usual announcement: a two-byte remaining length
+        fixed = bytes((first, (length & 0x7F) | 0x80, length >> 7))
+    else:
+        fixed = bytes((first,)) + varint(length)
     return b"".join((fixed, topic, mid.to_bytes(2, "big"), props, payload))
 
 

@@ -6,8 +6,10 @@
   it, so several worker processes announce each change once. The queue is bounded and
   the task waits for the broker's acknowledgements (:meth:`BrokerLink.room`), so when
   announcing falls behind, writers wait instead of announcements being dropped.
-* Creating: messages on the topics that create Observations are POSTed as over HTTP,
-  up to :data:`IN_FLIGHT` at a time (concurrent writes share transactions). A message is
+* Creating: messages on the topics that create Observations are stored as a POST over
+  HTTP stores them, with the same checks and errors; the messages of one read become a
+  batch each and go to the store together (:meth:`Store.write_many`), up to
+  :data:`IN_FLIGHT` reads at a time (concurrent writes share transactions). A message is
   acknowledged only after its Observation is committed, or after it is kept as a dead
   letter; while the database is away it is retried, unacknowledged, so that a crash
   leaves it with the broker. Several workers share one subscription (``$share``), so
@@ -35,11 +37,17 @@ from quartier.api.sensorthings.handlers import Call, Context, SensorThingsApi
 from quartier.api.sensorthings.serialize import entity_json
 from quartier.background import cancel_all
 from quartier.errors import NotFound, QuartierError
-from quartier.model.changes import ChangeEvent
+from quartier.model.changes import Batch, ChangeEvent
 from quartier.model.entities import ENTITY_TYPES, EntityType, RelationKind
 from quartier.model.times import format_instant
 from quartier.model.values import TIME
-from quartier.mqtt.ingest import SOURCE, create_from_message, link_base, tenant_of
+from quartier.mqtt.ingest import (
+    SOURCE,
+    MessageBatches,
+    create_from_message,
+    link_base,
+    tenant_of,
+)
 from quartier.mqtt.link import BrokerLink, Message
 from quartier.mqtt.select import LOG_TOPICS, SelectTopic, SelectTopics
 from quartier.mqtt.topics import Notice, create_subscriptions, notices, tenant_root
@@ -48,8 +56,10 @@ from quartier.store.read import fetch_entities, id_scope
 
 log = logging.getLogger(__name__)
 
-IN_FLIGHT = 256  # messages being stored at once
+CHUNK = 256  # messages of one read stored together, at most
+IN_FLIGHT = 4  # such chunks being stored at once
 PENDING_BATCHES = 512  # committed batches that may wait to be announced
+ANNOUNCE_MERGE = 1_000  # changes of waiting batches announced together, at most
 SHARE_GROUP = "quartier"
 _ID_CHUNK = 500
 _LINKS = "@links"  # key of a created row's link-table ids
@@ -101,6 +111,7 @@ class MqttService:
         # the process's memory, stays bounded, and MQTT intake slows to what is announced.
         self._events: asyncio.Queue[Sequence[ChangeEvent]] = asyncio.Queue(PENDING_BATCHES)
         self._slots = asyncio.Semaphore(IN_FLIGHT)
+        self._batches = MessageBatches(api, self.prefix)
         self._tasks: list[asyncio.Task[None]] = []
         self._tenant_names: dict[int, str] = {}
         self.selects = SelectTopics(self.prefix, settings.mqtt_select_topics.split())
@@ -128,8 +139,13 @@ class MqttService:
     # -- announcing ----------------------------------------------------------------------
 
     async def _announce_all(self) -> None:
+        queue = self._events
         while True:
-            events = await self._events.get()
+            # The batches committed meanwhile, announced together: their new rows are
+            # read (when not at hand) in one go, and each path's answer is made once.
+            events = list(await queue.get())
+            while not queue.empty() and len(events) < ANNOUNCE_MERGE:
+                events += queue.get_nowait()
             try:
                 await self.announce(events)
             except Exception:  # one failed batch must not stop the announcements
@@ -162,7 +178,7 @@ class MqttService:
                 if payload is None:
                     continue
                 retain = (
-                    row is not None and etype.name == "Observation"
+                    bool(newest) and row is not None and etype.name == "Observation"
                     and notice.topic == f"{root}Datastreams({row['Datastream']})/Observations"
                     and newest.get(row["Datastream"]) == _end(row["phenomenonTime"])
                 )
@@ -282,25 +298,49 @@ class MqttService:
     async def _receive_all(self) -> None:
         assert self.link is not None
         while True:
-            message = await self.link.receive()
-            if message.topic in LOG_TOPICS:  # at once and in order: it is cheap
-                try:
-                    self.selects.take_log(message.topic, bytes(message.payload))
-                except Exception:  # a bug: the line is lost, the service goes on
-                    log.exception("could not follow the broker's log line %r", message.payload)
-                self.link.ack(message)
-                continue
-            if message.own:  # our own announcement, back through a shared subscription
-                self.link.ack(message)
-                continue
-            await self._slots.acquire()
-            task = asyncio.create_task(self._take(message))
-            task.add_done_callback(lambda _: self._slots.release())
+            wanted: list[Message] = []
+            for message in await self.link.receive_many(CHUNK):
+                if message.topic in LOG_TOPICS:  # at once and in order: it is cheap
+                    try:
+                        self.selects.take_log(message.topic, bytes(message.payload))
+                    except Exception:  # a bug: the line is lost, the service goes on
+                        log.exception("could not follow the broker's log line %r", message.payload)
+                    self.link.ack(message)
+                elif message.own:  # our own announcement, back through a shared subscription
+                    self.link.ack(message)
+                else:
+                    wanted.append(message)
+            if wanted:
+                await self._slots.acquire()
+                task = asyncio.create_task(self._take(wanted))
+                task.add_done_callback(lambda _: self._slots.release())
 
-    async def _take(self, message: Message) -> None:
+    async def _take(self, messages: list[Message]) -> None:
+        """Store the messages of one read together, a batch each. A message that cannot
+        be stored goes the way of :meth:`store_message` alone (a dead letter, or retried
+        while the database is away), and does not hold the others back."""
         assert self.link is not None
-        await self.store_message(message.topic, bytes(message.payload))
-        self.link.ack(message)
+        ready: list[tuple[Message, tuple[int, Batch]]] = []
+        alone: list[Message] = []
+        for message in messages:
+            try:
+                ready.append((message, await self._batches.batch(message.topic, message.payload)))
+            except Exception:
+                alone.append(message)
+        results = await self.store.write_many([batch for _, batch in ready])
+        for (message, _), result in zip(ready, results, strict=True):
+            if isinstance(result, Exception):
+                alone.append(message)
+            else:
+                self.link.ack(message)
+        for message in alone:
+            await self.store_message(message.topic, bytes(message.payload))
+            self.link.ack(message)
+
+    async def _keep_dead(self, topic: str, payload: bytes, exc: QuartierError) -> None:
+        tenant_id = await tenant_of(self.api, self.prefix, topic)
+        await deadletters.keep(self.store, tenant_id, SOURCE, topic, payload,
+                               f"{exc.status}: {exc.message}")
 
     async def store_message(self, topic: str, payload: bytes) -> None:
         """Create what the message asks for, or keep it as a dead letter; while the
@@ -313,9 +353,7 @@ class MqttService:
                 except QuartierError as exc:
                     if exc.status >= 500:
                         raise
-                    tenant_id = await tenant_of(self.api, self.prefix, topic)
-                    await deadletters.keep(self.store, tenant_id, SOURCE, topic, payload,
-                                           f"{exc.status}: {exc.message}")
+                    await self._keep_dead(topic, payload, exc)
                 return
             except QuartierError as exc:
                 log.warning("could not store an MQTT message from %s (%s); trying again in "

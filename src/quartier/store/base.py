@@ -93,21 +93,30 @@ class Store(ABC):
         commit; concurrent batches share a transaction (see :mod:`quartier.store.group`).
         A region tenant's view is read-only: 405."""
         if tenant_id in self._regions:
-            from quartier.errors import MethodNotAllowed
-
-            raise MethodNotAllowed("a region's view is read-only: it shows what its member "
-                                   "tenants share with it", allowed=["GET", "HEAD"])
-        if self._group is None:
-            self._group = GroupWriter(self.transaction, self.dialect, self._publish)
+            raise _read_only()
         trail = audit.current.get()
         if trail is not None and not trail.recorded and trail.tenant_id == tenant_id:
             # The request's audit row, in the batch's transaction (once per request).
             batch = Batch(batch.changes, [*batch.records,
                                           trail.record(self.dialect, changes=len(batch.changes))])
-        result: WriteResult = await self._group.write(tenant_id, batch)
+        result: WriteResult = await self._group_writer().write(tenant_id, batch)
         if trail is not None and trail.tenant_id == tenant_id:
             trail.recorded = True
         return result
+
+    async def write_many(self, batches: Sequence[tuple[int, Batch]]) -> list[WriteResult | Exception]:
+        """Apply several (tenant id, batch) at once, each atomically and on its own: the
+        :class:`WriteResult` of each, or the exception that kept it from being written
+        (a region tenant's batch: 405)."""
+        refused = {i: _read_only() for i, (tenant_id, _) in enumerate(batches) if tenant_id in self._regions}
+        kept = [b for i, b in enumerate(batches) if i not in refused]
+        written = iter(await self._group_writer().write_many(kept) if kept else [])
+        return [refused[i] if i in refused else next(written) for i in range(len(batches))]
+
+    def _group_writer(self) -> GroupWriter:
+        if self._group is None:
+            self._group = GroupWriter(self.transaction, self.dialect, self._publish)
+        return self._group
 
     async def _publish(self, events: Sequence[ChangeEvent]) -> None:
         for listener in self._listeners:
@@ -176,3 +185,8 @@ class Store(ABC):
         return tenant_id in self._regions
 
 
+def _read_only() -> Exception:
+    from quartier.errors import MethodNotAllowed
+
+    return MethodNotAllowed("a region's view is read-only: it shows what its member tenants "
+                            "share with it", allowed=["GET", "HEAD"])

@@ -3,7 +3,7 @@
 A POST of one Observation to a Datastream is what devices send most, and an uplink is a
 few Observations and the mark that it was stored. When several such batches meet in one
 group, their Datastreams are read (and locked) in one query, their marks claimed in one
-INSERT, their rows go in with one multi-row INSERT, and each Datastream's derived fields
+INSERT, their rows go in with one INSERT, and each Datastream's derived fields
 are updated once. A batch that cannot be written (an unknown Datastream, an uplink stored
 before, no Location to make a FeatureOfInterest from) is left out whole, so it needs no
 savepoint. A single batch of many Observations (CreateObservations) goes in with COPY.
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from itertools import repeat
 from typing import Any
 
 from quartier.errors import BadRequest, NotFound, QuartierError
@@ -140,7 +139,7 @@ async def write_bulk_batches(writer: BatchWriter, batches: list[Batch]) -> list[
         except QuartierError as exc:
             outcomes[index].error = exc
     claimed = await _claim_records(writer, {i: batches[i].records for i in states})
-    ready: list[tuple[int, Create, Any, int, list[tuple[str, str, Any]]]] = []
+    ready: list[tuple[int, Create, Any, int, list[Any]]] = []
     for index, error in claimed.items():
         if error is not None:
             outcomes[index].error = error
@@ -153,18 +152,15 @@ async def write_bulk_batches(writer: BatchWriter, batches: list[Batch]) -> list[
             for change, state in zip(_creates(batches[index]), batch_states, strict=True):
                 given = change.foreign_keys.get("FeatureOfInterest")
                 feature = await writer.observation_feature(state, given)
-                columns = list(zip(_ROW_COLUMNS, repeat("?"), _row(writer, change, state.id, feature)))
-                planned.append((index, change, state, feature, columns))
+                planned.append((index, change, state, feature,
+                                _row(writer, change, state.id, feature)))
         except QuartierError as exc:
             outcome.error = exc
             await _release_records(writer, batches[index].records)  # all claimed above
             continue
         outcome.events = writer.events[mark:]  # FeaturesOfInterest it made
         ready.extend(planned)
-    rows: list[dict[str, Any]] = []
-    per_query = max(1, MAX_PARAMETERS // len(_ROW_COLUMNS))
-    for start in range(0, len(ready), per_query):
-        rows.extend(await _insert_rows([r[4] for r in ready[start:start + per_query]], writer))
+    rows = await _insert_rows([r[4] for r in ready], writer) if ready else []
     for (index, change, state, feature, _), row in zip(ready, rows, strict=True):
         writer.note_observation(state, feature, change.values)
         outcome = outcomes[index]
@@ -225,12 +221,12 @@ async def _release_records(writer: BatchWriter, records: list[Record]) -> None:
             list(record.values.values()))
 
 
-async def _insert_rows(
-    rows: list[list[tuple[str, str, Any]]], writer: BatchWriter
-) -> list[dict[str, Any]]:
-    stored = await writer.insert_rows(
-        _OBSERVATION.table, rows, returning_columns(_OBSERVATION)
+async def _insert_rows(rows: list[list[Any]], writer: BatchWriter) -> list[dict[str, Any]]:
+    """Insert :data:`_ROW_COLUMNS` rows; the stored rows, decoded, in the given order."""
+    stored = await writer.conn.insert_columns(
+        _OBSERVATION.table, _ROW_COLUMNS, list(zip(*rows, strict=True)),
+        returning_columns(_OBSERVATION),
     )
-    # Ids are drawn in the order of the VALUES rows, so sorting by id restores that order.
+    # Ids are drawn in the order of the rows, so sorting by id restores that order.
     decoded = [decode_row(_OBSERVATION, r, writer.dialect) for r in stored]
     return sorted(decoded, key=lambda r: int(r["id"]))

@@ -37,3 +37,11 @@ class Connection(Protocol):
         """Insert many rows of plain values the fastest way, given column by column (one
         sequence per name, all of the same length); their new ids, in row order."""
         ...
+
+    async def insert_columns(
+        self, table: str, names: Sequence[str], columns: Sequence[Sequence[Any]], returning: str
+    ) -> list[Sequence[Any]]:
+        """Insert rows of plain values given column by column, with one statement whose
+        text does not depend on the number of rows where the database allows it; the
+        ``returning`` columns of each new row, in no particular order."""
+        ...

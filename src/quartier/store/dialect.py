@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -38,6 +39,10 @@ class Dialect:
 
     def sql(self, text: str) -> str:
         return text
+
+    def among(self, column: str, ids: Sequence[int]) -> tuple[str, list[Any]]:
+        """A condition that ``column`` is one of ``ids``, and its parameters."""
+        return f"{column} IN ({', '.join('?' for _ in ids)})", list(ids)
 
     def next_savepoint(self, release_previous: bool) -> str:
         # sqlite3 runs one statement per call; the writer lock already serialises writers.
@@ -89,6 +94,11 @@ class PostgresDialect(Dialect):
 
     def sql(self, text: str) -> str:
         return _numbered(text)
+
+    def among(self, column: str, ids: Sequence[int]) -> tuple[str, list[Any]]:
+        # One array parameter: the statement is the same for any number of ids, so it
+        # is prepared once per connection.
+        return f"{column} = ANY(?::bigint[])", [list(ids)]
 
     def next_savepoint(self, release_previous: bool) -> str:
         if release_previous:

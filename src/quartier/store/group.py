@@ -35,6 +35,12 @@ class _Pending:
     events: list[ChangeEvent] = field(default_factory=list)
     result: Any = None
     error: Exception | None = None
+    bulk: bool = False  # merged with the group's other bulk batches (bulk.is_bulk_batch)
+
+    def __post_init__(self) -> None:
+        from quartier.store.bulk import is_bulk_batch
+
+        self.bulk = is_bulk_batch(self.batch)
 
 
 class GroupWriter:
@@ -55,6 +61,28 @@ class GroupWriter:
     async def write(self, tenant_id: int, batch: Batch) -> Any:
         done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queue.append(_Pending(tenant_id, batch, done))
+        self._start_drain()
+        return await done
+
+    async def write_many(self, batches: Sequence[tuple[int, Batch]]) -> list[Any]:
+        """Queue several (tenant id, batch) at once; each one's result or exception, in
+        order, once all of them are decided. Each batch succeeds or fails on its own, as
+        with :meth:`write`."""
+        if not batches:
+            return []
+        loop = asyncio.get_running_loop()
+        items = [_Pending(tenant_id, batch, loop.create_future()) for tenant_id, batch in batches]
+        self._queue.extend(items)
+        self._start_drain()
+        out: list[Any] = []
+        for item in items:
+            try:
+                out.append(await item.done)
+            except Exception as exc:
+                out.append(exc)
+        return out
+
+    def _start_drain(self) -> None:
         # While every running group waits on the database, another transaction may start
         # (PostgreSQL); row locks on the Datastreams keep their derived fields right.
         # A task that has just finished may still be in the set until its callback runs.
@@ -66,7 +94,6 @@ class GroupWriter:
                                        context=contextvars.Context())
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        return await done
 
     async def _drain(self) -> None:
         while self._queue:
@@ -119,7 +146,8 @@ class GroupWriter:
                 item.events = writer.events
                 item.result = WriteResult(ids, writer.rows)
                 return
-            await self._lock_datastreams(conn, group)
+            if not _bulk_of_one_tenant(group):  # else the bulk write locks them, in order
+                await self._lock_datastreams(conn, group)
             rest = await self._write_bulk_batches(conn, group)
             opened = False
             for item in rest:
@@ -144,13 +172,13 @@ class GroupWriter:
     ) -> list[_Pending]:
         """Write the group's batches of plain Observations together; return the others."""
         from quartier.store.base import WriteResult
-        from quartier.store.bulk import is_bulk_batch, write_bulk_batches
+        from quartier.store.bulk import write_bulk_batches
         from quartier.store.write import BatchWriter
 
         bulk: dict[int, list[_Pending]] = {}
         rest = []
         for item in group:
-            if is_bulk_batch(item.batch):
+            if item.bulk:
                 bulk.setdefault(item.tenant_id, []).append(item)
             else:
                 rest.append(item)
@@ -176,10 +204,13 @@ class GroupWriter:
                     if isinstance(parent, IdRef):
                         ids.add(parent.id)
         if len(ids) > 1:  # one row is locked where it is read; only several can deadlock
-            ordered = sorted(ids)
-            marks = ", ".join("?" for _ in ordered)
+            among, params = self._dialect.among("d.id", sorted(ids))
             await conn.fetch(
-                f"SELECT d.id FROM datastreams d WHERE d.id IN ({marks}) ORDER BY d.id"
+                f"SELECT d.id FROM datastreams d WHERE {among} ORDER BY d.id"
                 + self._dialect.lock_for_update,
-                ordered,
+                params,
             )
+
+
+def _bulk_of_one_tenant(group: list[_Pending]) -> bool:
+    return len({item.tenant_id for item in group}) == 1 and all(item.bulk for item in group)

@@ -76,6 +76,29 @@ class PostgresConnection:
         )
         return ids
 
+    async def insert_columns(
+        self, table: str, names: Sequence[str], columns: Sequence[Sequence[Any]], returning: str
+    ) -> list[Sequence[Any]]:
+        # One array per column: the same statement for any number of rows, so it is
+        # prepared once per connection (VALUES lists of varying length are not).
+        types = await self._column_types(table)
+        arrays = ", ".join(f"${n}::{types[name]}[]" for n, name in enumerate(names, 1))
+        with _values_checked():
+            return await self.raw.fetch(
+                f"INSERT INTO {table} ({', '.join(names)}) SELECT * FROM unnest({arrays}) "
+                f"RETURNING {returning}",
+                *(list(column) for column in columns),
+            )
+
+    async def _column_types(self, table: str) -> dict[str, str]:
+        types = _COLUMN_TYPES.get(table)
+        if types is None:
+            rows = await self.raw.fetch(
+                "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+                "WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped", table)
+            types = _COLUMN_TYPES[table] = {r[0]: r[1] for r in rows}
+        return types
+
     async def _sequence(self, table: str) -> str:
         name = _SEQUENCES.get(table)
         if name is None:
@@ -88,6 +111,7 @@ class PostgresConnection:
 # The identity sequence of each table's id (the schema, and so the name, is the same in
 # every Quartier database).
 _SEQUENCES: dict[str, str] = {}
+_COLUMN_TYPES: dict[str, dict[str, str]] = {}  # by table: each column's SQL type
 
 
 @contextmanager

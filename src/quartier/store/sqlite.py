@@ -91,20 +91,25 @@ class SqliteConnection:
     async def copy_columns(
         self, table: str, names: Sequence[str], columns: Sequence[Sequence[Any]]
     ) -> list[int]:
+        rows = await self.insert_columns(table, names, columns, "id")
+        return sorted(int(r[0]) for r in rows)  # ids are drawn in the order of the rows
+
+    async def insert_columns(
+        self, table: str, names: Sequence[str], columns: Sequence[Sequence[Any]], returning: str
+    ) -> list[Sequence[Any]]:
         records = list(zip(*columns, strict=True))
         listed = ", ".join(names)
         one = "(" + ", ".join("?" * len(names)) + ")"
         per_query = max(1, MAX_PARAMETERS // len(names))
 
-        def insert() -> list[int]:
-            ids: list[int] = []
+        def insert() -> list[Sequence[Any]]:
+            out: list[Sequence[Any]] = []
             for start in range(0, len(records), per_query):
                 chunk = records[start:start + per_query]
-                sql = f"INSERT INTO {table} ({listed}) VALUES {', '.join([one] * len(chunk))} RETURNING id"
-                params = [v for record in chunk for v in record]
-                # Ids are drawn in the order of the VALUES rows.
-                ids.extend(sorted(int(r[0]) for r in self._db().execute(sql, params).fetchall()))
-            return ids
+                sql = (f"INSERT INTO {table} ({listed}) VALUES {', '.join([one] * len(chunk))} "
+                       f"RETURNING {returning}")
+                out.extend(self._db().execute(sql, [v for record in chunk for v in record]))
+            return out
 
         return await self._run(insert)
 

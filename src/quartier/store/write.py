@@ -16,7 +16,6 @@ from typing import Any
 
 import orjson
 from shapely.geometry import shape
-from shapely.geometry.base import BaseGeometry
 
 from quartier.errors import BadRequest, NotFound, QuartierError
 from quartier.model.changes import (
@@ -61,7 +60,7 @@ class _DatastreamState:
     location_id: int | None = None  # the Thing's first Location, for FeaturesOfInterest
     location: dict[str, Any] | None = None
     location_feature_id: int | None = None
-    new_geometries: list[BaseGeometry] = field(default_factory=list)
+    new_geometries: list[dict[str, Any]] = field(default_factory=list)  # GeoJSON
     seen_features: set[int] = field(default_factory=set)
     changed: bool = False
 
@@ -112,7 +111,8 @@ class BatchWriter:
         self._known: set[tuple[str, int]] = set()
         self._datastreams: dict[int, _DatastreamState] = {}
         self._recompute: set[int] = set()
-        self._feature_geometry: dict[int, BaseGeometry] = {}
+        # GeoJSON, not shapely: most areas are one point, compared as it is (extend_area)
+        self._feature_geometry: dict[int, dict[str, Any]] = {}
         self._thing_feature: dict[int, int] = {}
         self._thing_locations: dict[int, list[int]] = {}
         self._archive_held = False
@@ -356,7 +356,7 @@ class BatchWriter:
             new_id = await self._insert(etype.table, columns)
         self._known.add((etype.name, new_id))
         if etype.name == "FeatureOfInterest":
-            self._feature_geometry[new_id] = shape(geometry_json(change.values["feature"]))
+            self._feature_geometry[new_id] = geometry_json(change.values["feature"])
         elif etype.name == "Observation":
             await self.observation_added(fk_ids["Datastream"], fk_ids["FeatureOfInterest"],
                                           change.values)
@@ -535,16 +535,16 @@ class BatchWriter:
         wanted = sorted(set(ids) - set(self._datastreams))
         if not wanted:
             return
-        marks = ", ".join("?" for _ in wanted)
+        among, params = self.dialect.among("d.id", wanted)
         rows = await self.conn.fetch(
             "SELECT d.id, d.thing_id, d.phenomenon_time_start, d.phenomenon_time_end,"
             " d.result_time_start, d.result_time_end, d.observed_area,"
             " l.id, l.location, l.generated_feature_id FROM datastreams d"
             " LEFT JOIN locations l ON l.id = ("
             "  SELECT min(tl.location_id) FROM things_locations tl WHERE tl.thing_id = d.thing_id)"
-            f" WHERE d.id IN ({marks}) AND d.tenant_id = ? ORDER BY d.id"
+            f" WHERE {among} AND d.tenant_id = ? ORDER BY d.id"
             + self.dialect.lock_for_update,
-            (*wanted, self.tenant_id),
+            (*params, self.tenant_id),
         )
         decode = self.dialect.decode
         for row in rows:
@@ -570,9 +570,7 @@ class BatchWriter:
                 raw = await self.conn.fetchval(
                     "SELECT feature FROM features WHERE id = ?", (feature_id,)
                 )
-                self._feature_geometry[feature_id] = shape(
-                    geometry_json(self.dialect.decode(JSON, raw))
-                )
+                self._feature_geometry[feature_id] = geometry_json(self.dialect.decode(JSON, raw))
             return feature_id
         cached = self._thing_feature.get(state.thing_id)
         if cached is not None:
@@ -589,7 +587,7 @@ class BatchWriter:
             else await self._feature_from_location(state.location_id)
         )
         if feature_id not in self._feature_geometry:
-            self._feature_geometry[feature_id] = shape(geometry_json(state.location))
+            self._feature_geometry[feature_id] = geometry_json(state.location)
         self._thing_feature[state.thing_id] = feature_id
         return feature_id
 
