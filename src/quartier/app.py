@@ -37,6 +37,7 @@ from quartier.api.retention import RetentionApi
 from quartier.api.rules import RulesApi
 from quartier.api.sensorthings.handlers import SensorThingsApi
 from quartier.api.visibility import VisibilityApi
+from quartier.api.workorders import WorkOrderApi
 from quartier.auth.gate import AccessGate
 from quartier.auth.keys import KeyBook
 from quartier.background import cancel_all
@@ -172,6 +173,7 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
     channel_api, cap_api = ChannelApi(store, settings), CapApi(store, settings)
     basemap = BaseMapApi(store, settings)
     retention = RetentionApi(store, settings)
+    workorders = WorkOrderApi(store, settings)
     keys = KeyBook(store)
     access_apis = (KeyApi(store, settings, keys), AuditApi(store), VisibilityApi(store, settings))
     dashboard = DashboardApi(store, settings, feed)
@@ -186,6 +188,7 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
         routes += channel_api.routes(prefix) + cap_api.routes(prefix)
         routes += basemap.routes(prefix) + description.routes(prefix)
         routes += retention.routes(prefix)
+        routes += workorders.routes(prefix)
         routes += [route for part in access_apis for route in part.routes(prefix)]
         routes += dashboard.routes(prefix)
         routes += [route for view in views for route in view.routes(prefix)]

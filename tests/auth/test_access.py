@@ -66,6 +66,10 @@ REQUESTS: list[tuple[str, str, Any, str | None]] = [
     ("POST", "/api/lighting/groups", {"name": "g", "things": [1]}, "editor"),
     ("PUT", "/api/datastreams/1/retention", {"days": 30}, "admin"),
     ("PUT", "/api/things/1/retention", {"days": 30}, "admin"),
+    ("GET", "/api/workorders", None, "viewer"),
+    ("POST", "/api/workorders", {"title": "Leuchte tauschen"}, "operator"),
+    ("PATCH", "/api/workorders/999", {"status": "in_progress"}, "operator"),
+    ("POST", "/api/rules/templates/street-lighting", {}, "editor"),
 ]
 
 
