@@ -17,10 +17,9 @@ from typing import Any
 from quartier.errors import BadRequest
 from quartier.model.parse import known_members
 from quartier.store import Store
-from quartier.usecases.lighting.circuits import CABINET, LAMP
+from quartier.usecases.lighting.circuits import CABINET, LAMP, RATED_POWER
 from quartier.usecases.members import Member, members
 
-RATED_POWER = "ratedPower"
 OPTIONS = {"name", "grace", "overdraw", "silentAfter", "latitude", "longitude", "elevation",
            "notify"}
 
