@@ -64,10 +64,10 @@ def _circuit_lit_since(lamps: list[dict[str, Any]], now: datetime) -> datetime |
     """Since when a circuit is lit: the earliest latest-"on" report of its lit lamps, if
     most of its lamps heard from lately are lit; else None."""
     heard = [lamp for lamp in lamps if lamp["_time"] is not None and now - lamp["_time"] <= SILENT_AFTER]
-    lit = [lamp for lamp in heard if lit(lamp["state"])]
-    if not heard or len(lit) * 2 <= len(heard):
+    burning = [lamp for lamp in heard if lit(lamp["state"])]
+    if not heard or len(burning) * 2 <= len(heard):
         return None
-    return min(lamp["_time"] for lamp in lit)
+    return min(lamp["_time"] for lamp in burning)
 
 
 async def lighting_status(store: Store, tenant_id: int) -> dict[str, Any]:
