@@ -14,10 +14,10 @@ from astral.sun import elevation
 
 from conftest import Api, TestClient
 from dashboard.usecase_fixtures import device
-from rules.test_rules import alerts, engine_of, post_values, wait_for
 from quartier.rules.definition import parse_rule
 from quartier.rules.evaluate import should_be_lit
 from quartier.workorders import WorkOrders
+from rules.test_rules import alerts, engine_of, post_values, wait_for
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -115,7 +115,7 @@ def test_power_above_the_rated_band_and_a_silent_cabinet(client: TestClient, api
     rules = template(client, overdraw=1.2, grace="PT15M", silentAfter="PT30M")
     assert {r["name"] for r in rules} == {"strassenbeleuchtung-schedule", "strassenbeleuchtung-power",
                                           "strassenbeleuchtung-cabinet-silent"}
-    # 38 W × 1.2 = 45.6 W: 60 W is too much for the one, 50 W is fine for the other.
+    # 38 W times 1.2 = 45.6 W: 60 W is too much for the one, 50 W is fine for the other.
     post_values(api, hungry["power"], [(40, 60.0), (20, 61.0), (5, 60.5)])
     post_values(api, normal["power"], [(40, 50.0), (20, 50.0), (5, 50.0)])
     post_values(api, cabinet["voltage"], [(90, 231.0), (75, 230.0)])
