@@ -57,6 +57,7 @@ log = logging.getLogger(__name__)
 _ALL_METHODS = ["GET", "HEAD", "POST", "PATCH", "PUT", "DELETE"]
 ARCHIVE_EVERY = 600.0  # seconds between runs of the archive job
 PRUNE_EVERY = 6 * 3600.0  # seconds between prunings of the stored-uplink marks
+SWITCH_EVERY = 60.0  # seconds between looks at the lighting schedules
 
 
 async def _archive_periodically(store: Store, days: int) -> None:
@@ -90,6 +91,18 @@ async def _retain_periodically(store: Store, every: int) -> None:
         except Exception:  # the next run tries again; serving goes on meanwhile
             log.exception("the retention job failed")
         await asyncio.sleep(every)
+
+
+async def _switch_periodically(control: LightingControlApi) -> None:
+    """Send the lighting schedules' events as they come due, every minute."""
+    while True:
+        try:
+            await control.run_schedules()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the next minute tries again (an event stays due for a while)
+            log.exception("the lighting schedules failed")
+        await asyncio.sleep(SWITCH_EVERY)
 
 
 async def _prune_periodically(uplinks: UplinkIngest) -> None:
@@ -137,6 +150,8 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
         await engine.start()
         app.state.rules = rules.engine = engine
         pruning = asyncio.create_task(_prune_periodically(uplinks))
+        switching = asyncio.create_task(_switch_periodically(lighting_control))
+        app.state.lighting = lighting_control
         retaining = ([asyncio.create_task(_retain_periodically(store, settings.retention_every))]
                      if settings.retention_every else [])
         notifications.start()
@@ -149,7 +164,7 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
             yield
         finally:
             await feed.stop()
-            await cancel_all([pruning, *retaining])
+            await cancel_all([pruning, switching, *retaining])
             await engine.stop()
             await notifications.stop()
             await tasks.stop()
@@ -178,9 +193,10 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
     access_apis = (KeyApi(store, settings, keys), AuditApi(store), VisibilityApi(store, settings))
     dashboard = DashboardApi(store, settings, feed)
     description = OpenApiDocument(store)
+    lighting_control = LightingControlApi(api)
     views: list[EnvironmentApi | ParkingApi | LightingApi | FleetApi | LightingControlApi] = [
         EnvironmentApi(store), ParkingApi(store), LightingApi(store), FleetApi(store),
-        LightingControlApi(api)]
+        lighting_control]
     routes += Dashboard(store).routes()
     for prefix in ("", "/t/{tenant}"):
         routes += lorawan.routes(prefix)

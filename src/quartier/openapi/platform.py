@@ -224,6 +224,16 @@ def _ops() -> list[Op]:
            {"200": answer(_listing())}),
         Op("get", "/api/lighting/groups/{name}", "one saved group", "lighting", {"200": answer(_named())}),
         Op("delete", "/api/lighting/groups/{name}", "drop a saved group", "lighting", gone),
+        Op("post", "/api/lighting/schedules", "save a lighting schedule (astronomical clock, "
+           "dimming profile)", "lighting", {"201": answer(_named(), headers=LOCATION)}, writes,
+           body=free_body),
+        Op("get", "/api/lighting/schedules", "every lighting schedule", "lighting",
+           {"200": answer(_listing())}),
+        Op("get", "/api/lighting/schedules/{name}", "one lighting schedule", "lighting",
+           {"200": answer(_named())}),
+        Op("delete", "/api/lighting/schedules/{name}", "drop a lighting schedule", "lighting", gone),
+        Op("get", "/api/lighting/schedules/{name}/compliance",
+           "the lamps whose reported state disagrees with the schedule", "lighting", ok),
         # access: API keys, the audit log, public and internal data
         Op("post", "/api/keys", "make an API key (shown once)", "access",
            {"201": answer(_named("key", "role"))}, writes, body=json_body(_KEY_REQUEST)),
