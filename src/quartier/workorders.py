@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from quartier.errors import BadRequest, Conflict, NotFound
-from quartier.model.parse import known_members
+from quartier.model.parse import known_members, parse_id
 from quartier.model.times import format_instant
 from quartier.model.values import TIME
 from quartier.store import Store
@@ -43,7 +43,7 @@ def _id(body: dict[str, Any], key: str) -> int | None:
         return None
     if isinstance(raw, bool) or not isinstance(raw, int) or raw < 1:
         raise BadRequest(f"{key} must be an @iot.id (a whole number from 1)")
-    return raw
+    return parse_id(raw, key)  # and within range
 
 
 def _status(raw: Any, note: str | None) -> str:

@@ -187,7 +187,8 @@ def test_work_order_lifecycle(client: TestClient, api: Api) -> None:
     {}, [], "x", {"title": ""}, {"title": 5}, {"title": "t", "colour": "red"},
     {"title": "t", "status": "done"}, {"title": "t", "status": "closed"},
     {"title": "t", "thingId": 999}, {"title": "t", "thingId": "1"}, {"title": "t", "alertId": 999},
-    {"title": "t" * 201}, {"title": "t", "assignee": ["a"]},
+    {"title": "t" * 201}, {"title": "t", "assignee": ["a"]}, {"title": "t", "thingId": 2**70},
+    {"title": "t", "alertId": 2**63},
 ])
 def test_bad_work_orders_are_refused_and_nothing_is_written(client: TestClient, body: Any) -> None:
     response = client.post("/api/workorders", json=body)

@@ -124,13 +124,28 @@ def test_compliance_lists_the_lamps_that_disagree(client: TestClient, api: Api) 
     {**NIGHT, "dim": {"level": 50, "from": "25:00", "until": "05:00"}},
     {**NIGHT, "dim": {"level": 50, "from": "23:00", "until": "23:00"}},
     {**NIGHT, "timezone": "Mars/Olympus"}, {**NIGHT, "timezone": 1}, {**NIGHT, "grace": -1},
-    {**NIGHT, "colour": "red"},
+    {**NIGHT, "colour": "red"}, {**NIGHT, "target": {"thing": 2**70}},
 ])
 def test_bad_schedules_are_400_and_nothing_is_written(client: TestClient, body: Any) -> None:
     response = client.post("/api/lighting/schedules", json=body)
     assert response.status_code == 400, (body, response.text)
     assert set(response.json()) >= {"code", "message"}
     assert client.get("/api/lighting/schedules").json()["value"] == []
+
+
+def test_a_schedule_whose_group_is_gone_does_not_stop_the_others(client: TestClient,
+                                                                 api: Api) -> None:
+    a = lamp(api, "Leuchte A", "Altstadt")
+    assert client.post("/api/lighting/groups", json={"name": "weg", "filter": "name eq 'x'"}
+                       ).status_code == 201
+    assert client.post("/api/lighting/schedules", json={**NIGHT, "name": "alt",
+                                                        "target": {"group": "weg"}}).status_code == 201
+    assert client.delete("/api/lighting/groups/weg").status_code == 204
+    assert client.post("/api/lighting/schedules", json=NIGHT).status_code == 201
+    on = next(e for e in clock.day_events(NIGHT, BERLIN, date(2026, 12, 5)) if e.kind == "on")
+    sent = run(client, on.at + timedelta(minutes=1))
+    assert [(s["schedule"], [t["thingId"] for t in s["tasks"]]) for s in sent] == [
+        ("nacht", [a["thing"]])]
 
 
 def test_a_schedule_name_is_taken_once(client: TestClient) -> None:

@@ -24,8 +24,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from quartier.errors import BadRequest, Conflict, NotFound
-from quartier.model.parse import known_members
+from quartier.errors import BadRequest, Conflict, NotFound, QuartierError
+from quartier.model.parse import known_members, parse_id
 from quartier.model.times import format_instant
 from quartier.model.values import JSON, TIME
 from quartier.store import Store
@@ -57,6 +57,8 @@ def parse_schedule(body: Any) -> tuple[str, dict[str, Any]]:
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise BadRequest(f"name must be 1 to 100 letters, digits, '.', '_' or '-', not {name!r}")
     target, _ = commands.parse_command({"target": body.get("target"), "parameters": {"x": 1}})
+    if "thing" in target:
+        parse_id(target["thing"], "target.thing")
     definition: dict[str, Any] = {"target": target}
     for kind in ("on", "off"):
         raw = body.get(kind, {})
@@ -145,26 +147,38 @@ async def run_due(store: Store, now: datetime,
     sent = []
     for schedule_id, tenant_id, name, raw in rows:
         definition = store.dialect.decode(JSON, raw)
-        lamps = await _lamps(store, int(tenant_id), definition["target"], filters(int(tenant_id)))
-        due: dict[tuple[str, datetime], list[int]] = defaultdict(list)
-        for lamp in lamps:
-            assert lamp.lonlat is not None
-            for event in clock.events(definition, lamp.lonlat, now - CATCH_UP,
-                                      now + timedelta(microseconds=1)):
-                if event.switches or clock.expected(definition, lamp.lonlat, event.at)[0]:
-                    due[(event.kind, event.at)].append(lamp.id)
-        for (kind, at), things in sorted(due.items(), key=lambda item: item[0][1]):
-            claimed = await _claim(store, int(schedule_id), kind, at, things)
-            if not claimed:
-                continue
-            parameters = clock.parameters(definition, clock.Event(kind, at))
-            try:
-                result = await commands.command(store, int(tenant_id), claimed, parameters)
-            except BadRequest as exc:  # no lamp can take Tasks: nothing to send
-                log.warning("lighting schedule %s: %s", name, exc.message)
-                continue
-            sent.append({"schedule": name, "event": kind, "at": format_instant(at),
-                         "parameters": parameters, **result})
+        try:
+            sent += await _run_one(store, int(schedule_id), int(tenant_id), name, definition, now,
+                                   filters(int(tenant_id)))
+        except QuartierError as exc:  # a group gone bad, say: the other schedules go on
+            log.warning("lighting schedule %s: %s", name, exc.message)
+    return sent
+
+
+async def _run_one(store: Store, schedule_id: int, tenant_id: int, name: str,
+                   definition: dict[str, Any], now: datetime,
+                   filter_things: commands.FilterThings) -> list[dict[str, Any]]:
+    """The events of one schedule that are due, sent; one command per event."""
+    due: dict[tuple[str, datetime], list[int]] = defaultdict(list)
+    for lamp in await _lamps(store, tenant_id, definition["target"], filter_things):
+        assert lamp.lonlat is not None
+        for event in clock.events(definition, lamp.lonlat, now - CATCH_UP,
+                                  now + timedelta(microseconds=1)):
+            if event.switches or clock.expected(definition, lamp.lonlat, event.at)[0]:
+                due[(event.kind, event.at)].append(lamp.id)
+    sent = []
+    for (kind, at), things in sorted(due.items(), key=lambda item: item[0][1]):
+        claimed = await _claim(store, schedule_id, kind, at, things)
+        if not claimed:
+            continue
+        parameters = clock.parameters(definition, clock.Event(kind, at))
+        try:
+            result = await commands.command(store, tenant_id, claimed, parameters)
+        except BadRequest as exc:  # no lamp can take Tasks: nothing to send
+            log.warning("lighting schedule %s: %s", name, exc.message)
+            continue
+        sent.append({"schedule": name, "event": kind, "at": format_instant(at),
+                     "parameters": parameters, **result})
     return sent
 
 
