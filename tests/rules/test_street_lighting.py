@@ -12,10 +12,11 @@ import pytest
 from astral import Observer
 from astral.sun import elevation
 
-from conftest import Api, TestClient
+from conftest import Api, TestClient, create_tenant
 from dashboard.usecase_fixtures import device
 from quartier.rules.definition import parse_rule
 from quartier.rules.evaluate import should_be_lit
+from quartier.settings import Settings
 from quartier.workorders import WorkOrders
 from rules.test_rules import alerts, engine_of, post_values, wait_for
 
@@ -238,3 +239,14 @@ def test_a_daylight_rule_is_checked(client: TestClient) -> None:
     assert response.status_code == 400
     assert client.get("/api/rules").json()["value"] == []
 
+
+
+def test_work_orders_stay_in_their_tenant(settings: Settings, client: TestClient) -> None:
+    create_tenant(settings, "nachbarort")
+    made = client.post("/t/nachbarort/api/workorders", json={"title": "Mast umgefahren"})
+    assert made.status_code == 201, made.text
+    order = made.json()["id"]
+    assert orders(client)["total"] == 0
+    assert client.get(f"/api/workorders/{order}").status_code == 404
+    assert client.patch(f"/api/workorders/{order}", json={"assignee": "x"}).status_code == 404
+    assert client.get(f"/t/nachbarort/api/workorders/{order}").json()["title"] == "Mast umgefahren"
