@@ -38,6 +38,7 @@ from quartier.api.retention import RetentionApi
 from quartier.api.rules import RulesApi
 from quartier.api.sensorthings.handlers import SensorThingsApi
 from quartier.api.visibility import VisibilityApi
+from quartier.api.workorders import WorkOrderApi
 from quartier.auth.gate import AccessGate
 from quartier.auth.keys import KeyBook
 from quartier.background import cancel_all
@@ -57,6 +58,7 @@ log = logging.getLogger(__name__)
 _ALL_METHODS = ["GET", "HEAD", "POST", "PATCH", "PUT", "DELETE"]
 ARCHIVE_EVERY = 600.0  # seconds between runs of the archive job
 PRUNE_EVERY = 6 * 3600.0  # seconds between prunings of the stored-uplink marks
+SWITCH_EVERY = 60.0  # seconds between looks at the lighting schedules
 
 
 async def _archive_periodically(store: Store, days: int) -> None:
@@ -90,6 +92,18 @@ async def _retain_periodically(store: Store, every: int) -> None:
         except Exception:  # the next run tries again; serving goes on meanwhile
             log.exception("the retention job failed")
         await asyncio.sleep(every)
+
+
+async def _switch_periodically(control: LightingControlApi) -> None:
+    """Send the lighting schedules' events as they come due, every minute."""
+    while True:
+        try:
+            await control.run_schedules()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the next minute tries again (an event stays due for a while)
+            log.exception("the lighting schedules failed")
+        await asyncio.sleep(SWITCH_EVERY)
 
 
 async def _prune_periodically(uplinks: UplinkIngest) -> None:
@@ -137,6 +151,8 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
         await engine.start()
         app.state.rules = rules.engine = engine
         pruning = asyncio.create_task(_prune_periodically(uplinks))
+        switching = asyncio.create_task(_switch_periodically(lighting_control))
+        app.state.lighting = lighting_control
         retaining = ([asyncio.create_task(_retain_periodically(store, settings.retention_every))]
                      if settings.retention_every else [])
         notifications.start()
@@ -149,7 +165,7 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
             yield
         finally:
             await feed.stop()
-            await cancel_all([pruning, *retaining])
+            await cancel_all([pruning, switching, *retaining])
             await engine.stop()
             await notifications.stop()
             await tasks.stop()
@@ -168,14 +184,16 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
     channel_api, cap_api = ChannelApi(store, settings), CapApi(store, settings)
     basemap = BaseMapApi(store, settings)
     retention = RetentionApi(store, settings)
+    workorders = WorkOrderApi(store, settings)
     keys = KeyBook(store)
     access_apis = (KeyApi(store, settings, keys), AuditApi(store), VisibilityApi(store, settings))
     grants = GrantApi(store, settings)
     dashboard = DashboardApi(store, settings, feed)
     description = OpenApiDocument(store)
+    lighting_control = LightingControlApi(api)
     views: list[EnvironmentApi | ParkingApi | LightingApi | FleetApi | LightingControlApi] = [
         EnvironmentApi(store), ParkingApi(store), LightingApi(store), FleetApi(store),
-        LightingControlApi(api)]
+        lighting_control]
     routes += Dashboard(store).routes()
     for prefix in ("", "/t/{tenant}"):
         routes += lorawan.routes(prefix) + letters.routes(prefix)
@@ -183,6 +201,7 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
         routes += channel_api.routes(prefix) + cap_api.routes(prefix)
         routes += basemap.routes(prefix) + description.routes(prefix) + grants.routes(prefix)
         routes += retention.routes(prefix)
+        routes += workorders.routes(prefix)
         routes += [route for part in access_apis for route in part.routes(prefix)]
         routes += dashboard.routes(prefix)
         routes += [route for view in views for route in view.routes(prefix)]

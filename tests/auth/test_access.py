@@ -67,6 +67,10 @@ REQUESTS: list[tuple[str, str, Any, str | None]] = [
     ("PUT", "/api/datastreams/1/retention", {"days": 30}, "admin"),
     ("PUT", "/api/things/1/retention", {"days": 30}, "admin"),
     ("POST", "/api/grants", {"region": "kreis", "thing": 1}, "admin"),
+    ("GET", "/api/workorders", None, "viewer"),
+    ("POST", "/api/workorders", {"title": "Leuchte tauschen"}, "operator"),
+    ("PATCH", "/api/workorders/999", {"status": "in_progress"}, "operator"),
+    ("POST", "/api/rules/templates/street-lighting", {}, "editor"),
 ]
 
 

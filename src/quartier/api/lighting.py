@@ -7,7 +7,9 @@
                                    kWh per circuit and local day (from/to: YYYY-MM-DD,
                                    default the last 7 days) or month (YYYY-MM, default the
                                    last 12 months), both ends included; tz an IANA zone
-                                   (default UTC)
+                                   (default UTC); per circuit, district and lamp also the
+                                   kWh at full (rated) power for the hours burned and the
+                                   saving (full power minus metered)
 """
 
 from __future__ import annotations
@@ -58,17 +60,22 @@ def energy_periods(request: Request) -> tuple[str, str, list[Period]]:
 
 
 def energy_csv(report: dict[str, Any]) -> str:
-    """One line per circuit and period: the figures of the JSON report, for a spreadsheet."""
+    """One line per circuit and period: the figures of the JSON report (metered energy,
+    energy at full power for the same burning hours, saving), for a spreadsheet."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["period", "start", "end", "cabinet", "cabinet_name", "circuit", "lamps", "energy_kwh"])
+    writer.writerow(["period", "start", "end", "cabinet", "cabinet_name", "circuit", "lamps",
+                     "energy_kwh", "full_power_kwh", "saving_kwh"])
     for i, period in enumerate(report["periods"]):
         for c in report["circuits"]:
-            value = c["energy"][i]
             writer.writerow([period["period"], period["start"], period["end"], c["cabinet"] or "",
                              c["cabinetName"] or "", c["circuit"] or "", c["lamps"],
-                             "" if value is None else f"{value:.3f}"])
+                             *(_kwh(c[key][i]) for key in ("energy", "fullPower", "saving"))])
     return out.getvalue()
+
+
+def _kwh(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
 
 
 class LightingApi:

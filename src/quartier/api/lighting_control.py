@@ -7,10 +7,17 @@
                                         {"name", "filter": "<$filter on Things>"} (201)
     GET    /api/lighting/groups[/{name}]
     DELETE /api/lighting/groups/{name}  (204)
+    POST   /api/lighting/schedules      an astronomical clock with a dimming profile for a
+                                        target (see usecases/lighting/schedules.py) (201)
+    GET    /api/lighting/schedules[/{name}]
+    DELETE /api/lighting/schedules/{name}  (204)
+    GET    /api/lighting/schedules/{name}/compliance  the lamps whose reported state
+                                        disagrees with the schedule beyond its grace
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -21,7 +28,7 @@ from quartier.api.body import read_json
 from quartier.api.params import request_tenant
 from quartier.api.responses import json_response
 from quartier.api.sensorthings.handlers import Call, Context, SensorThingsApi
-from quartier.usecases.lighting import commands, groups
+from quartier.usecases.lighting import commands, groups, schedules
 
 
 class LightingControlApi:
@@ -37,6 +44,11 @@ class LightingControlApi:
             Route(base + "/groups", self.groups, methods=["GET"]),
             Route(base + "/groups/{name}", self.group, methods=["GET"]),
             Route(base + "/groups/{name}", self.delete_group, methods=["DELETE"]),
+            Route(base + "/schedules", self.create_schedule, methods=["POST"]),
+            Route(base + "/schedules", self.schedules, methods=["GET"]),
+            Route(base + "/schedules/{name}", self.schedule, methods=["GET"]),
+            Route(base + "/schedules/{name}", self.delete_schedule, methods=["DELETE"]),
+            Route(base + "/schedules/{name}/compliance", self.compliance, methods=["GET"]),
         ]
 
     async def _body(self, request: Request) -> Any:
@@ -80,3 +92,35 @@ class LightingControlApi:
         tenant_id = await request_tenant(self.store, request)
         await groups.delete(self.store, tenant_id, request.path_params["name"])
         return Response(status_code=204)
+
+    # -- schedules --------------------------------------------------------------------
+
+    async def create_schedule(self, request: Request) -> Response:
+        tenant_id = await request_tenant(self.store, request)
+        name, definition = schedules.parse_schedule(await self._body(request))
+        await schedules.create(self.store, tenant_id, name, definition)
+        return json_response({"name": name, **definition}, 201,
+                             {"Location": f"{request.url.path}/{name}"})
+
+    async def schedules(self, request: Request) -> Response:
+        tenant_id = await request_tenant(self.store, request)
+        return json_response({"value": await schedules.listing(self.store, tenant_id)})
+
+    async def schedule(self, request: Request) -> Response:
+        tenant_id = await request_tenant(self.store, request)
+        return json_response(await schedules.find(self.store, tenant_id, request.path_params["name"]))
+
+    async def delete_schedule(self, request: Request) -> Response:
+        tenant_id = await request_tenant(self.store, request)
+        await schedules.delete(self.store, tenant_id, request.path_params["name"])
+        return Response(status_code=204)
+
+    async def compliance(self, request: Request) -> Response:
+        tenant_id = await request_tenant(self.store, request)
+        return json_response(await schedules.compliance(
+            self.store, tenant_id, request.path_params["name"], datetime.now(UTC),
+            self._filter(tenant_id)))
+
+    async def run_schedules(self, now: datetime | None = None) -> list[dict[str, Any]]:
+        """Send the schedules' events that are due (by the clock, or at ``now``)."""
+        return await schedules.run_due(self.store, now or datetime.now(UTC), self._filter)

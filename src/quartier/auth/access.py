@@ -43,9 +43,13 @@ RULES: tuple[Rule, ...] = (
     # Operators switch and dim the lights: a command, or a Task of a TaskingCapability.
     _rule(frozenset({"POST"}), r"/api/lighting/commands", Role.OPERATOR),
     _rule(frozenset({"POST"}), r"/v1\.1/(Tasks|TaskingCapabilities\(\d+\)/Tasks)", Role.OPERATOR),
-    # Settings with secrets or addresses in them, and messages as they came in.
-    _rule(_READ, r"/api/(channels|lorawan|devices|device-profiles|dead-letters|visibility)(/.*)?",
-          Role.VIEWER),
+    # Operators take on, progress and close maintenance work orders, and open them by hand.
+    _rule(frozenset({"POST"}), r"/api/workorders", Role.OPERATOR),
+    _rule(frozenset({"PATCH"}), r"/api/workorders/\d+", Role.OPERATOR),
+    # Settings with secrets or addresses in them, messages as they came in, and work orders
+    # (names of people).
+    _rule(_READ, r"/api/(channels|lorawan|devices|device-profiles|dead-letters|visibility|workorders)"
+          r"(/.*)?", Role.VIEWER),
     _rule(_READ, r".*", None),
     _rule(_WRITE, r".*", Role.EDITOR),
 )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from quartier.demo import catalog
@@ -38,6 +39,37 @@ _EVENT_KINDS = {"heavy_rain", "water_quality", "cabinet_outage"}
 _FAULT_KINDS = {"dead_lamp", "flickering_lamp", "bad_payload", "unknown_device"}
 _KIND_CODES = {"streetlight": 1, "cabinet": 2, "parking_bay": 3, "vehicle": 4, "unknown_device": 0xF}
 COPY_SPACING = (6_000.0, 5_000.0)  # metres east and north between copies of the town
+
+
+def _date(section: Section, key: str, default: str) -> str:
+    """A date ("2019-04-01", or a TOML date) of the town file as an ISO 8601 instant."""
+    value = str(section.raw(key, default))
+    try:
+        return date.fromisoformat(value).isoformat() + "T00:00:00Z"
+    except ValueError:
+        raise section.fail(key, f'must be a date like "2019-04-01", not {value!r}') from None
+
+
+def lamp_inventory(lighting: Section, circuit: Section, cabinet: str, number: int,
+                   watts: float) -> dict[str, Any]:
+    """A lamp's inventory as Thing properties, by the names of the Smart Data Models
+    ``Streetlight`` (and ``StreetlightModel`` for ``lampTechnology``); ``ratedPower`` (W)
+    is Quartier's own. A circuit may override the ``[lighting]`` defaults."""
+
+    def pick(key: str) -> Section:
+        return circuit if circuit.has(key) else lighting
+
+    return {
+        "ratedPower": watts,
+        "lampTechnology": pick("lamp_technology").text("lamp_technology", "LED"),
+        "laternHeight": pick("lantern_height").number("lantern_height", 6.0, low=1, high=30),
+        "dateServiceStarted": _date(pick("service_started"), "service_started", "2015-01-01"),
+        "dateLastLampChange": _date(pick("last_lamp_change"), "last_lamp_change", "2015-01-01"),
+        "refStreetlightGroup": f"{cabinet}-{number}",
+        "refStreetlightControlCabinet": cabinet,
+        "controllingMethod": "individual",
+        "locationCategory": "road",
+    }
 
 
 @dataclass
@@ -217,6 +249,8 @@ class _Builder:
             for c, raw in enumerate(item.raw("circuits")):
                 circuit = Section(raw, f"{item.where}.circuits[{c}]", item.source)
                 spacing = circuit.number("spacing", low=5, high=500)
+                watts = circuit.number("watts", low=1, high=1000)
+                inventory = lamp_inventory(section, circuit, cabinet_id, c + 1, watts)
                 for street in circuit.strings("streets"):
                     path = self.town.street_path(street, circuit, "streets")
                     for point in along(path, spacing, spacing / 2):
@@ -226,8 +260,8 @@ class _Builder:
                         lamp = Lamp(self.world, self.key(lamp_id), self.name(f"Leuchte {lamp_id}"),
                                     lamp_xy, network, catalog.STREETLIGHT, every,
                                     self.properties("streetlight", lamp_xy, cabinet=cabinet_id,
-                                                    circuit=c + 1, street=street),
-                                    cabinet=cabinet, watts=circuit.number("watts", low=1, high=1000),
+                                                    circuit=c + 1, street=street, **inventory),
+                                    cabinet=cabinet, watts=watts,
                                     **common)
                         cabinet.lamps.append(lamp)
                         out.append(self.lorawan(lamp, "streetlight", "demo-streetlight"))

@@ -54,6 +54,14 @@ _KEY_REQUEST = {"type": "object", "required": ["name", "role"], "properties": {
     "scopes": {"type": "array", "items": _TEXT}, "expires": _TEXT}}
 _VISIBILITY = {"type": "object", "required": ["visibility"],
                "properties": {"visibility": {"type": "string", "enum": ["public", "internal"]}}}
+_WORK_ORDER = {"type": "object", "required": ["id", "status", "title"],
+               "properties": {"id": {"type": "integer"}, "title": _TEXT, "status": {
+                   "type": "string", "enum": ["open", "in_progress", "done"]}}}
+_WORK_ORDER_BODY = {"type": "object", "additionalProperties": False, "properties": {
+    "title": _TEXT, "description": _TEXT, "assignee": _TEXT, "closingNote": _TEXT,
+    "status": {"type": "string", "enum": ["open", "in_progress", "done"]},
+    "thingId": {"type": "integer", "minimum": 1}, "alertId": {"type": "integer", "minimum": 1},
+    "createdBy": _TEXT}}
 _TIME_RANGE = [query("from", _TEXT, "ISO 8601 instant"), query("to", _TEXT, "ISO 8601 instant")]
 
 
@@ -80,6 +88,9 @@ def _ops() -> list[Op]:
         Op("get", "/api/rules", "every rule", "rules", {"200": answer(_listing())}),
         Op("post", "/api/rules/templates/flood-warning", "the flood-warning rules for gauges", "rules",
            {"201": answer(_listing())}, writes, body=free_body),
+        Op("post", "/api/rules/templates/street-lighting",
+           "the street-lighting fault rules (lamp schedule, power, silent cabinet)", "rules",
+           {"201": answer(_listing())}, writes, body=free_body),
         Op("get", "/api/rules/{name}", "one rule", "rules", {"200": answer(_RULE)}),
         Op("put", "/api/rules/{name}", "replace a rule", "rules", {"200": answer(_RULE)}, writes,
            body=free_body),
@@ -99,6 +110,18 @@ def _ops() -> list[Op]:
            {"200": answer(_ALERT)}, writes, body=json_body(_PERSON)),
         Op("post", "/api/alerts/{id}/comments", "comment on an alert", "alerts",
            {"201": answer(_OBJECT)}, writes, body=json_body(_PERSON)),
+        # maintenance work orders
+        Op("post", "/api/workorders", "open a work order by hand", "workorders",
+           {"201": answer(_WORK_ORDER, headers=LOCATION)}, writes, body=json_body(_WORK_ORDER_BODY)),
+        Op("get", "/api/workorders", "work orders, newest first", "workorders",
+           {"200": answer(_listing("total"))}, parameters=(
+               query("status", _TEXT, "comma-separated: open, in_progress, done"),
+               query("assignee", _TEXT), *_PAGE)),
+        Op("get", "/api/workorders/{id}", "one work order", "workorders",
+           {"200": answer(_WORK_ORDER)}),
+        Op("patch", "/api/workorders/{id}", "assign, progress or close a work order (done needs "
+           "a closing note)", "workorders", {"200": answer(_WORK_ORDER)}, writes,
+           body=json_body(_WORK_ORDER_BODY)),
         # notification channels
         Op("post", "/api/channels", "create a channel", "channels",
            {"201": answer(_named("type"), headers=LOCATION)}, writes, body=free_body),
@@ -201,6 +224,16 @@ def _ops() -> list[Op]:
            {"200": answer(_listing())}),
         Op("get", "/api/lighting/groups/{name}", "one saved group", "lighting", {"200": answer(_named())}),
         Op("delete", "/api/lighting/groups/{name}", "drop a saved group", "lighting", gone),
+        Op("post", "/api/lighting/schedules", "save a lighting schedule (astronomical clock, "
+           "dimming profile)", "lighting", {"201": answer(_named(), headers=LOCATION)}, writes,
+           body=free_body),
+        Op("get", "/api/lighting/schedules", "every lighting schedule", "lighting",
+           {"200": answer(_listing())}),
+        Op("get", "/api/lighting/schedules/{name}", "one lighting schedule", "lighting",
+           {"200": answer(_named())}),
+        Op("delete", "/api/lighting/schedules/{name}", "drop a lighting schedule", "lighting", gone),
+        Op("get", "/api/lighting/schedules/{name}/compliance",
+           "the lamps whose reported state disagrees with the schedule", "lighting", ok),
         # access: API keys, the audit log, public and internal data
         Op("post", "/api/keys", "make an API key (shown once)", "access",
            {"201": answer(_named("key", "role"))}, writes, body=json_body(_KEY_REQUEST)),

@@ -16,6 +16,7 @@ from quartier.model.times import format_instant
 from quartier.model.values import JSON, TIME
 from quartier.rules.definition import Rule
 from quartier.store import Store
+from quartier.workorders import WorkOrders
 
 _COLUMNS = ("id, tenant_id, rule_id, rule_name, subject, datastream_id, thing_id, status, level, "
             "level_name, severity, message, value, peak, observed_at, area, estimate, opened_at, updated_at, "
@@ -97,6 +98,10 @@ class Alerts:
              self._t(observed), self._j(context.get("area")), self._j(context.get("estimate")),
              at, at)))
         await self.record(conn, rule.tenant_id, alert_id, "opened")
+        if rule.work_order:  # a fault: someone has to go and repair it
+            await WorkOrders(self.store).for_alert(conn, rule.tenant_id, alert_id,
+                                                   context.get("thing_id"),
+                                                   message(rule, level, context, value))
         return alert_id
 
     async def change_level(self, conn: Any, rule: Rule, alert_id: int, context: dict[str, Any],

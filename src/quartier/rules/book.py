@@ -7,6 +7,7 @@ rule keeps that knowledge: its new levels apply from the next value on.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from quartier.errors import BadRequest, Conflict, NotFound
@@ -28,9 +29,7 @@ class RuleBook:
         body = self.store.dialect.decode(JSON, row[3])
         body = {**body, "name": row[2], "enabled": bool(row[4])}
         rule = parse_rule(body)
-        return Rule(int(row[0]), int(row[1]), rule.name, rule.description, rule.enabled,
-                    rule.target, rule.condition, rule.levels, rule.notify, rule.category, body,
-                    int(row[5]))
+        return replace(rule, id=int(row[0]), tenant_id=int(row[1]), body=body, revision=int(row[5]))
 
     async def all(self, tenant_id: int | None = None) -> list[Rule]:
         sql = f"SELECT {_COLUMNS} FROM rules" + (" WHERE tenant_id = ?" if tenant_id else "")

@@ -27,7 +27,13 @@ Conditions:
 * ``stale``: no Observation for ``after`` (checked on a clock);
 * ``geofence``: a Thing is outside (``"when": "leave"``) or inside (``"enter"``) ``area``,
   a GeoJSON polygon;
-* ``all`` / ``any``: a list of threshold and rate conditions on the same Datastream.
+* ``all`` / ``any``: a list of threshold and rate conditions on the same Datastream;
+* ``daylight``: an on/off state (``"on"``/``"off"``, true/false, a number > 0 for on)
+  that disagrees with the sun at ``latitude``/``longitude``: off while the sun is more
+  than ``elevation`` degrees (default -3) below the horizon, or on while it is above;
+  ``for`` is the grace period.
+
+A rule with ``"workOrder": true`` opens a maintenance work order with each alert.
 """
 
 from __future__ import annotations
@@ -43,13 +49,13 @@ from quartier.errors import BadRequest
 from quartier.model.parse import known_members
 
 SEVERITIES = ("minor", "moderate", "severe", "extreme")
-CONDITION_TYPES = ("threshold", "rate", "stale", "geofence", "all", "any")
+CONDITION_TYPES = ("threshold", "rate", "stale", "geofence", "all", "any", "daylight")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _ISO_DURATION = re.compile(
     r"P(?:(?P<d>\d+(?:\.\d+)?)D)?(?:T(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<m>\d+(?:\.\d+)?)M)?"
     r"(?:(?P<s>\d+(?:\.\d+)?)S)?)?")
 _KEYS = {"name", "description", "enabled", "target", "condition", "levels", "severity", "notify",
-         "category"}
+         "category", "workOrder"}
 MAX_LEVELS = 8
 MAX_HOLD = 30 * 86_400.0  # the longest "for"
 
@@ -91,12 +97,15 @@ class Condition:
     direction: str = "above"  # threshold: above or below; rate: rise or fall
     limits: tuple[float, ...] = ()  # threshold: one per level, in the order they are reached
     limits_property: str | None = None  # threshold: the levels from Datastream properties
+    factor: float = 1.0  # threshold: the property's levels times this
     hysteresis: float = 0.0
     hold: float = 0.0  # "for", seconds
     amount: float = 0.0  # rate: how much
     within: float = 0.0  # rate: in how long; stale: after how long
     area: BaseGeometry | None = None  # geofence
     parts: tuple[Condition, ...] = ()  # all / any
+    place: tuple[float, float] | None = None  # daylight: (latitude, longitude)
+    elevation: float = -3.0  # daylight: the sun's elevation at which lamps switch
 
 
 @dataclass(frozen=True)
@@ -113,6 +122,7 @@ class Rule:
     category: str
     body: dict[str, Any]  # as given (and as shown back)
     revision: int = 1
+    work_order: bool = False  # each alert opens a maintenance work order
 
     def level(self, number: int) -> Level:
         return self.levels[min(number, len(self.levels)) - 1]
@@ -148,8 +158,11 @@ def parse_rule(body: Any) -> Rule:
     category = body.get("category", "Env")
     if not isinstance(category, str):
         raise BadRequest("category must be a string (a CAP category such as Met, Env, Infra)")
+    work_order = body.get("workOrder", False)
+    if not isinstance(work_order, bool):
+        raise BadRequest("workOrder must be true or false")
     return Rule(None, None, name, description, enabled, target, condition, levels,
-                tuple(notify), category, body)
+                tuple(notify), category, body, work_order=work_order)
 
 
 def _target(raw: Any) -> Target:
@@ -205,11 +218,14 @@ def _condition(raw: Any, what: str, nested: bool = False) -> Condition:
         if hysteresis < 0:
             raise BadRequest(f"{what}.hysteresis must not be negative")
         if isinstance(given, dict):
-            known_members(given, {"property"}, f"{what}.{direction}")
+            known_members(given, {"property", "factor"}, f"{what}.{direction}")
             if not isinstance(given.get("property"), str):
                 raise BadRequest(f'{what}.{direction}: {{"property": "stages"}} names the Datastream '
-                                 "property that holds the levels")
-            return Condition(kind, direction, limits_property=given["property"],
+                                 "(or Thing) property that holds the levels")
+            factor = _number(given.get("factor", 1), f"{what}.{direction}.factor")
+            if not 0 < factor <= 100:
+                raise BadRequest(f"{what}.{direction}.factor must be more than 0 and at most 100")
+            return Condition(kind, direction, limits_property=given["property"], factor=factor,
                              hysteresis=hysteresis, hold=hold)
         values = given if isinstance(given, list) else [given]
         if not values or len(values) > MAX_LEVELS:
@@ -240,6 +256,8 @@ def _condition(raw: Any, what: str, nested: bool = False) -> Condition:
         if not 60 <= after <= 366 * 86_400:
             raise BadRequest(f"{what}.after must be at least PT1M and at most P366D")
         return Condition(kind, within=after)
+    if kind == "daylight":
+        return _daylight(raw, what, hold)
     if kind == "geofence":
         known_members(raw, {"type", "area", "when", "for"}, what)
         when = raw.get("when", "leave")
@@ -261,6 +279,18 @@ def _condition(raw: Any, what: str, nested: bool = False) -> Condition:
         if len(part.limits) > 1 or part.limits_property:
             raise BadRequest(f"{what}: a threshold inside {kind} has one value")
     return Condition(kind, parts=inner, hold=hold)
+
+
+def _daylight(raw: dict[str, Any], what: str, hold: float) -> Condition:
+    known_members(raw, {"type", "latitude", "longitude", "elevation", "for"}, what)
+    latitude = _number(raw.get("latitude"), f"{what}.latitude")
+    longitude = _number(raw.get("longitude"), f"{what}.longitude")
+    elevation = _number(raw.get("elevation", -3.0), f"{what}.elevation")
+    if not -90 <= latitude <= 90 or not -180 <= longitude <= 180:
+        raise BadRequest(f"{what}: latitude is -90 to 90, longitude -180 to 180")
+    if not -18 <= elevation <= 10:
+        raise BadRequest(f"{what}.elevation must be between -18 and 10 degrees")
+    return Condition("daylight", place=(latitude, longitude), elevation=elevation, hold=hold)
 
 
 def _levels(body: dict[str, Any], condition: Condition) -> tuple[Level, ...]:

@@ -533,7 +533,11 @@ def _subjects(rule: Rule, streams: _Streams, things: list[tuple[int, int, Any]]
             continue
         limits = condition.limits
         if condition.limits_property:
-            limits = _limits_from(d.properties, condition.limits_property, condition.direction)
+            # The Datastream's own levels, else its Thing's (a lamp's rated power).
+            limits = (_limits_from(d.properties, condition.limits_property, condition.direction)
+                      or _limits_from(d.thing_properties, condition.limits_property,
+                                      condition.direction))
+            limits = tuple(v * condition.factor for v in limits)
             if not limits:
                 continue  # this Datastream gives no levels: not watched
         out.append((f"datastream:{d.id}", limits))

@@ -15,11 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
+from astral import Observer
+from astral.sun import elevation
 from shapely.geometry import Point
 
 from quartier.rules.definition import Condition
+from quartier.usecases.lighting.status import lit
 
 Recent = list[tuple[float, float]]  # (time, value), oldest first
 
@@ -66,6 +70,8 @@ def reading(condition: Condition, limits: Sequence[float], value: Any, recent: R
         inside = bool(condition.area.covers(Point(float(value[0]), float(value[1]))))
         hit = int(inside if condition.direction == "enter" else not inside)
         return Reading(hit, hit)
+    if kind == "daylight":
+        return _daylight(condition, value, t)
     if kind in ("all", "any"):
         verdicts = []
         for part in condition.parts:
@@ -76,6 +82,23 @@ def reading(condition: Condition, limits: Sequence[float], value: Any, recent: R
         hit = int(all(verdicts) if kind == "all" else any(verdicts))
         return Reading(hit, hit)
     return None
+
+
+def should_be_lit(condition: Condition, t: float) -> bool:
+    """Whether a lamp at the condition's place should be lit at ``t``: the sun is lower
+    than the condition's switching elevation."""
+    assert condition.place is not None
+    latitude, longitude = condition.place
+    sun = elevation(Observer(latitude, longitude), datetime.fromtimestamp(t, UTC))
+    return bool(sun < condition.elevation)
+
+
+def _daylight(condition: Condition, value: Any, t: float) -> Reading | None:
+    state = lit(value)
+    if state is None:
+        return None
+    hit = int(state != should_be_lit(condition, t))
+    return Reading(hit, hit)
 
 
 def advance(state: dict[str, Any], verdict: Reading, t: float, hold: float) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from quartier.usecases.members import Member
 
 LAMP = "streetlight"
 CABINET = "cabinet"
+RATED_POWER = "ratedPower"  # W, a lamp's Thing property
 
 
 @dataclass(frozen=True, order=True)

@@ -32,7 +32,8 @@ LAMP_FIELDS = ("state", "dimming", "power", "energy")
 CABINET_FIELDS = ("voltage", "load")
 
 
-def _lit(state: Any) -> bool | None:
+def lit(state: Any) -> bool | None:
+    """Whether a reported state means lit: "on"/"off" (also German), true/false, a number."""
     if isinstance(state, bool):
         return state
     if isinstance(state, str):
@@ -50,10 +51,10 @@ def lamp_status(lamp: dict[str, Any], lit_since: datetime | None, now: datetime)
     """The status of one lamp (its latest ``state``, ``dimming`` and their ``time``)
     given since when its circuit is lit (None when it is dark)."""
     when: datetime | None = lamp["_time"]
-    lit = _lit(lamp["state"])
-    if when is None or lit is None or now - when > SILENT_AFTER:
+    burning = lit(lamp["state"])
+    if when is None or burning is None or now - when > SILENT_AFTER:
         return "unknown"
-    if lit:
+    if burning:
         dimming = lamp["dimming"]
         return "dimmed" if isinstance(dimming, int | float) and 0 < dimming < 100 else "on"
     return "failed" if lit_since is not None and when >= lit_since else "off"
@@ -63,10 +64,10 @@ def _circuit_lit_since(lamps: list[dict[str, Any]], now: datetime) -> datetime |
     """Since when a circuit is lit: the earliest latest-"on" report of its lit lamps, if
     most of its lamps heard from lately are lit; else None."""
     heard = [lamp for lamp in lamps if lamp["_time"] is not None and now - lamp["_time"] <= SILENT_AFTER]
-    lit = [lamp for lamp in heard if _lit(lamp["state"])]
-    if not heard or len(lit) * 2 <= len(heard):
+    burning = [lamp for lamp in heard if lit(lamp["state"])]
+    if not heard or len(burning) * 2 <= len(heard):
         return None
-    return min(lamp["_time"] for lamp in lit)
+    return min(lamp["_time"] for lamp in burning)
 
 
 async def lighting_status(store: Store, tenant_id: int) -> dict[str, Any]:

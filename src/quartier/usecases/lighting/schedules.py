@@ -1,0 +1,229 @@
+"""Lighting schedules: an astronomical clock and a night dimming profile for the lamps of
+a target, turned into Tasks at the switching times, and a compliance check.
+
+    {"name": "nacht", "target": {"district": "Altstadt"},
+     "on": {"offset": 10}, "off": {"offset": -10},
+     "dim": {"level": 50, "from": "23:00", "until": "05:00"},
+     "timezone": "Europe/Berlin", "grace": 15}
+
+:func:`run_due` (every minute in each worker) sends each event that came due within the
+last :data:`CATCH_UP` as a lighting command (one Task per lamp, through
+:mod:`commands`); an event is claimed in ``lighting_schedule_runs`` first, so it goes out
+once even with several workers (and, should the process die between the claim and the
+Tasks, not at all rather than twice). Dimming events go to lamps that should burn then.
+:func:`compliance` lists the lamps whose latest reported state disagrees with the
+schedule more than ``grace`` minutes after its last switching event.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from quartier.errors import BadRequest, Conflict, NotFound, QuartierError
+from quartier.model.parse import known_members, parse_id
+from quartier.model.times import format_instant
+from quartier.model.values import JSON, TIME
+from quartier.store import Store
+from quartier.usecases.lighting import clock, commands
+from quartier.usecases.lighting.circuits import LAMP
+from quartier.usecases.lighting.status import lit
+from quartier.usecases.members import Member, edge_values, members
+from quartier.usecases.periods import zone
+
+log = logging.getLogger(__name__)
+
+CATCH_UP = timedelta(minutes=15)  # an event missed by up to this long is still sent
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+_CLOCK = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
+
+
+def _whole(raw: Any, what: str, low: int, high: int) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, int) or not low <= raw <= high:
+        raise BadRequest(f"{what} must be a whole number from {low} to {high}, not {raw!r}")
+    return raw
+
+
+def parse_schedule(body: Any) -> tuple[str, dict[str, Any]]:
+    """(name, definition); 400 naming the first thing wrong."""
+    if not isinstance(body, dict):
+        raise BadRequest('a schedule is {"name", "target", "on", "off", "dim", "timezone", "grace"}')
+    known_members(body, {"name", "target", "on", "off", "dim", "timezone", "grace"}, "a schedule")
+    name = body.get("name")
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise BadRequest(f"name must be 1 to 100 letters, digits, '.', '_' or '-', not {name!r}")
+    target, _ = commands.parse_command({"target": body.get("target"), "parameters": {"x": 1}})
+    if "thing" in target:
+        parse_id(target["thing"], "target.thing")
+    definition: dict[str, Any] = {"target": target}
+    for kind in ("on", "off"):
+        raw = body.get(kind, {})
+        if not isinstance(raw, dict):
+            event = "sunset" if kind == "on" else "sunrise"
+            raise BadRequest(f'{kind} is {{"offset": minutes after {event}}}')
+        known_members(raw, {"offset"}, kind)
+        definition[kind] = {"offset": _whole(raw.get("offset", 0), f"{kind}.offset", -240, 240)}
+    dim = body.get("dim")
+    if dim is not None:
+        if not isinstance(dim, dict):
+            raise BadRequest('dim is {"level": 50, "from": "23:00", "until": "05:00"}')
+        known_members(dim, {"level", "from", "until"}, "dim")
+        for key in ("from", "until"):
+            if not isinstance(dim.get(key), str) or not _CLOCK.fullmatch(dim[key]):
+                raise BadRequest(f'dim.{key} must be a local clock time like "23:00"')
+        if dim["from"] == dim["until"]:
+            raise BadRequest("dim.from and dim.until must differ")
+        definition["dim"] = {"level": _whole(dim.get("level"), "dim.level", 0, 100),
+                             "from": dim["from"], "until": dim["until"]}
+    name_of_zone = body.get("timezone", "UTC")
+    if not isinstance(name_of_zone, str) or not name_of_zone:
+        raise BadRequest("timezone must be an IANA time zone such as Europe/Berlin")
+    zone(name_of_zone)  # 400 for an unknown one
+    definition["timezone"] = name_of_zone
+    definition["grace"] = _whole(body.get("grace", 15), "grace", 0, 720)
+    return name, definition
+
+
+# -- storage ---------------------------------------------------------------------------
+
+
+async def create(store: Store, tenant_id: int, name: str, definition: dict[str, Any]) -> None:
+    async with store.transaction() as conn:
+        stored = await conn.fetchval(
+            "INSERT INTO lighting_schedules (tenant_id, name, definition) VALUES (?, ?, ?) "
+            "ON CONFLICT DO NOTHING RETURNING id", (tenant_id, name, store.dialect.encode(JSON, definition)))
+    if stored is None:
+        raise Conflict(f"a schedule named {name!r} exists already")
+
+
+async def listing(store: Store, tenant_id: int) -> list[dict[str, Any]]:
+    async with store.reader() as conn:
+        rows = await conn.fetch("SELECT name, definition FROM lighting_schedules WHERE tenant_id = ? "
+                                "ORDER BY name", (tenant_id,))
+    return [{"name": r[0], **store.dialect.decode(JSON, r[1])} for r in rows]
+
+
+async def find(store: Store, tenant_id: int, name: str) -> dict[str, Any]:
+    async with store.reader() as conn:
+        raw = await conn.fetchval("SELECT definition FROM lighting_schedules WHERE tenant_id = ? "
+                                  "AND name = ?", (tenant_id, name))
+    if raw is None:
+        raise NotFound(f"no lighting schedule {name!r}")
+    return {"name": name, **store.dialect.decode(JSON, raw)}
+
+
+async def delete(store: Store, tenant_id: int, name: str) -> None:
+    async with store.transaction() as conn:
+        gone = await conn.fetchval("DELETE FROM lighting_schedules WHERE tenant_id = ? AND name = ? "
+                                   "RETURNING id", (tenant_id, name))
+    if gone is None:
+        raise NotFound(f"no lighting schedule {name!r}")
+
+
+# -- running ---------------------------------------------------------------------------
+
+
+async def _lamps(store: Store, tenant_id: int, target: dict[str, Any],
+                 filter_things: commands.FilterThings) -> list[Member]:
+    """The lamps of a target that have a place (the clock needs one)."""
+    try:
+        ids = set(await commands.lamps(store, tenant_id, target, filter_things))
+    except NotFound:
+        return []
+    return [m for m in await members(store, tenant_id, LAMP) if m.id in ids and m.lonlat is not None]
+
+
+async def run_due(store: Store, now: datetime,
+                  filters: Callable[[int], commands.FilterThings]) -> list[dict[str, Any]]:
+    """Send the events of every schedule that came due in (now - CATCH_UP, now]; the
+    commands sent. ``filters(tenant_id)`` gives the $filter evaluator of a tenant."""
+    async with store.reader() as conn:
+        rows = await conn.fetch("SELECT id, tenant_id, name, definition FROM lighting_schedules "
+                                "ORDER BY id")
+    sent = []
+    for schedule_id, tenant_id, name, raw in rows:
+        definition = store.dialect.decode(JSON, raw)
+        try:
+            sent += await _run_one(store, int(schedule_id), int(tenant_id), name, definition, now,
+                                   filters(int(tenant_id)))
+        except QuartierError as exc:  # a group gone bad, say: the other schedules go on
+            log.warning("lighting schedule %s: %s", name, exc.message)
+    return sent
+
+
+async def _run_one(store: Store, schedule_id: int, tenant_id: int, name: str,
+                   definition: dict[str, Any], now: datetime,
+                   filter_things: commands.FilterThings) -> list[dict[str, Any]]:
+    """The events of one schedule that are due, sent; one command per event."""
+    due: dict[tuple[str, datetime], list[int]] = defaultdict(list)
+    for lamp in await _lamps(store, tenant_id, definition["target"], filter_things):
+        assert lamp.lonlat is not None
+        for event in clock.events(definition, lamp.lonlat, now - CATCH_UP,
+                                  now + timedelta(microseconds=1)):
+            if event.switches or clock.expected(definition, lamp.lonlat, event.at)[0]:
+                due[(event.kind, event.at)].append(lamp.id)
+    sent = []
+    for (kind, at), things in sorted(due.items(), key=lambda item: item[0][1]):
+        claimed = await _claim(store, schedule_id, kind, at, things)
+        if not claimed:
+            continue
+        parameters = clock.parameters(definition, clock.Event(kind, at))
+        try:
+            result = await commands.command(store, tenant_id, claimed, parameters)
+        except BadRequest as exc:  # no lamp can take Tasks: nothing to send
+            log.warning("lighting schedule %s: %s", name, exc.message)
+            continue
+        sent.append({"schedule": name, "event": kind, "at": format_instant(at),
+                     "parameters": parameters, **result})
+    return sent
+
+
+async def _claim(store: Store, schedule_id: int, kind: str, at: datetime,
+                 things: list[int]) -> list[int]:
+    """The lamps whose event this worker claims (those no one claimed before)."""
+    out = []
+    async with store.transaction() as conn:
+        for thing in things:
+            got = await conn.fetchval(
+                "INSERT INTO lighting_schedule_runs (schedule_id, thing_id, kind, at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING thing_id",
+                (schedule_id, thing, kind, store.dialect.encode(TIME, at)))
+            if got is not None:
+                out.append(thing)
+    return out
+
+
+# -- compliance ------------------------------------------------------------------------
+
+
+async def compliance(store: Store, tenant_id: int, name: str, now: datetime,
+                     filters: commands.FilterThings) -> dict[str, Any]:
+    """The lamps whose latest reported state disagrees with the schedule (beyond grace)."""
+    schedule = await find(store, tenant_id, name)
+    lamps = await _lamps(store, tenant_id, schedule["target"], filters)
+    grace = timedelta(minutes=schedule["grace"])
+    states = await edge_values(store, [m.datastreams["state"] for m in lamps if "state" in m.datastreams])
+    disagreeing, unknown, settling = [], [], 0
+    for lamp in lamps:
+        assert lamp.lonlat is not None
+        should, since = clock.expected(schedule, lamp.lonlat, now)
+        if since is not None and now - since < grace:
+            settling += 1
+            continue
+        reported = states.get(lamp.datastreams.get("state", -1))
+        state = lit(reported[1]) if reported is not None else None
+        item = {"thingId": lamp.id, "name": lamp.name, "expected": "on" if should else "off",
+                "since": format_instant(since) if since else None,
+                "reported": reported[1] if reported else None,
+                "reportedAt": format_instant(reported[0]) if reported else None}
+        if state is None:
+            unknown.append(item)
+        elif state != should:
+            disagreeing.append(item)
+    return {"schedule": name, "time": format_instant(now), "graceMinutes": schedule["grace"],
+            "lamps": len(lamps), "settling": settling, "disagreeing": disagreeing,
+            "unknown": unknown}

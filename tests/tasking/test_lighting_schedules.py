@@ -1,0 +1,155 @@
+"""Lighting schedules on both backends: an astronomical clock per lamp with offsets and a
+night dimming profile becomes one Task per lamp at each switching time (once, however
+often the clock looks), and the compliance check lists the lamps that disagree."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from astral import Observer
+from astral.sun import sunset
+
+from conftest import Api, TestClient, capability_body, location_body
+from dashboard.usecase_fixtures import CATEGORY, write
+from quartier.usecases.lighting import clock
+
+BERLIN = (13.40, 52.52)
+NIGHT = {"name": "nacht", "target": {"district": "Altstadt"}, "on": {"offset": 10},
+         "off": {"offset": -10}, "dim": {"level": 50, "from": "23:00", "until": "05:00"},
+         "timezone": "Europe/Berlin", "grace": 0}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def lamp(api: Api, name: str, district: str, at: tuple[float, float] = BERLIN) -> dict[str, int]:
+    thing = api.create("Things", {
+        "name": name, "description": "luminaire",
+        "properties": {"kind": "streetlight", "cabinet": "SK-01", "circuit": 1, "district": district},
+        "Locations": [location_body(name, {"type": "Point", "coordinates": list(at)})],
+        "Datastreams": [{
+            "name": f"{name} state", "description": "state", "properties": {"field": "state"},
+            "observationType": CATEGORY, "unitOfMeasurement": {"name": "", "symbol": "", "definition": ""},
+            "Sensor": {"name": "s", "description": "s", "encodingType": "text/plain", "metadata": "s"},
+            "ObservedProperty": {"name": "state", "definition": "https://example.org/state",
+                                 "description": "state"}}],
+        # Sent over MQTT, which these apps lack: the Tasks stay "created".
+        "TaskingCapabilities": [capability_body(mqtt={"topic": f"lamps/{name}"})]})
+    state = api.ok(f"Things({thing})/Datastreams")["value"][0]["@iot.id"]
+    return {"thing": thing, "state": state}
+
+
+def run(client: TestClient, now: datetime) -> list[dict[str, Any]]:
+    assert client.portal is not None
+    app = client.app
+    while not hasattr(app, "state") or not hasattr(app.state, "lighting"):
+        app = app.app  # through the archiving wrapper
+    return list(client.portal.call(app.state.lighting.run_schedules, now))
+
+
+def tasks(api: Api) -> list[dict[str, Any]]:
+    return list(api.ok("Tasks", **{"$expand": "TaskingCapability($select=id;$expand=Thing($select=id))",
+                                   "$orderby": "id"})["value"])
+
+
+def test_the_clock_follows_the_sun_with_offsets_and_dims_by_local_time() -> None:
+    day = date(2026, 12, 5)
+    found = clock.day_events(NIGHT, BERLIN, day)
+    assert [e.kind for e in found] == ["undim", "off", "on", "dim"]
+    sun = sunset(Observer(latitude=BERLIN[1], longitude=BERLIN[0]), date=day)
+    on = next(e for e in found if e.kind == "on")
+    assert on.at == sun.astimezone(UTC) + timedelta(minutes=10)
+    dim = next(e for e in found if e.kind == "dim")
+    assert dim.at == datetime(2026, 12, 5, 22, 0, tzinfo=UTC)  # 23:00 in Berlin in winter
+    assert clock.expected(NIGHT, BERLIN, on.at + timedelta(minutes=1)) == (True, on.at)
+    assert not clock.expected(NIGHT, BERLIN, on.at - timedelta(minutes=1))[0]
+    assert clock.parameters(NIGHT, on) == {"switch": "on", "dim": 100}
+    assert clock.parameters(NIGHT, dim) == {"dim": 50}
+    assert clock.dim_level(NIGHT, datetime(2026, 12, 6, 3, 59, tzinfo=UTC)) == 50
+    assert clock.dim_level(NIGHT, datetime(2026, 12, 6, 4, 0, tzinfo=UTC)) == 100
+
+
+def test_the_schedule_sends_one_task_per_lamp_at_each_event(client: TestClient, api: Api) -> None:
+    a, b = lamp(api, "Leuchte A", "Altstadt"), lamp(api, "Leuchte B", "Altstadt")
+    other = lamp(api, "Leuchte C", "Nord")
+    made = client.post("/api/lighting/schedules", json=NIGHT)
+    assert made.status_code == 201, made.text
+    assert made.headers["location"].endswith("/api/lighting/schedules/nacht")
+    day = date(2026, 12, 5)
+    on = next(e for e in clock.day_events(NIGHT, BERLIN, day) if e.kind == "on")
+    sent = run(client, on.at + timedelta(minutes=1))
+    assert [s["event"] for s in sent] == ["on"]
+    assert sorted(t["thingId"] for t in sent[0]["tasks"]) == [a["thing"], b["thing"]]
+    assert run(client, on.at + timedelta(minutes=2)) == []  # once, however often it looks
+    stored = tasks(api)
+    assert len(stored) == 2
+    assert {t["TaskingCapability"]["Thing"]["@iot.id"] for t in stored} == {a["thing"], b["thing"]}
+    assert all(t["taskingParameters"] == {"switch": "on", "dim": 100} for t in stored)
+    dim = datetime(2026, 12, 5, 22, 0, tzinfo=UTC)
+    assert [s["event"] for s in run(client, dim + timedelta(minutes=5))] == ["dim"]
+    assert [t["taskingParameters"] for t in tasks(api)[2:]] == [{"dim": 50}, {"dim": 50}]
+    # Nothing for the lamp outside the target, nothing by day between the events.
+    assert other["thing"] not in {t["TaskingCapability"]["Thing"]["@iot.id"] for t in tasks(api)}
+    assert run(client, datetime(2026, 12, 6, 11, 0, tzinfo=UTC)) == []
+    assert client.get("/api/lighting/schedules").json()["value"][0]["name"] == "nacht"
+    assert client.delete("/api/lighting/schedules/nacht").status_code == 204
+    assert client.get("/api/lighting/schedules/nacht").status_code == 404
+
+
+def test_compliance_lists_the_lamps_that_disagree(client: TestClient, api: Api) -> None:
+    good, bad, silent = (lamp(api, f"Leuchte {n}", "Altstadt") for n in ("G", "B", "S"))
+    assert client.post("/api/lighting/schedules", json=NIGHT).status_code == 201
+    now = datetime.now(UTC)
+    should, _ = clock.expected(NIGHT, BERLIN, now)
+    right, wrong = ("on", "off") if should else ("off", "on")
+    write(api, good["state"], [(now - timedelta(minutes=5), right)])
+    write(api, bad["state"], [(now - timedelta(minutes=5), wrong)])
+    answer = client.get("/api/lighting/schedules/nacht/compliance")
+    assert answer.status_code == 200, answer.text
+    report = answer.json()
+    assert report["lamps"] == 3
+    assert [x["thingId"] for x in report["disagreeing"]] == [bad["thing"]]
+    assert report["disagreeing"][0]["expected"] == right and report["disagreeing"][0]["reported"] == wrong
+    assert [x["thingId"] for x in report["unknown"]] == [silent["thing"]]
+
+
+@pytest.mark.parametrize("body", [
+    [], {}, {**NIGHT, "name": ""}, {**NIGHT, "target": {"street": "x"}}, {**NIGHT, "on": 5},
+    {**NIGHT, "on": {"offset": 500}}, {**NIGHT, "off": {"offset": "10"}},
+    {**NIGHT, "dim": {"level": 150, "from": "23:00", "until": "05:00"}},
+    {**NIGHT, "dim": {"level": 50, "from": "25:00", "until": "05:00"}},
+    {**NIGHT, "dim": {"level": 50, "from": "23:00", "until": "23:00"}},
+    {**NIGHT, "timezone": "Mars/Olympus"}, {**NIGHT, "timezone": 1}, {**NIGHT, "grace": -1},
+    {**NIGHT, "colour": "red"}, {**NIGHT, "target": {"thing": 2**70}},
+])
+def test_bad_schedules_are_400_and_nothing_is_written(client: TestClient, body: Any) -> None:
+    response = client.post("/api/lighting/schedules", json=body)
+    assert response.status_code == 400, (body, response.text)
+    assert set(response.json()) >= {"code", "message"}
+    assert client.get("/api/lighting/schedules").json()["value"] == []
+
+
+def test_a_schedule_whose_group_is_gone_does_not_stop_the_others(client: TestClient,
+                                                                 api: Api) -> None:
+    a = lamp(api, "Leuchte A", "Altstadt")
+    assert client.post("/api/lighting/groups", json={"name": "weg", "filter": "name eq 'x'"}
+                       ).status_code == 201
+    assert client.post("/api/lighting/schedules", json={**NIGHT, "name": "alt",
+                                                        "target": {"group": "weg"}}).status_code == 201
+    assert client.delete("/api/lighting/groups/weg").status_code == 204
+    assert client.post("/api/lighting/schedules", json=NIGHT).status_code == 201
+    on = next(e for e in clock.day_events(NIGHT, BERLIN, date(2026, 12, 5)) if e.kind == "on")
+    sent = run(client, on.at + timedelta(minutes=1))
+    assert [(s["schedule"], [t["thingId"] for t in s["tasks"]]) for s in sent] == [
+        ("nacht", [a["thing"]])]
+
+
+def test_a_schedule_name_is_taken_once(client: TestClient) -> None:
+    assert client.post("/api/lighting/schedules", json=NIGHT).status_code == 201
+    assert client.post("/api/lighting/schedules", json=NIGHT).status_code == 409
+    assert client.get("/api/lighting/schedules/nowhere/compliance").status_code == 404
+    assert client.delete("/api/lighting/schedules/nowhere").status_code == 404
