@@ -177,7 +177,7 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
     dashboard = DashboardApi(store, settings, feed)
     description = OpenApiDocument(store)
     views: list[EnvironmentApi | ParkingApi | LightingApi | FleetApi | LightingControlApi] = [
-        EnvironmentApi(store), ParkingApi(store), LightingApi(store), FleetApi(store),
+        EnvironmentApi(store), ParkingApi(store), LightingApi(store), FleetApi(store, settings),
         LightingControlApi(api)]
     routes += Dashboard(store).routes()
     for prefix in ("", "/t/{tenant}"):

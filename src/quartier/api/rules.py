@@ -5,6 +5,8 @@
                                               ({"enabled": false} disables), DELETE drops
     POST   /api/rules/templates/flood-warning the reporting-level and rate-of-rise rules
                                               for water gauges, in one call
+    POST   /api/rules/templates/fleet         geofence rules for depots and service
+                                              zones on every vehicle (enter/leave as alerts)
     GET    /api/alerts?status=open,acknowledged&severity=severe&since=…&until=…
                       &area=POLYGON((…))&limit=&offset=
     GET    /api/alerts/{id}                   with its full history
@@ -28,9 +30,10 @@ from quartier.errors import BadRequest, Conflict
 from quartier.model.times import parse_instant
 from quartier.rules.alerts import STATUSES, Alerts
 from quartier.rules.book import RuleBook, rule_json
-from quartier.rules.definition import SEVERITIES
+from quartier.rules.definition import SEVERITIES, Rule
 from quartier.settings import Settings
 from quartier.store import Store
+from quartier.usecases.fleet.geofences import geofence_rules
 
 _MAX_PAGE = 1000
 FLOOD_LEVELS = [{"name": f"Meldestufe {i}", "severity": s}
@@ -56,6 +59,7 @@ class RulesApi:
             Route(prefix + "/api/rules", self.create, methods=["POST"]),
             Route(prefix + "/api/rules", self.listing, methods=["GET"]),
             Route(prefix + "/api/rules/templates/flood-warning", self.flood_warning, methods=["POST"]),
+            Route(prefix + "/api/rules/templates/fleet", self.fleet, methods=["POST"]),
             Route(prefix + "/api/rules/{name}", self.one, methods=["GET"]),
             Route(prefix + "/api/rules/{name}", self.replace, methods=["PUT"]),
             Route(prefix + "/api/rules/{name}", self.change, methods=["PATCH"]),
@@ -135,11 +139,23 @@ class RulesApi:
                 "condition": {"type": "rate", "rise": body.get("rise", 20),
                               "within": body.get("within", "PT30M")},
                 "notify": body.get("notify", [])}
-        created = [await self.book.create(tenant_id, levels)]
+        return await self._create_all(tenant_id, [levels, rise])
+
+    async def fleet(self, request: Request) -> Response:
+        """A geofence rule per depot or service zone, on every vehicle (see
+        :mod:`quartier.usecases.fleet.geofences`)."""
+        tenant_id = await self._tenant(request)
+        return await self._create_all(tenant_id, geofence_rules(await self._json(request)))
+
+    async def _create_all(self, tenant_id: int, bodies: list[dict[str, Any]]) -> Response:
+        """Create the rules of a template: all of them or none."""
+        created: list[Rule] = []
         try:
-            created.append(await self.book.create(tenant_id, rise))
+            for body in bodies:
+                created.append(await self.book.create(tenant_id, body))
         except (BadRequest, Conflict):
-            await self.book.delete(tenant_id, created[0].name)  # both or neither
+            for rule in created:
+                await self.book.delete(tenant_id, rule.name)
             raise
         await self._changed()
         return json_response({"value": [rule_json(r) for r in created]}, 201)

@@ -38,6 +38,7 @@ RULES: tuple[Rule, ...] = (
     _rule(_WRITE, r"/api/visibility/.*", Role.ADMIN),
     # Deleting data on a schedule is a decision of the tenant's administrators.
     _rule(_WRITE, r"/api/(datastreams|things|observed-properties)/\d+/retention", Role.ADMIN),
+    _rule(_WRITE, r"/api/fleet/(retention|vehicles/\d+/position-visibility)", Role.ADMIN),
     _rule(_WRITE, r"/api/alerts/\d+/(acknowledge|resolve|comments)", Role.OPERATOR),
     # Operators switch and dim the lights: a command, or a Task of a TaskingCapability.
     _rule(frozenset({"POST"}), r"/api/lighting/commands", Role.OPERATOR),
