@@ -8,7 +8,9 @@ A trip begins with the first ``driving`` report after the vehicle was not on a t
   driving nor stopped): a tracker at rest reports seldom, so its first report at the depot
   says only that the trip is over;
 * when it stops for :data:`LONG_STOP` or longer (a break, a job): the trip ends where the
-  stop began, and the stop is not part of it;
+  stop began, and the stop is not part of it. A stop is ``stopped`` reports at one place:
+  a ``stopped`` report more than :data:`SAME_PLACE` metres from where the stop began (a
+  refuse truck going from bin to bin, its tracker catching it at each) begins a new one;
 * when the tracker falls silent for longer than ``HOLD``: at its last report.
 
 A trip's distance is the great-circle length of the positions reported from its start to
@@ -30,6 +32,7 @@ from quartier.usecases.members import members, values_between
 from quartier.usecases.periods import Period
 
 LONG_STOP = timedelta(minutes=30)
+SAME_PLACE = 100.0  # metres
 
 
 @dataclass
@@ -57,8 +60,14 @@ def _category(state: Any) -> str:
     return "driving" if key in DRIVING else "stopped" if key in IDLE else "other"
 
 
-def _spans(states: list[tuple[datetime, Any]]) -> list[tuple[datetime, datetime]]:
+def _spans(states: list[tuple[datetime, Any]], points: list[Point]) -> list[tuple[datetime, datetime]]:
     """The [start, end) of each trip in ``states`` (in time order), by the rules above."""
+    places = {when: (lon, lat, when) for lon, lat, when in points}
+
+    def elsewhere(a: datetime, b: datetime) -> bool:
+        one, other = places.get(a), places.get(b)
+        return one is not None and other is not None and length_km([one, other]) * 1000 > SAME_PLACE
+
     out: list[tuple[datetime, datetime]] = []
     start: datetime | None = None
     last: datetime | None = None  # the trip's last report so far
@@ -76,7 +85,7 @@ def _spans(states: list[tuple[datetime, Any]]) -> list[tuple[datetime, datetime]
                 start = when
             last, stop = when, None
         elif kind == "stopped" and start is not None:
-            last, stop = when, stop or when
+            last, stop = when, when if stop is None or elsewhere(stop, when) else stop
         elif start is not None and last is not None:
             out.append((start, last))
             start = stop = None
@@ -88,7 +97,7 @@ def _spans(states: list[tuple[datetime, Any]]) -> list[tuple[datetime, datetime]
 def detect_trips(states: list[tuple[datetime, Any]], points: list[Point]) -> list[Trip]:
     """The trips of one vehicle: ``states`` and ``points`` (lon, lat, time) in time order."""
     trips = []
-    for start, end in _spans(states):
+    for start, end in _spans(states, points):
         seconds = state_seconds(states, start, end)
         track = [p for p in points if start <= p[2] <= end]
         trips.append(Trip(start, end, sum(s for k, s in seconds.items() if k in IDLE),
