@@ -444,7 +444,8 @@ class RuleEngine:
     async def catch_up(self) -> None:
         """Evaluate again what was written in the last while (after a start, or when
         changes came faster than the engine took them)."""
-        datastreams = sorted({int(s.split(":")[1]) for s in self.watches if s.startswith("datastream:")})
+        datastreams = sorted({int(s.split(":")[1]) for s in self.watches if s.startswith("datastream:")}
+                             | set(self.positions.fields))
         if not datastreams:
             return
         since = self.store.dialect.encode(TIME, datetime.fromtimestamp(time.time() - self.horizon, UTC))
