@@ -15,7 +15,7 @@ A trip begins with the first ``driving`` report after the vehicle was not on a t
 
 A trip's distance is the great-circle length of the positions reported from its start to
 its end; its places are the first and the last of them. A day's trips are those that begin
-in it.
+in it, followed up to :data:`TAIL` past the day's end.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from quartier.usecases.periods import Period
 
 LONG_STOP = timedelta(minutes=30)
 SAME_PLACE = 100.0  # metres
+TAIL = timedelta(hours=12)
 
 
 @dataclass
@@ -115,7 +116,7 @@ async def fleet_trips(store: Store, tenant_id: int, day: Period,
     wanted = [v.datastreams[f] for v in vehicles for f in fields if f in v.datastreams]
     # A trip begun on the day may run past midnight, and one begun the evening before
     # must be told apart from a new one.
-    values = await values_between(store, wanted, day.start - HOLD, day.end + LONG_STOP + HOLD)
+    values = await values_between(store, wanted, day.start - HOLD, day.end + TAIL)
     out = []
     for member in vehicles:
         def series(key: str, member: Any = member) -> list[tuple[datetime, Any]]:
