@@ -106,6 +106,7 @@ def test_the_report_adds_up_the_day_and_the_trips(client: TestClient, api: Api) 
     assert rows[bus["thing"]]["energy_field"] == "charge"
     assert rows[bus["thing"]]["energy_used_percent"] == 2.0
     assert report["fleet"]["trips"] == 5
+    assert report["energyByField"] == {"fuel": 2.5, "charge": 2.0}
     assert report["fleet"]["distance_km"] == pytest.approx(sum(r["distance_km"] for r in rows.values()))
 
     response = client.get("/api/fleet/report", params={**DAY, "format": "csv"})
