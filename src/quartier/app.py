@@ -192,7 +192,7 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
     description = OpenApiDocument(store)
     lighting_control = LightingControlApi(api)
     views: list[EnvironmentApi | ParkingApi | LightingApi | FleetApi | LightingControlApi] = [
-        EnvironmentApi(store), ParkingApi(store), LightingApi(store), FleetApi(store),
+        EnvironmentApi(store), ParkingApi(store), LightingApi(store), FleetApi(store, settings),
         lighting_control]
     routes += Dashboard(store).routes()
     for prefix in ("", "/t/{tenant}"):

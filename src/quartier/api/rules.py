@@ -7,6 +7,8 @@
                                               for water gauges, in one call
     POST   /api/rules/templates/street-lighting the lamp and cabinet fault rules (each
                                               alert opens a work order), in one call
+    POST   /api/rules/templates/fleet         geofence rules for depots and service
+                                              zones on every vehicle (enter/leave as alerts)
     GET    /api/alerts?status=open,acknowledged&severity=severe&since=…&until=…
                       &area=POLYGON((…))&limit=&offset=
     GET    /api/alerts/{id}                   with its full history
@@ -33,6 +35,7 @@ from quartier.rules.book import RuleBook, rule_json
 from quartier.rules.definition import SEVERITIES, Rule
 from quartier.settings import Settings
 from quartier.store import Store
+from quartier.usecases.fleet.geofences import geofence_rules
 from quartier.usecases.lighting.faults import fault_rules
 
 _MAX_PAGE = 1000
@@ -61,6 +64,7 @@ class RulesApi:
             Route(prefix + "/api/rules/templates/flood-warning", self.flood_warning, methods=["POST"]),
             Route(prefix + "/api/rules/templates/street-lighting", self.street_lighting,
                   methods=["POST"]),
+            Route(prefix + "/api/rules/templates/fleet", self.fleet, methods=["POST"]),
             Route(prefix + "/api/rules/{name}", self.one, methods=["GET"]),
             Route(prefix + "/api/rules/{name}", self.replace, methods=["PUT"]),
             Route(prefix + "/api/rules/{name}", self.change, methods=["PATCH"]),
@@ -147,6 +151,12 @@ class RulesApi:
         tenant_id = await self._tenant(request)
         bodies = await fault_rules(self.store, tenant_id, await self._json(request))
         return await self._create_all(tenant_id, bodies)
+
+    async def fleet(self, request: Request) -> Response:
+        """A geofence rule per depot or service zone, on every vehicle (see
+        :mod:`quartier.usecases.fleet.geofences`)."""
+        tenant_id = await self._tenant(request)
+        return await self._create_all(tenant_id, geofence_rules(await self._json(request)))
 
     async def _create_all(self, tenant_id: int, bodies: list[dict[str, Any]]) -> Response:
         """Create every rule of a template, or none."""

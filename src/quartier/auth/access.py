@@ -39,6 +39,7 @@ RULES: tuple[Rule, ...] = (
     _rule(_WRITE, r"/api/grants(/.*)?", Role.ADMIN),  # sharing is a permission change
     # Deleting data on a schedule is a decision of the tenant's administrators.
     _rule(_WRITE, r"/api/(datastreams|things|observed-properties)/\d+/retention", Role.ADMIN),
+    _rule(_WRITE, r"/api/fleet/(retention|vehicles/\d+/position-visibility)", Role.ADMIN),
     _rule(_WRITE, r"/api/alerts/\d+/(acknowledge|resolve|comments)", Role.OPERATOR),
     # Operators switch and dim the lights: a command, or a Task of a TaskingCapability.
     _rule(frozenset({"POST"}), r"/api/lighting/commands", Role.OPERATOR),

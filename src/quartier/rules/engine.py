@@ -37,6 +37,7 @@ from quartier.rules.alerts import Alerts
 from quartier.rules.book import RuleBook
 from quartier.rules.definition import Condition, Rule
 from quartier.rules.evaluate import Recent, advance, estimate_next, reading
+from quartier.rules.positions import PositionPairs
 from quartier.store import Store
 from quartier.store.read import decode_row, returning_columns
 
@@ -84,6 +85,7 @@ class RuleEngine:
         self._parsed: dict[int, Rule] = {}  # id -> rule as last read (by revision)
         self.horizon = LOOKBACK  # how old a value may be and still be evaluated (seconds)
         self.evaluated = 0  # Observations looked at (for benchmarks)
+        self.positions = PositionPairs()  # geofences on Things with position Datastreams
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -164,6 +166,10 @@ class RuleEngine:
                 continue
             for subject, limits in subjects:
                 watches[subject].append(Watch(rule, subject, limits))
+        watched_things = sorted(int(s[len("thing:"):]) for s in watches if s.startswith("thing:"))
+        if watched_things or self.positions.fields:
+            async with self.store.reader() as conn:
+                await self.positions.load(conn, self.store.dialect.decode, watched_things)
         self.watches, self.stale = dict(watches), stale
         self.horizon = max([LOOKBACK] + [_reach(r.condition) for r in rules])
         self._refreshed = time.monotonic()
@@ -239,7 +245,8 @@ class RuleEngine:
         return out
 
     def _observation_sample(self, tenant_id: int, row: dict[str, Any]) -> Sample | None:
-        if f"datastream:{row['Datastream']}" not in self.watches:
+        if (f"datastream:{row['Datastream']}" not in self.watches
+                and row["Datastream"] not in self.positions.fields):
             return None  # not watched: no need to read its time
         when = parse_instant_or_interval(row["phenomenonTime"], "phenomenonTime")
         return self._fact_sample(tenant_id, row["Datastream"], when, row["result"])
@@ -247,12 +254,16 @@ class RuleEngine:
     def _fact_sample(self, tenant_id: int, datastream: int, when: Any, result: Any) -> Sample | None:
         """The value a rule may look at: of a watched Datastream, and not history."""
         subject = f"datastream:{datastream}"
-        if subject not in self.watches or not isinstance(when, tuple):
+        if not isinstance(when, tuple) or (subject not in self.watches
+                                           and datastream not in self.positions.fields):
             return None
         start, end = when
         t = (end or start).timestamp()
         if t < time.time() - self.horizon:
             return None  # history (an import, a backfill): stored, but no news
+        if datastream in self.positions.fields:
+            position = self.positions.feed(datastream, t, result)
+            return None if position is None else Sample(tenant_id, f"thing:{position[0]}", t, position[1])
         return Sample(tenant_id, subject, t, result)
 
     async def _observation_rows(self, ids: list[int]) -> list[tuple[int, dict[str, Any]]]:
@@ -433,7 +444,8 @@ class RuleEngine:
     async def catch_up(self) -> None:
         """Evaluate again what was written in the last while (after a start, or when
         changes came faster than the engine took them)."""
-        datastreams = sorted({int(s.split(":")[1]) for s in self.watches if s.startswith("datastream:")})
+        datastreams = sorted({int(s.split(":")[1]) for s in self.watches if s.startswith("datastream:")}
+                             | set(self.positions.fields))
         if not datastreams:
             return
         since = self.store.dialect.encode(TIME, datetime.fromtimestamp(time.time() - self.horizon, UTC))

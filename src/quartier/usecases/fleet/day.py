@@ -6,6 +6,9 @@ tracker's operating state (field ``state``) says ``driving``, ``stopped`` or
 :data:`HOLD` (a tracker silent for longer is not known to be doing anything). Operating
 time is time driving or stopped; idle time is the stopped part of it, with the engine
 running while the vehicle does not move.
+
+A vehicle whose position Datastreams the reader may not see (internal, for an anonymous
+reader) shows no track and no position, not even its Location.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ HOLD = timedelta(hours=1)
 DRIVING = frozenset({"driving", "moving"})
 IDLE = frozenset({"stopped", "idle", "idling"})
 LEVELS = ("fuel", "charge")
+POSITION = frozenset({"latitude", "longitude"})
 
 
 def state_seconds(states: list[tuple[datetime, Any]], start: datetime, end: datetime) -> dict[str, float]:
@@ -49,8 +53,8 @@ async def fleet_day(store: Store, tenant_id: int, day: Period) -> dict[str, Any]
     # The state before the day began may hold into it.
     values = await values_between(store, wanted, day.start - HOLD, day.end) if end > day.start else {}
     latest = await edge_values(store, wanted)
-    history = await history_tracks(store, [v for v in vehicles if "latitude" not in v.datastreams],
-                                   day.start, day.end)
+    history = await history_tracks(store, [v for v in vehicles if "latitude" not in v.datastreams
+                                           and not v.hidden & POSITION], day.start, day.end)
     out = []
     for vehicle in vehicles:
         def series(key: str, vehicle: Any = vehicle) -> list[tuple[datetime, Any]]:
@@ -60,7 +64,9 @@ async def fleet_day(store: Store, tenant_id: int, day: Period) -> dict[str, Any]
             found = latest.get(vehicle.datastreams.get(key, -1))
             return found[1] if found else None
 
-        if "latitude" in vehicle.datastreams:
+        if vehicle.hidden & POSITION:
+            track = []  # its position is internal, so is its track
+        elif "latitude" in vehicle.datastreams:
             track = [p for p in pair_positions(series("latitude"), series("longitude")) if p[2] >= day.start]
         else:
             track = history.get(vehicle.id, [])
@@ -72,7 +78,7 @@ async def fleet_day(store: Store, tenant_id: int, day: Period) -> dict[str, Any]
         # Where it is now: its newest GPS fix, else its Location (the fix may be newer).
         lat, lon = (latest.get(vehicle.datastreams.get(f, -1)) for f in ("latitude", "longitude"))
         fix = pair_positions([lat], [lon]) if lat and lon else []
-        position = list(fix[0][:2]) if fix else vehicle.lonlat
+        position = list(fix[0][:2]) if fix else None if vehicle.hidden & POSITION else vehicle.lonlat
         out.append({
             "id": vehicle.id, "name": vehicle.name, "label": vehicle.properties.get("label"),
             "vehicle": vehicle.properties.get("vehicle"), "route": vehicle.properties.get("route"),

@@ -17,7 +17,7 @@ from typing import Any
 from quartier.errors import NotFound
 from quartier.model.times import format_instant
 from quartier.model.values import JSON, TIME
-from quartier.store import Store
+from quartier.store import Store, visibility
 from quartier.usecases.members import Member, values_between
 
 Point = tuple[float, float, datetime]  # lon, lat, time
@@ -76,19 +76,24 @@ def track_json(points: list[Point]) -> list[list[Any]]:
 async def thing_track(store: Store, tenant_id: int, thing_id: int, start: datetime,
                       end: datetime) -> tuple[str, list[Point]]:
     """Where one Thing was in [start, end): from its position Datastreams when it has
-    them, else from its HistoricalLocations; and which of the two it was."""
+    them, else from its HistoricalLocations; and which of the two it was. An anonymous
+    reader finds no internal Thing, and gets no points (source ``internal``) when its
+    position Datastreams are internal."""
     decode = store.dialect.decode
+    public_only = visibility.public_only.get()
     async with store.reader() as conn:
-        found = await conn.fetchrow("SELECT id, name, properties FROM things WHERE id = ? AND tenant_id = ?",
-                                    (thing_id, tenant_id))
-        if found is None:
+        found = await conn.fetchrow("SELECT id, name, properties, visibility FROM things "
+                                    "WHERE id = ? AND tenant_id = ?", (thing_id, tenant_id))
+        if found is None or (public_only and found[3] != "public"):
             raise NotFound(f"no Thing {thing_id}")
-        streams = await conn.fetch("SELECT id, properties FROM datastreams WHERE thing_id = ? ORDER BY id",
-                                   (thing_id,))
+        streams = await conn.fetch("SELECT id, properties, visibility FROM datastreams "
+                                   "WHERE thing_id = ? ORDER BY id", (thing_id,))
     fields: dict[str, int] = {}
-    for datastream_id, raw in streams:
+    for datastream_id, raw, seen in streams:
         properties = decode(JSON, raw) or {}
         if isinstance(properties, dict) and isinstance(properties.get("field"), str):
+            if public_only and seen != "public" and properties["field"] in ("latitude", "longitude"):
+                return "internal", []
             fields.setdefault(properties["field"], int(datastream_id))
     if "latitude" in fields and "longitude" in fields:
         values = await values_between(store, [fields["latitude"], fields["longitude"]], start, end)
