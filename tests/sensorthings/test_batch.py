@@ -305,6 +305,7 @@ def test_group_creates_thing_with_locations_and_datastreams(api: Api) -> None:
     assert counts(api) == {
         "Things": 1, "Locations": 1, "HistoricalLocations": 1, "Datastreams": 1, "Sensors": 1,
         "ObservedProperties": 1, "Observations": 0, "FeaturesOfInterest": 0,
+        "Actuators": 0, "TaskingCapabilities": 0, "Tasks": 0,
     }
 
 

@@ -22,6 +22,8 @@ from conftest import (
     POINT,
     Api,
     TestClient,
+    actuator_body,
+    capability_body,
     datastream_body,
     full_thing_body,
     location_body,
@@ -122,7 +124,10 @@ def seed(api: Api, name: str) -> Ids:
         f"Datastreams({datastream})/Observations",
         {"result": 1.0, "phenomenonTime": "2026-11-22T10:00:00Z"},
     )
+    capability = api.create("TaskingCapabilities", capability_body(thing))
     return {
+        "TaskingCapability": capability,
+        "Actuator": api.ok(f"TaskingCapabilities({capability})/Actuator")["@iot.id"],
         "Thing": thing,
         "Location": first(f"Things({thing})/Locations"),
         "HistoricalLocation": first(f"Things({thing})/HistoricalLocations"),
@@ -181,6 +186,10 @@ def valid_body(entity_set: str, ids: Ids) -> dict[str, Any]:
             "name": "Bridge", "description": "the bridge over the Nesenbach",
             "encodingType": "application/geo+json", "feature": POINT,
         },
+        "Actuators": actuator_body("Relay"),
+        "TaskingCapabilities": capability_body(ids["Thing"]),
+        "Tasks": {"taskingParameters": {"switch": "off", "dim": 20},
+                  "TaskingCapability": link(ids["TaskingCapability"])},
     }
     return copy.deepcopy(bodies[entity_set])
 
