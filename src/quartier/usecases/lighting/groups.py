@@ -6,10 +6,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from quartier.errors import BadRequest, Conflict, NotFound
+from quartier.errors import BadRequest
 from quartier.model.parse import known_members, parse_id
-from quartier.model.values import JSON
-from quartier.store import Store
+from quartier.usecases.lighting.named import NamedDefinitions
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}")
 MAX_THINGS = 10_000
@@ -37,35 +36,5 @@ def parse_group(body: Any) -> tuple[str, dict[str, Any]]:
     return name, {"things": sorted({parse_id(t, "things[]") for t in things})}
 
 
-async def create(store: Store, tenant_id: int, name: str, definition: dict[str, Any]) -> None:
-    async with store.transaction() as conn:
-        stored = await conn.fetchval(
-            "INSERT INTO lighting_groups (tenant_id, name, definition) VALUES (?, ?, ?) "
-            "ON CONFLICT DO NOTHING RETURNING id",
-            (tenant_id, name, store.dialect.encode(JSON, definition)))
-    if stored is None:
-        raise Conflict(f"a group named {name!r} exists already")
-
-
-async def listing(store: Store, tenant_id: int) -> list[dict[str, Any]]:
-    async with store.reader() as conn:
-        rows = await conn.fetch("SELECT name, definition FROM lighting_groups WHERE tenant_id = ? "
-                                "ORDER BY name", (tenant_id,))
-    return [{"name": r[0], **store.dialect.decode(JSON, r[1])} for r in rows]
-
-
-async def find(store: Store, tenant_id: int, name: str) -> dict[str, Any]:
-    async with store.reader() as conn:
-        raw = await conn.fetchval("SELECT definition FROM lighting_groups WHERE tenant_id = ? "
-                                  "AND name = ?", (tenant_id, name))
-    if raw is None:
-        raise NotFound(f"no lighting group {name!r}")
-    return {"name": name, **store.dialect.decode(JSON, raw)}
-
-
-async def delete(store: Store, tenant_id: int, name: str) -> None:
-    async with store.transaction() as conn:
-        gone = await conn.fetchval("DELETE FROM lighting_groups WHERE tenant_id = ? AND name = ? "
-                                   "RETURNING id", (tenant_id, name))
-    if gone is None:
-        raise NotFound(f"no lighting group {name!r}")
+_BOOK = NamedDefinitions("lighting_groups", "lighting group")
+create, listing, find, delete = _BOOK.create, _BOOK.listing, _BOOK.find, _BOOK.delete

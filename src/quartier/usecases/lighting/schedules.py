@@ -24,13 +24,14 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from quartier.errors import BadRequest, Conflict, NotFound, QuartierError
+from quartier.errors import BadRequest, NotFound, QuartierError
 from quartier.model.parse import known_members, parse_id
 from quartier.model.times import format_instant
 from quartier.model.values import JSON, TIME
 from quartier.store import Store
 from quartier.usecases.lighting import clock, commands
 from quartier.usecases.lighting.circuits import LAMP
+from quartier.usecases.lighting.named import NamedDefinitions
 from quartier.usecases.lighting.status import lit
 from quartier.usecases.members import Member, edge_values, members
 from quartier.usecases.periods import zone
@@ -91,37 +92,8 @@ def parse_schedule(body: Any) -> tuple[str, dict[str, Any]]:
 # -- storage ---------------------------------------------------------------------------
 
 
-async def create(store: Store, tenant_id: int, name: str, definition: dict[str, Any]) -> None:
-    async with store.transaction() as conn:
-        stored = await conn.fetchval(
-            "INSERT INTO lighting_schedules (tenant_id, name, definition) VALUES (?, ?, ?) "
-            "ON CONFLICT DO NOTHING RETURNING id", (tenant_id, name, store.dialect.encode(JSON, definition)))
-    if stored is None:
-        raise Conflict(f"a schedule named {name!r} exists already")
-
-
-async def listing(store: Store, tenant_id: int) -> list[dict[str, Any]]:
-    async with store.reader() as conn:
-        rows = await conn.fetch("SELECT name, definition FROM lighting_schedules WHERE tenant_id = ? "
-                                "ORDER BY name", (tenant_id,))
-    return [{"name": r[0], **store.dialect.decode(JSON, r[1])} for r in rows]
-
-
-async def find(store: Store, tenant_id: int, name: str) -> dict[str, Any]:
-    async with store.reader() as conn:
-        raw = await conn.fetchval("SELECT definition FROM lighting_schedules WHERE tenant_id = ? "
-                                  "AND name = ?", (tenant_id, name))
-    if raw is None:
-        raise NotFound(f"no lighting schedule {name!r}")
-    return {"name": name, **store.dialect.decode(JSON, raw)}
-
-
-async def delete(store: Store, tenant_id: int, name: str) -> None:
-    async with store.transaction() as conn:
-        gone = await conn.fetchval("DELETE FROM lighting_schedules WHERE tenant_id = ? AND name = ? "
-                                   "RETURNING id", (tenant_id, name))
-    if gone is None:
-        raise NotFound(f"no lighting schedule {name!r}")
+_BOOK = NamedDefinitions("lighting_schedules", "lighting schedule")
+create, listing, find, delete = _BOOK.create, _BOOK.listing, _BOOK.find, _BOOK.delete
 
 
 # -- running ---------------------------------------------------------------------------

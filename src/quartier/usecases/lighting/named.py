@@ -1,0 +1,49 @@
+"""Definitions a tenant keeps by name (saved groups of lamps, switching schedules): rows
+of ``(tenant_id, name, definition)`` with the definition as JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quartier.errors import Conflict, NotFound
+from quartier.model.values import JSON
+from quartier.store import Store
+
+
+class NamedDefinitions:
+    """The definitions in ``table`` (a fixed name, never from a request); ``what`` names
+    one in messages, e.g. "lighting group"."""
+
+    def __init__(self, table: str, what: str) -> None:
+        self.table = table
+        self.what = what
+
+    async def create(self, store: Store, tenant_id: int, name: str, definition: dict[str, Any]) -> None:
+        async with store.transaction() as conn:
+            stored = await conn.fetchval(
+                f"INSERT INTO {self.table} (tenant_id, name, definition) VALUES (?, ?, ?) "
+                "ON CONFLICT DO NOTHING RETURNING id",
+                (tenant_id, name, store.dialect.encode(JSON, definition)))
+        if stored is None:
+            raise Conflict(f"a {self.what} named {name!r} exists already")
+
+    async def listing(self, store: Store, tenant_id: int) -> list[dict[str, Any]]:
+        async with store.reader() as conn:
+            rows = await conn.fetch(f"SELECT name, definition FROM {self.table} WHERE tenant_id = ? "
+                                    "ORDER BY name", (tenant_id,))
+        return [{"name": r[0], **store.dialect.decode(JSON, r[1])} for r in rows]
+
+    async def find(self, store: Store, tenant_id: int, name: str) -> dict[str, Any]:
+        async with store.reader() as conn:
+            raw = await conn.fetchval(f"SELECT definition FROM {self.table} WHERE tenant_id = ? "
+                                      "AND name = ?", (tenant_id, name))
+        if raw is None:
+            raise NotFound(f"no {self.what} {name!r}")
+        return {"name": name, **store.dialect.decode(JSON, raw)}
+
+    async def delete(self, store: Store, tenant_id: int, name: str) -> None:
+        async with store.transaction() as conn:
+            gone = await conn.fetchval(f"DELETE FROM {self.table} WHERE tenant_id = ? AND name = ? "
+                                       "RETURNING id", (tenant_id, name))
+        if gone is None:
+            raise NotFound(f"no {self.what} {name!r}")
