@@ -13,6 +13,7 @@ import logging
 import time
 from typing import Protocol
 
+from quartier.background import keep_passing
 from quartier.notify import outbox, reminders
 from quartier.notify.mail import EmailSender
 from quartier.notify.outbox import Delivery, DeliveryError
@@ -67,19 +68,15 @@ class Dispatcher:
 
     async def _run(self) -> None:
         last_cursor = 0.0
-        while True:
-            try:
-                await self.run_once()
-                if time.monotonic() - last_cursor > CURSOR_EVERY:
-                    await outbox.advance_cursor(self.store)
-                    last_cursor = time.monotonic()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the database may be away for a moment; try again
-                log.exception("notifications: a pass of the dispatcher failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll)
-            self._wake.clear()
+
+        async def one_pass() -> None:
+            nonlocal last_cursor
+            await self.run_once()
+            if time.monotonic() - last_cursor > CURSOR_EVERY:
+                await outbox.advance_cursor(self.store)
+                last_cursor = time.monotonic()
+
+        await keep_passing(one_pass, self._wake, self.poll, "notification dispatcher")
 
     async def run_once(self) -> None:
         """One pass: fan out new events, make due reminders, send due deliveries."""

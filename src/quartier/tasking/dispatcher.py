@@ -10,6 +10,7 @@ import logging
 from collections.abc import Sequence
 from datetime import timedelta
 
+from quartier.background import keep_passing
 from quartier.model.changes import ChangeEvent
 from quartier.notify.outbox import DeliveryError
 from quartier.settings import Settings
@@ -55,16 +56,7 @@ class TaskDispatcher:
         await self.sender.close()
 
     async def _run(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the database may be away for a moment; try again
-                log.exception("tasking: a pass of the dispatcher failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll)
-            self._wake.clear()
+        await keep_passing(self.run_once, self._wake, self.poll, "tasking dispatcher")
 
     async def run_once(self) -> None:
         """One pass: confirm from new uplinks, send due Tasks, fail overdue ones."""
