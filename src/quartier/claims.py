@@ -10,14 +10,16 @@ row due again. The notification outbox and the Task outbox both claim this way.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from quartier.model.values import TIME
 from quartier.store import Store
 from quartier.store.connection import Connection
 
+_Row = TypeVar("_Row")
 _DUE = ("d.status = 'pending' AND d.next_attempt_at <= ? "
         "AND (d.claimed_until IS NULL OR d.claimed_until < ?)")
 
@@ -47,3 +49,17 @@ async def claim_due(
         f"{skip_locked}) RETURNING {returning}",
         (encode(TIME, now + claim_for), encode(TIME, now), encode(TIME, now), *also_params,
          limit)))
+
+
+async def send_claimed(claim: Callable[[], Awaitable[Sequence[_Row]]],
+                       send: Callable[[_Row], Coroutine[Any, Any, None]],
+                       sending: set[asyncio.Task[None]]) -> None:
+    """Claim due rows and send each, batch after batch, until none is due. Sends under way
+    are kept in ``sending`` and shielded: stopping the dispatcher lets them finish and be
+    recorded."""
+    while claimed := await claim():
+        tasks = [asyncio.create_task(send(row)) for row in claimed]
+        for task in tasks:
+            sending.add(task)
+            task.add_done_callback(sending.discard)
+        await asyncio.shield(asyncio.gather(*tasks))

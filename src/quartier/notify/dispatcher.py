@@ -14,6 +14,7 @@ import time
 from typing import Protocol
 
 from quartier.background import keep_passing
+from quartier.claims import send_claimed
 from quartier.notify import outbox, reminders
 from quartier.notify.mail import EmailSender
 from quartier.notify.outbox import Delivery, DeliveryError
@@ -83,16 +84,7 @@ class Dispatcher:
         while await outbox.fan_out(self.store) >= outbox.FANOUT_BATCH:
             pass
         await reminders.remind(self.store)
-        while True:
-            claimed = await outbox.claim(self.store)
-            if not claimed:
-                break
-            tasks = [asyncio.create_task(self._deliver(d)) for d in claimed]
-            for task in tasks:
-                self._sending.add(task)
-                task.add_done_callback(self._sending.discard)
-            # Shielded: stopping the dispatcher lets sends under way finish and be recorded.
-            await asyncio.shield(asyncio.gather(*tasks))
+        await send_claimed(lambda: outbox.claim(self.store), self._deliver, self._sending)
 
     async def _deliver(self, delivery: Delivery) -> None:
         try:

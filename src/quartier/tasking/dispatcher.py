@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from quartier.background import keep_passing
+from quartier.claims import send_claimed
 from quartier.model.changes import ChangeEvent
 from quartier.notify.outbox import DeliveryError
 from quartier.settings import Settings
@@ -61,15 +62,7 @@ class TaskDispatcher:
     async def run_once(self) -> None:
         """One pass: confirm from new uplinks, send due Tasks, fail overdue ones."""
         await self.confirmations.check()
-        while True:
-            claimed = await outbox.claim(self.store)
-            if not claimed:
-                break
-            tasks = [asyncio.create_task(self._deliver(c)) for c in claimed]
-            for task in tasks:
-                self._sending.add(task)
-                task.add_done_callback(self._sending.discard)
-            await asyncio.shield(asyncio.gather(*tasks))
+        await send_claimed(lambda: outbox.claim(self.store), self._deliver, self._sending)
         wait = timedelta(seconds=self.settings.task_confirm_seconds)
         for tenant_id, task_id in await outbox.overdue(self.store, wait):
             await outbox.move(self.store, tenant_id, task_id, "final", "failed",
