@@ -576,7 +576,8 @@ def office(tmp_path: Path) -> Iterator[Office]:
                                                "password": "Wasserwerk-2026"})
         office.api("POST", "/v1.1/Things", json={
             "name": "Wasserwerk", "description": "water works",
-            "Locations": [{"name": "Wasserwerk", "description": "site", "encodingType": "application/geo+json",
+            "Locations": [{"name": "Wasserwerk", "description": "site",
+                           "encodingType": "application/geo+json",
                            "location": {"type": "Point", "coordinates": [9.18, 48.78]}}],
             "Datastreams": [{
                 "name": "pH", "description": "pH of the clean water", "observationType": "OM_Measurement",

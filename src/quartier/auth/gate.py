@@ -81,7 +81,7 @@ class AccessGate:
         try:
             principal = await self._principal(scope, tenant_id)
             self._check(rule, principal, path)
-            if method in _WRITES and principal is not None and principal.source == SESSION:
+            if method not in ("GET", "HEAD") and principal is not None and principal.source == SESSION:
                 self.sessions.check_csrf(scope)
         except QuartierError as exc:
             await error_response(exc)(scope, receive, send)

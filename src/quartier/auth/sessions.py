@@ -90,6 +90,8 @@ class SessionBook:
         async with self.store.transaction() as conn:
             if replaced:
                 await conn.execute("DELETE FROM sessions WHERE id_hash = ?", (_hash(replaced),))
+            # Sessions past their absolute end are of no use to anyone: logins tidy them away.
+            await conn.execute("DELETE FROM sessions WHERE expires_at <= ?", (dialect.encode(TIME, now),))
             await conn.execute(
                 "INSERT INTO sessions (id_hash, tenant_id, user_id, created_at, last_seen_at, "
                 "expires_at) VALUES (?, ?, ?, ?, ?, ?)",
