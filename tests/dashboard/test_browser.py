@@ -550,6 +550,16 @@ def test_a_channel_is_created_and_its_deliveries_shown(town: Town, page: Any) ->
 # -- logging in ---------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(("language", "title"), [("en", "Log in"), ("de", "Anmelden")])
+def test_the_login_page_passes_axe(town: Town, page: Any, language: str, title: str) -> None:
+    page.add_init_script(f"localStorage.setItem('quartier.lang', '{language}')")
+    page.goto(f"{town.base}/login")
+    playwright_api.expect(page.locator("h1")).to_have_text(title)
+    assert page.locator("html").get_attribute("lang") == language
+    violations = axe_violations(page)
+    assert violations == [], violations
+
+
 @dataclass
 class Office:
     """A fresh platform with a water works' pH reading in alert, and an operator's account."""
@@ -621,6 +631,7 @@ def test_an_operator_logs_in_through_the_form_and_acknowledges(office: Office, b
         playwright_api.expect(row).to_have_attribute("data-status", "open")
         row.get_by_role("button", name=re.compile("^Acknowledge")).click()
         dialog = page.get_by_role("dialog")
+        playwright_api.expect(dialog.get_by_label("Your name")).to_have_value("weber")  # the user's
         dialog.get_by_label("Your name").fill("M. Weber")
         dialog.get_by_role("button", name="Acknowledge alert").click()
         playwright_api.expect(row).to_have_attribute("data-status", "acknowledged")

@@ -16,6 +16,9 @@ export async function loadSession() {
   return who;
 }
 
+/** The logged-in user's name ("" when none). */
+export function userName() { return who?.user || ""; }
+
 async function logOut() {
   try {
     await getJson("/api/session", { method: "DELETE" });
