@@ -173,6 +173,77 @@ def key_revoke(key_id: int, tenant_name: str, **options: Any) -> None:
     click.echo(_with_store(settings, lambda store: revoke_key(store, tenant_name, key_id)))
 
 
+@main.group()
+def user() -> None:
+    """Manage the dashboard's user accounts: each belongs to a tenant and has a role
+    (viewer, operator, editor, admin). Passwords are asked for, or read from standard input."""
+
+
+_ROLE = click.Choice(["viewer", "operator", "editor", "admin"])
+
+
+def _password() -> str:
+    """A new password: typed twice at a terminal, else the first line of standard input."""
+    if sys.stdin.isatty():
+        return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+@user.command("create")
+@click.argument("name")
+@click.option("--role", required=True, type=_ROLE)
+@click.option("--tenant", "tenant_name", default="default", show_default=True)
+@_setting_options
+def user_create(name: str, role: str, tenant_name: str, **options: Any) -> None:
+    """Make the account NAME, which logs in to the dashboard at /login."""
+    from quartier.auth.cli import create_user
+
+    settings = _settings(options)
+    password = _password()
+    click.echo(_with_store(settings, lambda store: create_user(store, tenant_name, name, role, password)))
+
+
+@user.command("list")
+@click.option("--tenant", "tenant_name", default="default", show_default=True)
+@_setting_options
+def user_list(tenant_name: str, **options: Any) -> None:
+    """List a tenant's accounts (never their passwords)."""
+    from quartier.auth.cli import list_users
+
+    settings = _settings(options)
+    for line in _with_store(settings, lambda store: list_users(store, tenant_name)):
+        click.echo(line)
+
+
+@user.command("disable")
+@click.argument("name")
+@click.option("--tenant", "tenant_name", default="default", show_default=True)
+@_setting_options
+def user_disable(name: str, tenant_name: str, **options: Any) -> None:
+    """Disable the account NAME: it may no longer log in, and its sessions end."""
+    from quartier.auth.cli import change_user
+    from quartier.auth.users import UserChange
+
+    settings = _settings(options)
+    click.echo(_with_store(settings, lambda store: change_user(store, tenant_name, name,
+                                                               UserChange(disabled=True))))
+
+
+@user.command("passwd")
+@click.argument("name")
+@click.option("--tenant", "tenant_name", default="default", show_default=True)
+@_setting_options
+def user_passwd(name: str, tenant_name: str, **options: Any) -> None:
+    """Give the account NAME a new password; its sessions end."""
+    from quartier.auth.cli import change_user
+    from quartier.auth.users import UserChange
+
+    settings = _settings(options)
+    password = _password()
+    click.echo(_with_store(settings, lambda store: change_user(store, tenant_name, name,
+                                                               UserChange(password=password))))
+
+
 @main.command("archive")
 @click.option("--keep-days", type=int, default=None,
               help="Archive what is older than this many days (default: archive_after_days).")

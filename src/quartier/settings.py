@@ -176,6 +176,32 @@ class Settings:
         metadata=_meta("Behind HTTPS: send Strict-Transport-Security with this max-age in "
                        "seconds; 0: not sent (plain HTTP).", "--hsts-seconds"),
     )
+    session_idle_minutes: int = field(
+        default=30,
+        metadata=_meta("A dashboard session ends after this many minutes without a request.",
+                       "--session-idle-minutes"),
+    )
+    session_max_hours: int = field(
+        default=12,
+        metadata=_meta("A dashboard session ends this many hours after its login, however "
+                       "busy it is.", "--session-max-hours"),
+    )
+    session_cookie_secure: int = field(
+        default=0,
+        metadata=_meta("1: the session cookie is marked Secure (sent over HTTPS only), as it "
+                       "always is on a request that came over HTTPS; set it behind a proxy "
+                       "that ends TLS.", "--session-cookie-secure"),
+    )
+    login_max_failures: int = field(
+        default=5,
+        metadata=_meta("Failed logins to one account, or from one address, that lock it out "
+                       "for --login-lockout-minutes.", "--login-max-failures"),
+    )
+    login_lockout_minutes: int = field(
+        default=15,
+        metadata=_meta("How long failed logins count, and so how long a lock-out lasts.",
+                       "--login-lockout-minutes"),
+    )
     retention_every: int = field(
         default=3600,
         metadata=_meta("Seconds between runs of the retention job, which deletes the "
@@ -349,14 +375,15 @@ class Settings:
         for name in ("max_import_bytes", "max_expand_depth", "max_filter_length",
                      "exact_count_limit", "max_batch_requests", "max_expanded_entities",
                      "max_filter_nodes", "rate_burst_address", "rate_burst_key",
-                     "rate_burst_ingest"):
+                     "rate_burst_ingest", "session_idle_minutes", "session_max_hours",
+                     "login_max_failures", "login_lockout_minutes"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name} must be at least 1")
         for name in ("request_timeout", "rate_limit_address", "rate_limit_key",
                      "rate_limit_ingest", "hsts_seconds", "retention_every"):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{name} must be 0 (off) or more")
-        for name in ("cors_credentials", "security_headers"):
+        for name in ("cors_credentials", "security_headers", "session_cookie_secure"):
             if getattr(self, name) not in (0, 1):
                 raise SettingsError(f"{name} must be 0 or 1")
         self._check_web_security()

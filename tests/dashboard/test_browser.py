@@ -13,6 +13,7 @@ import os
 import re
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -544,3 +545,102 @@ def test_a_channel_is_created_and_its_deliveries_shown(town: Town, page: Any) ->
     page.once("dialog", lambda dialog: dialog.accept())
     row.get_by_role("button", name="Delete: test-leitstelle").click()
     playwright_api.expect(row).to_have_count(0)
+
+
+# -- logging in ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("language", "title"), [("en", "Log in"), ("de", "Anmelden")])
+def test_the_login_page_passes_axe(town: Town, page: Any, language: str, title: str) -> None:
+    page.add_init_script(f"localStorage.setItem('quartier.lang', '{language}')")
+    page.goto(f"{town.base}/login")
+    playwright_api.expect(page.locator("h1")).to_have_text(title)
+    assert page.locator("html").get_attribute("lang") == language
+    violations = axe_violations(page)
+    assert violations == [], violations
+
+
+@dataclass
+class Office:
+    """A fresh platform with a water works' pH reading in alert, and an operator's account."""
+
+    base: str
+    key: str
+    alert_name: str = "ph-zu-hoch"
+
+    def api(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = httpx.request(method, f"{self.base}{path}", timeout=60,
+                                 headers={"Authorization": f"Bearer {self.key}"}, **kwargs)
+        assert response.status_code < 300, response.text
+        return response.json() if response.content else None
+
+
+@pytest.fixture
+def office(tmp_path: Path) -> Iterator[Office]:
+    app = build_app(Settings.validated({"data_dir": tmp_path}))
+    with serving(app) as base:
+        # In a thread of its own: Playwright's event loop may run in this one already.
+        with ThreadPoolExecutor(1) as pool:
+            office = Office(base, pool.submit(admin_key, app).result())
+        office.api("POST", "/api/users", json={"name": "weber", "role": "operator",
+                                               "password": "Wasserwerk-2026"})
+        office.api("POST", "/v1.1/Things", json={
+            "name": "Wasserwerk", "description": "water works",
+            "Locations": [{"name": "Wasserwerk", "description": "site",
+                           "encodingType": "application/geo+json",
+                           "location": {"type": "Point", "coordinates": [9.18, 48.78]}}],
+            "Datastreams": [{
+                "name": "pH", "description": "pH of the clean water", "observationType": "OM_Measurement",
+                "unitOfMeasurement": {"name": "pH", "symbol": "pH", "definition": "pH"},
+                "Sensor": {"name": "pH probe", "description": "probe", "encodingType": "text/plain",
+                           "metadata": "probe"},
+                "ObservedProperty": {"name": "pH", "definition": "pH", "description": "pH"}}]})
+        office.api("POST", "/api/rules", json={
+            "name": office.alert_name, "severity": "severe", "target": {"datastream": 1},
+            "condition": {"type": "threshold", "above": 9.5}})
+        now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        office.api("POST", "/v1.1/Datastreams(1)/Observations", json={"phenomenonTime": now, "result": 11.2})
+        yield office
+
+
+def test_an_operator_logs_in_through_the_form_and_acknowledges(office: Office, browser: Any) -> None:
+    context = browser.new_context(locale="en-GB", timezone_id="Europe/Berlin")
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto(f"{office.base}/")
+        page.get_by_role("link", name="Log in").click()
+        playwright_api.expect(page.locator("h1")).to_have_text("Log in")
+        assert axe_violations(page) == []
+        page.get_by_label("User name").fill("weber")
+        page.get_by_label("Password").fill("not the password")
+        page.get_by_role("button", name="Log in").click()
+        # Announced (role=alert) and kept on the form.
+        playwright_api.expect(page.get_by_role("alert")).to_contain_text("password is wrong")
+        assert axe_violations(page) == []
+        page.get_by_label("Password").fill("Wasserwerk-2026")
+        page.get_by_role("button", name="Log in").click()
+        playwright_api.expect(page.locator("#account-user")).to_have_text("Logged in as weber (operator)")
+        cookie = next(c for c in context.cookies() if c["name"] == "quartier_session")
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+        assert page.evaluate("document.cookie") == ""  # out of the scripts' reach
+        page.goto(f"{office.base}/#/alerts")
+        row = page.locator("tr[data-alert]", has_text=office.alert_name)
+        playwright_api.expect(row).to_have_attribute("data-status", "open")
+        row.get_by_role("button", name=re.compile("^Acknowledge")).click()
+        dialog = page.get_by_role("dialog")
+        playwright_api.expect(dialog.get_by_label("Your name")).to_have_value("weber")  # the user's
+        dialog.get_by_label("Your name").fill("M. Weber")
+        dialog.get_by_role("button", name="Acknowledge alert").click()
+        playwright_api.expect(row).to_have_attribute("data-status", "acknowledged")
+        rows = office.api("GET", "/api/audit", params={"action": "alerts.acknowledge"})["value"]
+        assert [r["principal"] for r in rows] == ["user:weber"]
+        assert axe_violations(page) == []
+        page.get_by_role("button", name="Log out").click()
+        playwright_api.expect(page.get_by_role("link", name="Log in")).to_be_visible()
+        assert office.api("GET", "/api/audit", params={"action": "session.delete"})["value"] != []
+    finally:
+        context.close()
+    assert not errors, f"script errors on the page: {errors}"

@@ -1,4 +1,5 @@
-"""What the ``quartier key`` commands do, on an opened store; audited as the local user."""
+"""What the ``quartier key`` and ``quartier user`` commands do, on an opened store; audited
+as the local user."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import uuid
 
 from quartier.auth.keys import KeyBook, KeyRequest, expiry
 from quartier.auth.roles import Role
+from quartier.auth.users import UserBook, UserChange
 from quartier.errors import NotFound
 from quartier.store import Store
 from quartier.store.audit import AuditTrail
@@ -53,3 +55,26 @@ async def revoke_key(store: Store, tenant: str, key_id: int) -> str:
     described = await KeyBook(store).revoke(
         tenant_id, key_id, _trail(tenant_id, "keys.revoke", f"cli:key/{key_id}"))
     return f"revoked API key {described['id']} ({described['prefix']}, {described['name']})"
+
+
+async def create_user(store: Store, tenant: str, name: str, role: str, password: str) -> str:
+    tenant_id = await _tenant(store, tenant)
+    made = await UserBook(store).create(tenant_id, name, Role.parse(role), password,
+                                        f"cli:{getpass.getuser()}",
+                                        _trail(tenant_id, "users.create", "cli:user"))
+    return f"created user {made['name']} of tenant {tenant}, role {made['role']}: it logs in at /login"
+
+
+async def list_users(store: Store, tenant: str) -> list[str]:
+    tenant_id = await _tenant(store, tenant)
+    return [f"{u['name']}\t{u['role']}\t"
+            + (f"disabled {u['disabled_at'].isoformat()}" if u["disabled_at"] else "active")
+            for u in await UserBook(store).listing(tenant_id)]
+
+
+async def change_user(store: Store, tenant: str, name: str, change: UserChange) -> str:
+    tenant_id = await _tenant(store, tenant)
+    changed = await UserBook(store).change(tenant_id, name, change,
+                                           _trail(tenant_id, "users.update", f"cli:user/{name}"))
+    what = "disabled" if change.disabled else "gave a new password to"
+    return f"{what} user {changed['name']} of tenant {tenant}; its sessions have ended"

@@ -1,7 +1,8 @@
 """The access gate: resolves each request's principal and lets it pass only as the rules allow.
 
 ASGI middleware in front of every route. It reads credentials from
-``Authorization: Bearer <key>`` or ``X-API-Key``, checks the rule of
+``Authorization: Bearer <key>`` or ``X-API-Key``, else a dashboard session's cookie (whose
+writes must pass the CSRF check of :mod:`quartier.auth.csrf`), checks the rule of
 :mod:`quartier.auth.access` for the request, and answers 401 (no, a bad, expired or revoked
 key, or another tenant's) or 403 (a role or scope too small) in the one JSON error shape.
 A request it lets pass carries its principal, the reader's visibility and, for writes,
@@ -20,6 +21,8 @@ from quartier.auth import access
 from quartier.auth.context import current_principal
 from quartier.auth.keys import KeyBook
 from quartier.auth.principal import Principal
+from quartier.auth.sessions import SOURCE as SESSION
+from quartier.auth.sessions import SessionBook
 from quartier.errors import Forbidden, QuartierError, Unauthorized
 from quartier.store import Store, audit, visibility
 
@@ -55,10 +58,11 @@ def _basic_password(token: str) -> str:
 class AccessGate:
     """Middleware: who is asking, and may they?"""
 
-    def __init__(self, app: Any, store: Store, keys: KeyBook) -> None:
+    def __init__(self, app: Any, store: Store, keys: KeyBook, sessions: SessionBook) -> None:
         self.app = app
         self.store = store
         self.keys = keys
+        self.sessions = sessions
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -77,6 +81,8 @@ class AccessGate:
         try:
             principal = await self._principal(scope, tenant_id)
             self._check(rule, principal, path)
+            if method not in ("GET", "HEAD") and principal is not None and principal.source == SESSION:
+                self.sessions.check_csrf(scope)
         except QuartierError as exc:
             await error_response(exc)(scope, receive, send)
             return
@@ -94,7 +100,9 @@ class AccessGate:
 
     async def _principal(self, scope: Any, tenant_id: int) -> Principal | None:
         key = credentials(scope["headers"])
-        return None if key is None else await self.keys.principal(key, tenant_id)
+        if key is None:  # a dashboard session's cookie, if any
+            return await self.sessions.principal(scope, tenant_id)
+        return await self.keys.principal(key, tenant_id)
 
     @staticmethod
     def _check(rule: access.Rule, principal: Principal | None, path: str) -> None:

@@ -38,6 +38,7 @@ async def run_demo(settings: Settings, town: Town, anchor: float, days: float, s
     base = f"http://{host}:{settings.port}"
     sim = build_town(town, anchor, mqtt=bool(settings.mqtt))
     key = await demo_key(app)
+    password = await demo_login(app)
     async with Simulation(sim, base, mqtt_url=settings.mqtt or None, say=say,
                           mqtt_prefix=settings.mqtt_prefix, api_key=key) as simulation:
         provisioned = await simulation.setup()
@@ -46,7 +47,7 @@ async def run_demo(settings: Settings, town: Town, anchor: float, days: float, s
             await simulation.backfill(days)
         elif days:
             say("the town was there already (--keep): no backfill, going live")
-        say(welcome(town, base, speed, key))
+        say(welcome(town, base, speed, key, password))
         living = asyncio.create_task(simulation.live(speed, report_every=10.0))
         await asyncio.wait([serving, living], return_when=asyncio.FIRST_COMPLETED)
         living.cancel()
@@ -85,7 +86,28 @@ async def demo_key(app: Any) -> str:
     return str(key)
 
 
-def welcome(town: Town, base: str, speed: float, key: str = "") -> str:
+DEMO_USER = "demo"
+
+
+async def demo_login(app: Any) -> str:
+    """The dashboard login of the demo's visitor: the admin account ``demo`` of the default
+    tenant, with a new password each start (returned; only its hash is kept)."""
+    import secrets
+
+    from quartier.auth.roles import Role
+    from quartier.auth.users import UserChange
+
+    tenant_id = await app.state.store.tenant_id("default")
+    password = secrets.token_urlsafe(12)
+    users = app.state.users
+    if await users.find(tenant_id, DEMO_USER) is None:
+        await users.create(tenant_id, DEMO_USER, Role.ADMIN, password, "demo")
+    else:  # --keep: the account is there from an earlier run
+        await users.change(tenant_id, DEMO_USER, UserChange(password=password, disabled=False))
+    return password
+
+
+def welcome(town: Town, base: str, speed: float, key: str = "", password: str = "") -> str:
     def q(text: str) -> str:
         return quote(text, safe="/()$=,;'&")
 
@@ -113,5 +135,8 @@ def welcome(town: Town, base: str, speed: float, key: str = "") -> str:
         access = (f"The demo's admin key (shown only now): {key}\n"
                   f"  the dashboard with it (to acknowledge alerts, administer): {base}/?key={key}\n"
                   f"  the API with it: curl -H 'Authorization: Bearer {key}' {base}/api/keys\n")
+    if password:
+        access += (f"Log in to the dashboard at {base}/login as {DEMO_USER!r} with the password "
+                   f"{password} (shown only now)\n")
     return (f"\n{town.name} lives {pace}. Open:\n{body}\n{access}"
             "Stop with Ctrl-C.\n")

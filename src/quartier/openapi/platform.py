@@ -52,6 +52,18 @@ _RETENTION = {"type": "object", "required": ["days"], "additionalProperties": Fa
 _KEY_REQUEST = {"type": "object", "required": ["name", "role"], "properties": {
     "name": _TEXT, "role": {"type": "string", "enum": ["viewer", "operator", "editor", "admin"]},
     "scopes": {"type": "array", "items": _TEXT}, "expires": _TEXT}}
+_ROLE = {"type": "string", "enum": ["viewer", "operator", "editor", "admin"]}
+_LOGIN = {"type": "object", "required": ["name", "password"],
+          "properties": {"name": _TEXT, "password": _TEXT}}
+_SESSION = {"type": "object", "required": ["user", "role", "csrfToken"], "properties": {
+    "user": {"type": ["string", "null"]}, "role": {"type": ["string", "null"]},
+    "csrfToken": {"type": ["string", "null"]}, "expires": {"type": ["string", "null"]}}}
+_USER = {"type": "object", "required": ["name", "role", "disabled"], "properties": {
+    "name": _TEXT, "role": _ROLE, "disabled": {"type": ["string", "null"]}}}
+_NEW_USER = {"type": "object", "required": ["name", "role", "password"], "additionalProperties": False,
+             "properties": {"name": _TEXT, "role": _ROLE, "password": _TEXT}}
+_USER_CHANGE = {"type": "object", "additionalProperties": False, "properties": {
+    "role": _ROLE, "disabled": {"type": "boolean"}, "password": _TEXT}}
 _VISIBILITY = {"type": "object", "required": ["visibility"],
                "properties": {"visibility": {"type": "string", "enum": ["public", "internal"]}}}
 _WORK_ORDER = {"type": "object", "required": ["id", "status", "title"],
@@ -252,6 +264,18 @@ def _ops() -> list[Op]:
         Op("get", "/api/keys", "every API key of the tenant (never the keys themselves)", "access",
            {"200": answer(_listing())}),
         Op("delete", "/api/keys/{id}", "revoke an API key", "access", ok),
+        Op("post", "/api/session", "log in to the dashboard: a session and its HttpOnly cookie",
+           "access", {"200": answer(_SESSION)}, (*BODY_ERRORS, 429), body=json_body(_LOGIN)),
+        Op("get", "/api/session", "who is asking: the session's user, role and CSRF token",
+           "access", {"200": answer(_SESSION)}),
+        Op("delete", "/api/session", "log out: the session ends", "access", ok),
+        Op("get", "/api/users", "the tenant's dashboard users (never their passwords)", "access",
+           {"200": answer(_listing())}),
+        Op("post", "/api/users", "make a dashboard user", "access", {"201": answer(_USER)}, writes,
+           body=json_body(_NEW_USER)),
+        Op("get", "/api/users/{name}", "one dashboard user", "access", {"200": answer(_USER)}),
+        Op("patch", "/api/users/{name}", "change a user's role or password, or disable it", "access",
+           {"200": answer(_USER)}, writes, body=json_body(_USER_CHANGE)),
         Op("get", "/api/audit", "who wrote what, when and from where", "access", {"200": answer(_listing())},
            parameters=(*_TIME_RANGE, query("principal", _TEXT), query("action", _TEXT),
                        query("limit", _WHOLE), query("before", _WHOLE))),

@@ -1,4 +1,5 @@
 // The alerts board: open and recent alerts, live, with acknowledge and resolve.
+import { userName } from "./account.js";
 import { ago, dateTime, number, quantity, t } from "./i18n.js";
 import * as live from "./live.js";
 import { announce, getJson, h, postJson } from "./util.js";
@@ -32,7 +33,7 @@ function statusCell(alert) {
 /** Ask for a name and comment, then acknowledge or resolve; the dialog is modal. */
 function act(alert, action, done) {
   const title = t(action === "acknowledge" ? "alerts.ackTitle" : "alerts.resolveTitle");
-  const by = h("input", { id: "act-by", name: "by", required: true, autocomplete: "name", value: localStorage.getItem(NAME_KEY) || "" });
+  const by = h("input", { id: "act-by", name: "by", required: true, autocomplete: "name", value: localStorage.getItem(NAME_KEY) || userName() });
   const comment = h("textarea", { id: "act-comment", name: "comment", rows: "3" });
   const error = h("p", { class: "error", role: "alert" });
   const dialog = h("dialog", { class: "act", "aria-labelledby": "act-title" },

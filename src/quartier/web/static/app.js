@@ -2,6 +2,7 @@
 import { lang, setLang, t, translatePage } from "./i18n.js";
 import * as live from "./live.js";
 import { apiKey, getJson, h, setApiKey } from "./util.js";
+import { loadSession, renderAccount } from "./account.js";
 import { mapPage } from "./map.js";
 import { thingPage } from "./thing.js";
 import { alertsPage, watchAlertCount } from "./alerts.js";
@@ -78,6 +79,7 @@ function start() {
   select.addEventListener("change", () => {
     setLang(select.value);
     translatePage();
+    renderAccount();
     live.refreshState();
     show();
   });
@@ -88,7 +90,10 @@ function start() {
   window.addEventListener("hashchange", show);
   live.connect();
   watchAlertCount();
-  getJson("/api/dashboard").then((c) => { config = c; }).catch(() => {}).finally(show);
+  // The session first: pages that write need its CSRF token.
+  loadSession().then(renderAccount).finally(() => {
+    getJson("/api/dashboard").then((c) => { config = c; }).catch(() => {}).finally(show);
+  });
 }
 
 start();
