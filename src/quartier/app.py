@@ -41,6 +41,7 @@ from quartier.api.visibility import VisibilityApi
 from quartier.api.workorders import WorkOrderApi
 from quartier.auth.gate import AccessGate
 from quartier.auth.keys import KeyBook
+from quartier.auth.oidc import TokenCheck
 from quartier.background import cancel_all
 from quartier.errors import QuartierError
 from quartier.live import LiveFeed
@@ -214,7 +215,8 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[*guard.middleware(settings), Middleware(AccessGate, store=store, keys=keys)],
+        middleware=[*guard.middleware(settings), Middleware(AccessGate, store=store, keys=keys,
+                                                         tokens=TokenCheck.from_settings(store, settings))],
         exception_handlers={
             QuartierError: _quartier_error,
             HTTPException: _http_error,

@@ -1,7 +1,9 @@
 """The access gate: resolves each request's principal and lets it pass only as the rules allow.
 
 ASGI middleware in front of every route. It reads credentials from
-``Authorization: Bearer <key>`` or ``X-API-Key``, checks the rule of
+``Authorization: Bearer <key>`` or ``X-API-Key`` (a bearer token shaped like a JWT goes to
+:mod:`quartier.auth.oidc`, a device credential is held to :mod:`quartier.auth.devices`),
+checks the rule of
 :mod:`quartier.auth.access` for the request, and answers 401 (no, a bad, expired or revoked
 key, or another tenant's) or 403 (a role or scope too small) in the one JSON error shape.
 A request it lets pass carries its principal, the reader's visibility and, for writes,
@@ -16,9 +18,10 @@ import uuid
 from typing import Any
 
 from quartier.api.responses import error_response
-from quartier.auth import access
+from quartier.auth import access, devices
 from quartier.auth.context import current_principal
 from quartier.auth.keys import KeyBook
+from quartier.auth.oidc import TokenCheck, is_token
 from quartier.auth.principal import Principal
 from quartier.errors import Forbidden, QuartierError, Unauthorized
 from quartier.store import Store, audit, visibility
@@ -55,10 +58,11 @@ def _basic_password(token: str) -> str:
 class AccessGate:
     """Middleware: who is asking, and may they?"""
 
-    def __init__(self, app: Any, store: Store, keys: KeyBook) -> None:
+    def __init__(self, app: Any, store: Store, keys: KeyBook, tokens: TokenCheck | None = None) -> None:
         self.app = app
         self.store = store
         self.keys = keys
+        self.tokens = tokens or TokenCheck(store, None)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -76,12 +80,13 @@ class AccessGate:
             return
         try:
             principal = await self._principal(scope, tenant_id)
+            devices.admit(rule, principal, method, path)
             self._check(rule, principal, path)
         except QuartierError as exc:
             await error_response(exc)(scope, receive, send)
             return
         current_principal.set(principal)
-        visibility.public_only.set(principal is None)
+        visibility.public_only.set(principal is None or principal.device is not None)
         if method not in _WRITES or principal is None:
             await self.app(scope, receive, send)
             return
@@ -94,6 +99,8 @@ class AccessGate:
 
     async def _principal(self, scope: Any, tenant_id: int) -> Principal | None:
         key = credentials(scope["headers"])
+        if key is not None and is_token(key):  # an OpenID Connect token, not an API key
+            return await self.tokens.principal(key, tenant_id)
         return None if key is None else await self.keys.principal(key, tenant_id)
 
     @staticmethod

@@ -24,6 +24,7 @@ class Principal:
     name: str
     source: str
     scopes: frozenset[str] = field(default_factory=lambda: frozenset({ALL_AREAS}))
+    device: int | None = None  # a device credential's Thing: it may only add Observations there
 
     def covers(self, area: str) -> bool:
         """Whether the principal's scopes include the API area ``area``."""
