@@ -37,6 +37,7 @@ _FAILURES: tuple[tuple[type[jwt.PyJWTError], str], ...] = (
     (jwt.InvalidIssuerError, "the token was issued by another issuer"),
     (jwt.InvalidSignatureError, "the token's signature does not verify"),
     (jwt.InvalidAlgorithmError, "the token's signature algorithm does not fit its key"),
+    (jwt.DecodeError, "the token is malformed"),  # after InvalidSignatureError, its subclass
 )
 
 
