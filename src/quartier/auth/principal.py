@@ -14,8 +14,9 @@ class Principal:
     """A tenant's user or machine, with a role and the API areas it may use.
 
     ``id`` names it in the audit log for good (``key:qk_3f9a1c2b``); ``name`` is what a
-    person called it. ``source`` says what proved it: ``api-key`` today; ``oidc``,
-    ``device`` or ``session`` once those exist.
+    person called it. ``source`` says what proved it: ``api-key``, ``oidc`` (a bearer token
+    of the configured issuer, id ``oidc:{sub}``), ``device`` (a device credential, id
+    ``device:{prefix}``, bound to the Thing ``device``).
     """
 
     tenant_id: int
