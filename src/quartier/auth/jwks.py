@@ -42,6 +42,7 @@ class IssuerKeys:
         self.fetches = 0  # how often the key set was fetched (for the operator's log and tests)
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched = -float("inf")  # monotonic time of the last fetch, successful or not
+        self._unreachable = False  # the last fetch failed
         self._lock = asyncio.Lock()
 
     async def key(self, kid: str) -> jwt.PyJWK | None:
@@ -50,6 +51,9 @@ class IssuerKeys:
             async with self._lock:  # whoever waited here finds the set just fetched
                 if self._due(kid):
                     await self._refresh()
+        if not self._keys and self._unreachable:
+            raise ServiceUnavailable("the identity provider's signing keys could not be fetched; "
+                                     "try again later")
         return self._keys.get(kid)
 
     def _due(self, kid: str) -> bool:
@@ -64,12 +68,11 @@ class IssuerKeys:
                 if not self.jwks_url:
                     self.jwks_url = await self._discover(client)
                 document = await _json(client, self.jwks_url)
-        except (httpx.HTTPError, ValueError) as exc:
+        except (httpx.HTTPError, ValueError) as exc:  # the keys fetched before stay in use
             log.warning("could not fetch the signing keys of %s: %s", self.issuer, exc)
-            if not self._keys:  # else the keys fetched before stay in use
-                raise ServiceUnavailable("the identity provider's signing keys could not be "
-                                         "fetched; try again later") from None
+            self._unreachable = True
             return
+        self._unreachable = False
         self._keys = _signing_keys(document)
         log.info("fetched %d signing keys of %s", len(self._keys), self.issuer)
 
