@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import hashlib
@@ -20,6 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from conftest import AnonymousClient, TestClient, create_tenant, make_app
+from quartier.auth.jwks import IssuerKeys
 from quartier.auth.oidc_config import OidcConfig
 from quartier.errors import SettingsError
 from quartier.settings import Settings
@@ -241,6 +243,17 @@ def test_refetches_for_unknown_key_ids_are_rate_limited(settings: Settings, idp:
         for _ in range(3):
             assert _bearer((app, admin), idp.token("made-up")).get("/api/channels").status_code == 401
         assert idp.jwks_fetches == 1
+
+
+def test_concurrent_requests_share_one_fetch_of_the_keys(idp: IdentityProvider) -> None:
+    keys = IssuerKeys(idp.issuer, refetch_seconds=0)
+
+    async def ask() -> list[Any]:
+        return await asyncio.gather(*(keys.key(kid) for kid in ("rsa-1", "ec-1", "nope") * 3))
+
+    found = asyncio.run(ask())
+    assert [k is not None for k in found] == [True, True, False] * 3
+    assert idp.jwks_fetches == 1 and keys.jwks_url == idp.issuer + "/certs"
 
 
 @BOTH

@@ -39,7 +39,7 @@ class IssuerKeys:
         self.issuer = issuer
         self.jwks_url = jwks_url  # empty until discovered
         self.refetch_seconds = refetch_seconds
-        self.fetches = 0  # how often the key set was fetched (for the operator's log and tests)
+        self.fetches = 0  # fetches done, successful or not
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched = -float("inf")  # monotonic time of the last fetch, successful or not
         self._unreachable = False  # the last fetch failed
@@ -48,8 +48,9 @@ class IssuerKeys:
     async def key(self, kid: str) -> jwt.PyJWK | None:
         """The key ``kid``; None when the issuer does not publish it."""
         if self._due(kid):
-            async with self._lock:  # whoever waited here finds the set just fetched
-                if self._due(kid):
+            seen = self.fetches
+            async with self._lock:  # who waited here uses the set fetched meanwhile
+                if self.fetches == seen and self._due(kid):
                     await self._refresh()
         if not self._keys and self._unreachable:
             raise ServiceUnavailable("the identity provider's signing keys could not be fetched; "
@@ -62,7 +63,6 @@ class IssuerKeys:
 
     async def _refresh(self) -> None:
         self._fetched = time.monotonic()
-        self.fetches += 1
         try:
             async with httpx.AsyncClient(timeout=_TIMEOUT, follow_redirects=False) as client:
                 if not self.jwks_url:
@@ -72,6 +72,8 @@ class IssuerKeys:
             log.warning("could not fetch the signing keys of %s: %s", self.issuer, exc)
             self._unreachable = True
             return
+        finally:  # counted when done: who waited for this fetch does not start another
+            self.fetches += 1
         self._unreachable = False
         self._keys = _signing_keys(document)
         log.info("fetched %d signing keys of %s", len(self._keys), self.issuer)
