@@ -2,10 +2,10 @@
 
 ASGI middleware in front of every route. It reads credentials from
 ``Authorization: Bearer <key>`` or ``X-API-Key`` (a bearer token shaped like a JWT goes to
-:mod:`quartier.auth.oidc`, a device credential is held to :mod:`quartier.auth.devices`),
-checks the rule of
-:mod:`quartier.auth.access` for the request, and answers 401 (no, a bad, expired or revoked
-key, or another tenant's) or 403 (a role or scope too small) in the one JSON error shape.
+:mod:`quartier.auth.oidc`; a device credential is held to :mod:`quartier.auth.devices`),
+checks the rule of :mod:`quartier.auth.access` for the request, and answers 401 (no, a
+bad, expired or revoked key, or another tenant's) or 403 (a role or scope too small) in the
+one JSON error shape.
 A request it lets pass carries its principal, the reader's visibility and, for writes,
 an audit trail, in context variables for the layers below.
 """
