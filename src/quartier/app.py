@@ -44,6 +44,7 @@ from quartier.api.workorders import WorkOrderApi
 from quartier.auth.gate import AccessGate
 from quartier.auth.keys import KeyBook
 from quartier.auth.login import Login
+from quartier.auth.oidc import TokenCheck
 from quartier.auth.sessions import SessionBook
 from quartier.auth.users import UserBook
 from quartier.background import cancel_all
@@ -222,8 +223,9 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[*guard.middleware(settings), Middleware(AccessGate, store=store, keys=keys,
-                                                                sessions=sessions)],
+        middleware=[*guard.middleware(settings), Middleware(
+            AccessGate, store=store, keys=keys, sessions=sessions,
+            tokens=TokenCheck.from_settings(store, settings))],
         exception_handlers={
             QuartierError: _quartier_error,
             HTTPException: _http_error,

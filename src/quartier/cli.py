@@ -132,20 +132,26 @@ def key() -> None:
 
 @key.command("create")
 @click.option("--tenant", "tenant_name", default="default", show_default=True)
-@click.option("--role", required=True, type=click.Choice(["viewer", "operator", "editor", "admin"]))
+@click.option("--role", default=None, type=click.Choice(["viewer", "operator", "editor", "admin"]),
+              help="The key's role; needed unless --device is given.")
 @click.option("--name", "key_name", required=True, help="What the key is for, e.g. who holds it.")
 @click.option("--expires", default=None, help="An ISO 8601 duration (P90D) or time; default: never.")
 @click.option("--scope", "scopes", multiple=True,
               help="An API area the key may use (repeatable); default: all.")
+@click.option("--device", "thing", type=int, default=None,
+              help="Make a device credential of this Thing (@iot.id): it may only add "
+                   "Observations to the Thing's Datastreams.")
 @_setting_options
-def key_create(tenant_name: str, role: str, key_name: str, expires: str | None,
-               scopes: tuple[str, ...], **options: Any) -> None:
+def key_create(tenant_name: str, role: str | None, key_name: str, expires: str | None,
+               scopes: tuple[str, ...], thing: int | None, **options: Any) -> None:
     """Make an API key and print it once; only its hash is kept."""
     from quartier.auth.cli import create_key
 
+    if (role is None) == (thing is None) or (thing is not None and scopes):
+        raise click.UsageError("give either --role (and --scope) or --device")
     settings = _settings(options)
     made = _with_store(settings, lambda store: create_key(store, tenant_name, role, key_name,
-                                                          expires, scopes))
+                                                          expires, scopes, thing))
     click.echo(made)
 
 

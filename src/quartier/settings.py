@@ -202,6 +202,52 @@ class Settings:
         metadata=_meta("How long failed logins count, and so how long a lock-out lasts.",
                        "--login-lockout-minutes"),
     )
+    oidc_issuer: str = field(
+        default="",
+        metadata=_meta("OpenID Connect issuer whose signed bearer tokens (JWT, RS256 or ES256) "
+                       "are accepted besides API keys, e.g. "
+                       "https://login.example.de/realms/stadt; empty: none.", "--oidc-issuer"),
+    )
+    oidc_audience: str = field(
+        default="",
+        metadata=_meta("The audience (aud) a token must name to be accepted here; needed "
+                       "with --oidc-issuer.", "--oidc-audience"),
+    )
+    oidc_jwks_url: str = field(
+        default="",
+        metadata=_meta("URL of the issuer's signing keys (JWKS); empty: its jwks_uri from "
+                       "{issuer}/.well-known/openid-configuration.", "--oidc-jwks-url"),
+    )
+    oidc_role_claim: str = field(
+        default="roles",
+        metadata=_meta("The token claim holding the user's roles, a dotted path for nested "
+                       "claims (Keycloak: realm_access.roles).", "--oidc-role-claim"),
+    )
+    oidc_roles: str = field(
+        default="",
+        metadata=_meta("Which claim values give which Quartier role, as value=role pairs "
+                       "separated by spaces (e.g. 'stadt-admin=admin leitstelle=operator'); "
+                       "empty: the values viewer, operator, editor and admin themselves. The "
+                       "highest role given wins.", "--oidc-roles"),
+    )
+    oidc_tenant_claim: str = field(
+        default="",
+        metadata=_meta("The token claim (dotted path) naming the tenant(s) a token is for; "
+                       "empty: every token is for the default tenant only.",
+                       "--oidc-tenant-claim"),
+    )
+    oidc_tenants: str = field(
+        default="",
+        metadata=_meta("Which tenant claim values stand for which tenant, as value=tenant "
+                       "pairs separated by spaces; empty: the value is the tenant's name.",
+                       "--oidc-tenants"),
+    )
+    oidc_jwks_refetch_seconds: int = field(
+        default=60,
+        metadata=_meta("A token signed by a key (kid) not in the cached JWKS makes it be "
+                       "fetched again, at most once in this many seconds.",
+                       "--oidc-jwks-refetch-seconds"),
+    )
     retention_every: int = field(
         default=3600,
         metadata=_meta("Seconds between runs of the retention job, which deletes the "
@@ -380,7 +426,8 @@ class Settings:
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name} must be at least 1")
         for name in ("request_timeout", "rate_limit_address", "rate_limit_key",
-                     "rate_limit_ingest", "hsts_seconds", "retention_every"):
+                     "rate_limit_ingest", "hsts_seconds", "retention_every",
+                     "oidc_jwks_refetch_seconds"):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{name} must be 0 (off) or more")
         for name in ("cors_credentials", "security_headers", "session_cookie_secure"):
@@ -429,6 +476,10 @@ class Settings:
                                or not all(p in self.map_tiles for p in ("{z}", "{x}", "{y}"))):
             raise SettingsError("map_tiles must be an http(s) URL template with {z}, {x} and {y}, "
                                 f"not {self.map_tiles!r}")
+        if self.oidc_issuer:
+            from quartier.auth.oidc_config import OidcConfig
+
+            OidcConfig.from_settings(self)  # raises SettingsError for what is amiss
         if self.log_level not in ("debug", "info", "warning", "error"):
             raise SettingsError(f"log_level must be debug, info, warning or error, not {self.log_level!r}")
 

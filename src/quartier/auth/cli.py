@@ -27,16 +27,19 @@ def _trail(tenant_id: int, action: str, target: str) -> AuditTrail:
                       "local command line")
 
 
-async def create_key(store: Store, tenant: str, role: str, name: str, expires: str | None,
-                     scopes: tuple[str, ...]) -> str:
-    """Make a key; the text to print: the key, once, and how to use it."""
+async def create_key(store: Store, tenant: str, role: str | None, name: str, expires: str | None,
+                     scopes: tuple[str, ...], thing: int | None = None) -> str:
+    """Make a key (with ``thing``: a device credential of that Thing); the text to print:
+    the key, once, and how to use it."""
     tenant_id = await _tenant(store, tenant)
-    wanted = KeyRequest(name, Role.parse(role), scopes or ("*",), expiry(expires))
+    wanted = (KeyRequest.for_device(name, thing, expiry(expires)) if thing is not None
+              else KeyRequest(name, Role.parse(role), scopes or ("*",), expiry(expires)))
     key, described = await KeyBook(store).create(
         tenant_id, wanted, f"cli:{getpass.getuser()}", _trail(tenant_id, "keys.create", "cli:key"))
     until = described["expires_at"].isoformat() if described["expires_at"] else "never"
-    return (f"{key}\n\nAPI key {described['id']} ({described['prefix']}) of tenant {tenant}, role "
-            f"{role}, expires {until}. It is shown only now; send it as "
+    what = f"device credential of Thing {thing}" if thing is not None else f"role {role}"
+    return (f"{key}\n\nAPI key {described['id']} ({described['prefix']}) of tenant {tenant}, "
+            f"{what}, expires {until}. It is shown only now; send it as "
             "'Authorization: Bearer <key>' or 'X-API-Key: <key>'.")
 
 
@@ -46,7 +49,8 @@ async def list_keys(store: Store, tenant: str) -> list[str]:
     for k in await KeyBook(store).listing(tenant_id):
         state = ("revoked" if k["revoked_at"] else
                  f"expires {k['expires_at'].isoformat()}" if k["expires_at"] else "no expiry")
-        lines.append(f"{k['id']}\t{k['prefix']}\t{k['role']}\t{k['name']}\t{state}")
+        role = k["role"] if k["thing_id"] is None else f"device:{k['thing_id']}"
+        lines.append(f"{k['id']}\t{k['prefix']}\t{role}\t{k['name']}\t{state}")
     return lines
 
 

@@ -49,9 +49,6 @@ _DAY = [query("date", _TEXT, "local day, YYYY-MM-DD (default today)"),
         query("tz", _TEXT, "IANA time zone (default UTC)")]
 _RETENTION = {"type": "object", "required": ["days"], "additionalProperties": False,
               "properties": {"days": {"type": ["integer", "null"], "minimum": 1}}}
-_KEY_REQUEST = {"type": "object", "required": ["name", "role"], "properties": {
-    "name": _TEXT, "role": {"type": "string", "enum": ["viewer", "operator", "editor", "admin"]},
-    "scopes": {"type": "array", "items": _TEXT}, "expires": _TEXT}}
 _ROLE = {"type": "string", "enum": ["viewer", "operator", "editor", "admin"]}
 _LOGIN = {"type": "object", "required": ["name", "password"],
           "properties": {"name": _TEXT, "password": _TEXT}}
@@ -64,6 +61,14 @@ _NEW_USER = {"type": "object", "required": ["name", "role", "password"], "additi
              "properties": {"name": _TEXT, "role": _ROLE, "password": _TEXT}}
 _USER_CHANGE = {"type": "object", "additionalProperties": False, "properties": {
     "role": _ROLE, "disabled": {"type": "boolean"}, "password": _TEXT}}
+_KEY_REQUEST = {"anyOf": [
+    {"type": "object", "required": ["name", "role"], "properties": {
+        "name": _TEXT, "role": {"type": "string", "enum": ["viewer", "operator", "editor", "admin"]},
+        "scopes": {"type": "array", "items": _TEXT}, "expires": _TEXT}},
+    # A device credential: it may only add Observations to the Datastreams of this Thing.
+    {"type": "object", "required": ["name", "device"], "properties": {
+        "name": _TEXT, "device": {"type": "integer", "minimum": 1}, "expires": _TEXT}},
+]}
 _VISIBILITY = {"type": "object", "required": ["visibility"],
                "properties": {"visibility": {"type": "string", "enum": ["public", "internal"]}}}
 _WORK_ORDER = {"type": "object", "required": ["id", "status", "title"],
