@@ -13,6 +13,10 @@
     DELETE /api/lighting/schedules/{name}  (204)
     GET    /api/lighting/schedules/{name}/compliance  the lamps whose reported state
                                         disagrees with the schedule beyond its grace
+    POST   /api/lighting/schedules/{name}/calendar  add a calendar entry: other settings
+                                        for holidays or event nights (201)
+    GET    /api/lighting/schedules/{name}/calendar
+    DELETE /api/lighting/schedules/{name}/calendar/{entry}  (204)
 """
 
 from __future__ import annotations
@@ -49,6 +53,10 @@ class LightingControlApi:
             Route(base + "/schedules/{name}", self.schedule, methods=["GET"]),
             Route(base + "/schedules/{name}", self.delete_schedule, methods=["DELETE"]),
             Route(base + "/schedules/{name}/compliance", self.compliance, methods=["GET"]),
+            Route(base + "/schedules/{name}/calendar", self.add_entry, methods=["POST"]),
+            Route(base + "/schedules/{name}/calendar", self.entries, methods=["GET"]),
+            Route(base + "/schedules/{name}/calendar/{entry}", self.remove_entry,
+                  methods=["DELETE"]),
         ]
 
     async def _body(self, request: Request) -> Any:
@@ -120,6 +128,23 @@ class LightingControlApi:
         return json_response(await schedules.compliance(
             self.store, tenant_id, request.path_params["name"], datetime.now(UTC),
             self._filter(tenant_id)))
+
+    async def add_entry(self, request: Request) -> Response:
+        tenant_id = await request_tenant(self.store, request)
+        entry = await schedules.add_entry(self.store, tenant_id, request.path_params["name"],
+                                          await self._body(request))
+        return json_response(entry, 201, {"Location": f"{request.url.path}/{entry['name']}"})
+
+    async def entries(self, request: Request) -> Response:
+        tenant_id = await request_tenant(self.store, request)
+        return json_response({"value": await schedules.entries(
+            self.store, tenant_id, request.path_params["name"])})
+
+    async def remove_entry(self, request: Request) -> Response:
+        tenant_id = await request_tenant(self.store, request)
+        await schedules.remove_entry(self.store, tenant_id, request.path_params["name"],
+                                     request.path_params["entry"])
+        return Response(status_code=204)
 
     async def run_schedules(self, now: datetime | None = None) -> list[dict[str, Any]]:
         """Send the schedules' events that are due (by the clock, or at ``now``)."""
