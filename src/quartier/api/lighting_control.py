@@ -21,6 +21,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,10 +36,17 @@ from quartier.api.sensorthings.handlers import Call, Context, SensorThingsApi
 from quartier.usecases.lighting import commands, groups, schedules
 
 
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
 class LightingControlApi:
     def __init__(self, api: SensorThingsApi) -> None:
         self.api = api
         self.store = api.store
+        # What "now" is for the schedules and their compliance: the wall clock, or the
+        # simulated town's clock when the demo runs it faster than real time.
+        self.clock: Callable[[], datetime] = _wall_clock
 
     def routes(self, prefix: str) -> list[Route]:
         base = prefix + "/api/lighting"
@@ -126,7 +134,7 @@ class LightingControlApi:
     async def compliance(self, request: Request) -> Response:
         tenant_id = await request_tenant(self.store, request)
         return json_response(await schedules.compliance(
-            self.store, tenant_id, request.path_params["name"], datetime.now(UTC),
+            self.store, tenant_id, request.path_params["name"], self.clock(),
             self._filter(tenant_id)))
 
     async def add_entry(self, request: Request) -> Response:
@@ -148,4 +156,4 @@ class LightingControlApi:
 
     async def run_schedules(self, now: datetime | None = None) -> list[dict[str, Any]]:
         """Send the schedules' events that are due (by the clock, or at ``now``)."""
-        return await schedules.run_due(self.store, now or datetime.now(UTC), self._filter)
+        return await schedules.run_due(self.store, now or self.clock(), self._filter)
