@@ -79,8 +79,10 @@ async def run_simulation(target: str, tenant: str, town: Town, anchor: float, sc
 
 
 def follow_the_simulated_clock(app: Any, simulation: Simulation) -> None:
-    """The lighting schedules of the demo run on the town's clock, which may run ahead."""
+    """The lighting schedules and the rules of the demo run on the town's clock, which
+    may run ahead of the wall clock (or, in tests, on another day)."""
     app.state.lighting.clock = lambda: datetime.fromtimestamp(simulation.clock, UTC)
+    app.state.rules.clock = lambda: simulation.clock
 
 
 def light_switch(app: Any, every: float = 60.0) -> AfterStep:
