@@ -49,9 +49,10 @@ FAILS_AT = ANCHOR + HOUR  # Tue 15:00: one lamp dies before dusk
 CABINET = "SK-03"
 LAMPS = 8
 WEDNESDAY = "2026-12-02"
+DIMMED = 50  # % at night
 SCHEDULE = {"name": "nacht", "target": {"cabinet": CABINET, "circuit": "1"},
             "on": {"offset": 10}, "off": {"offset": -10},
-            "dim": {"level": 50, "from": "22:30", "until": "05:00"},
+            "dim": {"level": DIMMED, "from": "22:30", "until": "05:00"},
             "timezone": "Europe/Berlin", "grace": 15}
 
 
@@ -220,7 +221,7 @@ def test_the_schedule_switches_and_dims_the_lamps_and_its_tasks_are_confirmed(da
     # as several commands; each lamp gets each event once.
     events = [kind for kind, _ in groupby(run["event"] for run in day.schedule_runs)]
     assert events == ["on", "dim", "undim", "off"]
-    wanted = {"on": {"switch": "on", "dim": 100}, "dim": {"dim": SCHEDULE["dim"]["level"]},  # type: ignore[index]
+    wanted = {"on": {"switch": "on", "dim": 100}, "dim": {"dim": DIMMED},
               "undim": {"dim": 100}, "off": {"switch": "off"}}
     things = sorted(day.things[lamp.key] for lamp in day.lamps)
     for kind in events:
@@ -247,7 +248,7 @@ def test_the_schedule_switches_and_dims_the_lamps_and_its_tasks_are_confirmed(da
         # Between the commands it kept the commanded state: dimmed from the dim to the undim.
         dim_at, undim_at = lamp.received[1][0], lamp.received[2][0]
         dimmed = [v["dimming"] for t, v in lamp.reported if dim_at <= t < undim_at]
-        assert dimmed and set(dimmed) == ({0.0} if lamp is day.dead else {50.0})
+        assert dimmed and set(dimmed) == ({0.0} if lamp is day.dead else {float(DIMMED)})
     statuses: dict[int, list[str]] = {}
     for task in day.answers["tasks"]:
         statuses.setdefault(task["TaskingCapability"]["Thing"]["@iot.id"], []).append(task["status"])

@@ -24,7 +24,7 @@ from quartier.demo.town import XY
 
 HOUR = 3_600.0
 COMMAND_HOLDS = DAY  # how long a lamp keeps a command without another one
-KEPT = 2_000  # readings and commands a lamp remembers (for tests and reports)
+KEPT = 100  # readings and commands a lamp remembers (a few days: tests, reports)
 
 
 @dataclass
