@@ -154,6 +154,8 @@ class LightingControlApi:
                                      request.path_params["entry"])
         return Response(status_code=204)
 
-    async def run_schedules(self, now: datetime | None = None) -> list[dict[str, Any]]:
-        """Send the schedules' events that are due (by the clock, or at ``now``)."""
-        return await schedules.run_due(self.store, now or self.clock(), self._filter)
+    async def run_schedules(self, now: datetime | None = None,
+                            since: datetime | None = None) -> list[dict[str, Any]]:
+        """Send the schedules' events that are due (by the clock, or at ``now``; those
+        since ``since``, by default the last quarter of an hour)."""
+        return await schedules.run_due(self.store, now or self.clock(), self._filter, since)

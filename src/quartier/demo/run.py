@@ -13,6 +13,7 @@ from urllib.parse import quote
 import httpx2 as httpx
 
 from quartier.demo.build import build_town
+from quartier.demo.clock import DAY
 from quartier.demo.provision import ProvisionError
 from quartier.demo.simulation import AfterStep, Say, Simulation
 from quartier.demo.town import Town
@@ -86,14 +87,17 @@ def follow_the_simulated_clock(app: Any, simulation: Simulation) -> None:
 
 
 def light_switch(app: Any, every: float = 60.0) -> AfterStep:
-    """What sends the lighting schedules' events due by a simulated instant (at most once
-    per ``every`` simulated seconds: the schedules look a quarter of an hour back)."""
+    """What sends the lighting schedules' events due by a simulated instant: those since
+    the last time it looked (at most a day back), at most once per ``every`` simulated
+    seconds; a fast simulation's steps may be longer than the quarter of an hour the
+    schedules look back by themselves."""
     last = [-math.inf]
 
     async def switch(t: float) -> None:
         if t - last[0] >= every:
+            since = datetime.fromtimestamp(max(last[0], t - DAY), UTC)
             last[0] = t
-            await app.state.lighting.run_schedules(datetime.fromtimestamp(t, UTC))
+            await app.state.lighting.run_schedules(datetime.fromtimestamp(t, UTC), since)
 
     return switch
 

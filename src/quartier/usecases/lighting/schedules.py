@@ -109,9 +109,12 @@ async def _lamps(store: Store, tenant_id: int, target: dict[str, Any],
 
 
 async def run_due(store: Store, now: datetime,
-                  filters: Callable[[int], commands.FilterThings]) -> list[dict[str, Any]]:
-    """Send the events of every schedule that came due in (now - CATCH_UP, now]; the
-    commands sent. ``filters(tenant_id)`` gives the $filter evaluator of a tenant."""
+                  filters: Callable[[int], commands.FilterThings],
+                  since: datetime | None = None) -> list[dict[str, Any]]:
+    """Send the events of every schedule that came due in (since, now] (by default
+    (now - CATCH_UP, now]); the commands sent. ``filters(tenant_id)`` gives the $filter
+    evaluator of a tenant."""
+    since = now - CATCH_UP if since is None else since
     async with store.reader() as conn:
         rows = await conn.fetch("SELECT id, tenant_id, name, definition FROM lighting_schedules "
                                 "ORDER BY id")
@@ -119,21 +122,21 @@ async def run_due(store: Store, now: datetime,
     for schedule_id, tenant_id, name, raw in rows:
         definition = store.dialect.decode(JSON, raw)
         try:
-            sent += await _run_one(store, int(schedule_id), int(tenant_id), name, definition, now,
-                                   filters(int(tenant_id)))
+            sent += await _run_one(store, int(schedule_id), int(tenant_id), name, definition,
+                                   since, now, filters(int(tenant_id)))
         except QuartierError as exc:  # a group gone bad, say: the other schedules go on
             log.warning("lighting schedule %s: %s", name, exc.message)
     return sent
 
 
 async def _run_one(store: Store, schedule_id: int, tenant_id: int, name: str,
-                   definition: dict[str, Any], now: datetime,
+                   definition: dict[str, Any], since: datetime, now: datetime,
                    filter_things: commands.FilterThings) -> list[dict[str, Any]]:
     """The events of one schedule that are due, sent; one command per event."""
     due: dict[tuple[str, datetime], list[int]] = defaultdict(list)
     for lamp in await _lamps(store, tenant_id, definition["target"], filter_things):
         assert lamp.lonlat is not None
-        for event in clock.events(definition, lamp.lonlat, now - CATCH_UP,
+        for event in clock.events(definition, lamp.lonlat, since + timedelta(microseconds=1),
                                   now + timedelta(microseconds=1)):
             if event.switches or clock.expected(definition, lamp.lonlat, event.at)[0]:
                 due[(event.kind, event.at)].append(lamp.id)
