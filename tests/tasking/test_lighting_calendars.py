@@ -160,3 +160,21 @@ def test_the_sender_and_the_compliance_check_follow_the_calendar(client: TestCli
     plain = compliance(client, "nacht", plain_dim + timedelta(minutes=30))
     assert [(d["thingId"], d["expectedDimming"], d["reportedDimming"]) for d in plain["disagreeing"]
             ] == [(lamp_a["thing"], 50, 100)]
+
+
+def test_a_longer_look_back_sends_what_a_fast_step_passed_over(client: TestClient, api: Api) -> None:
+    """The demo's light switch looks back to its last look, which a fast simulated clock
+    may leave further behind than the schedules' own quarter of an hour."""
+    lamp_a = lamp(api, "Leuchte A")
+    assert client.post("/api/lighting/schedules", json=NIGHT).status_code == 201
+    assert client.app is not None and client.portal is not None
+    app = client.app
+    while not hasattr(app, "state") or not hasattr(app.state, "lighting"):
+        app = app.app  # through the archiving wrapper
+    lighting = app.state.lighting
+    later, before = berlin(date(2026, 12, 5), 23, 40), berlin(date(2026, 12, 5), 14)
+    assert client.portal.call(lighting.run_schedules, later) == []  # 23:00 is 40 minutes back
+    sent = client.portal.call(lighting.run_schedules, later, before)
+    assert [(s["event"], [t["thingId"] for t in s["tasks"]]) for s in sent] == [
+        ("on", [lamp_a["thing"]]), ("dim", [lamp_a["thing"]])]
+    assert [t["taskingParameters"] for t in tasks(api)] == [{"switch": "on", "dim": 100}, {"dim": 50}]
