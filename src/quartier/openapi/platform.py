@@ -89,7 +89,8 @@ def _ops() -> list[Op]:
         Op("post", "/api/rules/templates/flood-warning", "the flood-warning rules for gauges", "rules",
            {"201": answer(_listing())}, writes, body=free_body),
         Op("post", "/api/rules/templates/street-lighting",
-           "the street-lighting fault rules (lamp schedule, power, silent cabinet)", "rules",
+           "the street-lighting fault rules (lamp schedule, power above or below the rated band, "
+           "silent cabinet)", "rules",
            {"201": answer(_listing())}, writes, body=free_body),
         Op("post", "/api/rules/templates/fleet", "geofence rules for depots and service zones", "rules",
            {"201": answer(_listing())}, writes, body=free_body),
