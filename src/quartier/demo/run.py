@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 import httpx2 as httpx
 
 from quartier.demo.build import build_town
+from quartier.demo.clock import DAY
 from quartier.demo.provision import ProvisionError
-from quartier.demo.simulation import Say, Simulation
+from quartier.demo.simulation import AfterStep, Say, Simulation
 from quartier.demo.town import Town
 from quartier.settings import Settings
 
@@ -40,7 +43,9 @@ async def run_demo(settings: Settings, town: Town, anchor: float, days: float, s
     key = await demo_key(app)
     password = await demo_login(app)
     async with Simulation(sim, base, mqtt_url=settings.mqtt or None, say=say,
-                          mqtt_prefix=settings.mqtt_prefix, api_key=key) as simulation:
+                          mqtt_prefix=settings.mqtt_prefix, api_key=key,
+                          after_step=light_switch(app)) as simulation:
+        follow_the_simulated_clock(app, simulation)
         provisioned = await simulation.setup()
         if days and provisioned.created:
             say(f"backfilling {days:g} days of history ...")
@@ -73,6 +78,29 @@ async def run_simulation(target: str, tenant: str, town: Town, anchor: float, sc
             say(simulation.status())
     except httpx.ConnectError as exc:
         raise ProvisionError(f"cannot reach Quartier at {target}: {exc}") from None
+
+
+def follow_the_simulated_clock(app: Any, simulation: Simulation) -> None:
+    """The lighting schedules and the rules of the demo run on the town's clock, which
+    may run ahead of the wall clock (or, in tests, on another day)."""
+    app.state.lighting.clock = lambda: datetime.fromtimestamp(simulation.clock, UTC)
+    app.state.rules.clock = lambda: simulation.clock
+
+
+def light_switch(app: Any, every: float = 60.0) -> AfterStep:
+    """What sends the lighting schedules' events due by a simulated instant: those since
+    the last time it looked (at most a day back), at most once per ``every`` simulated
+    seconds; a fast simulation's steps may be longer than the quarter of an hour the
+    schedules look back by themselves."""
+    last = [-math.inf]
+
+    async def switch(t: float) -> None:
+        if t - last[0] >= every:
+            since = datetime.fromtimestamp(max(last[0], t - DAY), UTC)
+            last[0] = t
+            await app.state.lighting.run_schedules(datetime.fromtimestamp(t, UTC), since)
+
+    return switch
 
 
 async def demo_key(app: Any) -> str:

@@ -106,7 +106,8 @@ def _ops() -> list[Op]:
         Op("post", "/api/rules/templates/flood-warning", "the flood-warning rules for gauges", "rules",
            {"201": answer(_listing())}, writes, body=free_body),
         Op("post", "/api/rules/templates/street-lighting",
-           "the street-lighting fault rules (lamp schedule, power, silent cabinet)", "rules",
+           "the street-lighting fault rules (lamp schedule, power above or below the rated band, "
+           "silent cabinet)", "rules",
            {"201": answer(_listing())}, writes, body=free_body),
         Op("post", "/api/rules/templates/fleet", "geofence rules for depots and service zones", "rules",
            {"201": answer(_listing())}, writes, body=free_body),
@@ -263,6 +264,13 @@ def _ops() -> list[Op]:
         Op("delete", "/api/lighting/schedules/{name}", "drop a lighting schedule", "lighting", gone),
         Op("get", "/api/lighting/schedules/{name}/compliance",
            "the lamps whose reported state disagrees with the schedule", "lighting", ok),
+        Op("post", "/api/lighting/schedules/{name}/calendar", "add a calendar entry (holidays, "
+           "event nights) that changes the schedule's profile", "lighting",
+           {"201": answer(_OBJECT, headers=LOCATION)}, writes, body=free_body),
+        Op("get", "/api/lighting/schedules/{name}/calendar", "the calendar of a lighting schedule",
+           "lighting", {"200": answer(_listing())}),
+        Op("delete", "/api/lighting/schedules/{name}/calendar/{entry}", "drop a calendar entry",
+           "lighting", gone),
         # access: API keys, the audit log, public and internal data
         Op("post", "/api/keys", "make an API key (shown once)", "access",
            {"201": answer(_named("key", "role"))}, writes, body=json_body(_KEY_REQUEST)),
