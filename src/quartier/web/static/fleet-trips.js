@@ -5,7 +5,7 @@ import { dateTime, lang, number, t } from "./i18n.js";
 import { BASE, getJson, h } from "./util.js";
 import { hoursMinutes, timeZone } from "./periods.js";
 
-const km = (value) => `${number(value, 1)}\u00a0km`;
+const km = (value) => `${number(value, 1, true)}\u00a0km`;
 const hours = (value) => hoursMinutes((value || 0) * 3600);
 
 function time(value) {
