@@ -282,9 +282,9 @@ def test_the_language_follows_the_browser_and_the_switch(town: Town, browser: An
 
 
 @pytest.mark.parametrize("language", ["en", "de"])
-@pytest.mark.parametrize("route", ["#/", "#/things/{thing}", "#/alerts", "#/workorders", "#/flood", "#/explore",
-                                   "#/environment", "#/parking", "#/admin/devices", "#/admin/rules",
-                                   "#/admin/channels"])
+@pytest.mark.parametrize("route", ["#/", "#/things/{thing}", "#/alerts", "#/workorders", "#/flood",
+                                   "#/explore", "#/environment", "#/parking", "#/admin/devices",
+                                   "#/admin/rules", "#/admin/channels"])
 def test_every_page_passes_axe(town: Town, page: Any, route: str, language: str) -> None:
     page.add_init_script(f"localStorage.setItem('quartier.lang', '{language}')")
     path = route.format(thing=thing_id(town, gauge(town).key))
@@ -698,8 +698,8 @@ def test_a_schedule_is_created_changed_and_checked(town: Town, page: Any) -> Non
     if report["disagreeing"] or report["unknown"]:
         playwright_api.expect(listed.first).to_be_attached()
     for lamp in report["disagreeing"]:
-        playwright_api.expect(page.locator(f"#compliance-table tr[data-thing='{lamp['thingId']}']")).to_contain_text(
-            "does not follow")
+        listed_lamp = page.locator(f"#compliance-table tr[data-thing='{lamp['thingId']}']")
+        playwright_api.expect(listed_lamp).to_contain_text("does not follow")
     screenshot(page, "lighting-schedules")
     assert axe_violations(page) == []
     page.once("dialog", lambda dialog: dialog.accept())
