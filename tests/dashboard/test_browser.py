@@ -788,6 +788,7 @@ def test_the_fleet_view_shows_trips_and_the_daily_report(town: Town, page: Any) 
     csv = httpx.get(f"{town.base}{page.locator('#report-csv').get_attribute('href')}", timeout=60)
     assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
     assert len(csv.text.strip().splitlines()) == 1 + len(report["vehicles"]) + 1
+    page.evaluate("() => document.getElementById('fleet-trips').scrollIntoView({block: 'start'})")
     screenshot(page, "fleet-trips")
     assert axe_violations(page) == []
     assert len(fleet["vehicles"]) == len(report["vehicles"])

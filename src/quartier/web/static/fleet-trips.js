@@ -1,9 +1,9 @@
 // The fleet's trips and daily report: per vehicle and day a table of its trips (start,
 // end, distance, duration, idle), each one to be drawn on the fleet map, and the day's
 // report per vehicle and for the fleet, with its CSV.
-import { dateTime, lang, number, t } from "./i18n.js";
+import { dateTime, lang, number, quantity, t } from "./i18n.js";
 import { BASE, getJson, h } from "./util.js";
-import { hoursMinutes, timeZone } from "./periods.js";
+import { hoursMinutes, periodLabel, timeZone } from "./periods.js";
 
 const km = (value) => `${number(value, 1, true)}\u00a0km`;
 const hours = (value) => hoursMinutes((value || 0) * 3600);
@@ -17,7 +17,7 @@ function tripsTable(vehicle, trips, showTrip) {
   if (!trips.length) return h("p", { id: "trips-none" }, t("trips.none", { name: vehicle.name }));
   const col = (key, cls = "") => h("th", { scope: "col", class: cls }, t(`trips.${key}`));
   return h("div", { class: "table-wrap", role: "region", tabindex: "0", "aria-labelledby": "trips-caption" },
-    h("table", { id: "trips-table" }, h("caption", { id: "trips-caption" }, t("trips.caption", { name: vehicle.name, n: number(trips.length) })),
+    h("table", { id: "trips-table" }, h("caption", { id: "trips-caption" }, t(trips.length === 1 ? "trips.caption.one" : "trips.caption", { name: vehicle.name, n: number(trips.length) })),
       h("thead", {}, h("tr", {}, col("number", "num"), col("start"), col("end"), col("distance", "num"), col("duration", "num"),
         col("driving", "num"), col("idle", "num"), h("th", { scope: "col" }, h("span", { class: "sr-only" }, t("trips.show"))))),
       h("tbody", {}, trips.map((trip, i) => h("tr", { dataset: { start: trip.start } },
@@ -61,19 +61,20 @@ export function tripsSection(day, vehicles, showTrip) {
 export async function reportSection(day) {
   const params = new URLSearchParams({ date: day, tz: timeZone() });
   const report = await getJson(`/api/fleet/report?${params}`);
-  const energy = (row) => (row.energy_field ? `${number(row.energy_used_percent, 1)}\u00a0% ${t(`fleet.${row.energy_field}`)}` : "–");
+  const percent = (value) => quantity(value, { symbol: "%" });
+  const energy = (row) => (row.energy_field ? `${percent(row.energy_used_percent)} ${t(`fleet.${row.energy_field}`)}` : "–");
   const cells = (row) => [
     h("td", { class: "num", dataset: { field: "distance" } }, km(row.distance_km)),
     h("td", { class: "num", dataset: { field: "operating" } }, hours(row.operating_hours)),
     h("td", { class: "num" }, hours(row.driving_hours)), h("td", { class: "num" }, hours(row.idle_hours)),
     h("td", { class: "num" }, energy(row)), h("td", { class: "num", dataset: { field: "trips" } }, number(row.trips))];
-  const byField = Object.entries(report.energyByField || {}).map(([f, used]) => `${number(used, 1)}\u00a0% ${t(`fleet.${f}`)}`).join(", ");
+  const byField = Object.entries(report.energyByField || {}).map(([f, used]) => `${percent(used)} ${t(`fleet.${f}`)}`).join(", ");
   const col = (key) => h("th", { scope: "col", class: "num" }, t(`report.${key}`));
   return h("section", { "aria-labelledby": "report-heading", id: "fleet-report" },
     h("h2", { id: "report-heading" }, t("report.title")), h("p", { class: "hint" }, t("report.note")),
     h("p", {}, h("a", { id: "report-csv", class: "button", download: "", href: `${BASE}/api/fleet/report?${params}&format=csv` }, t("report.csv"))),
     h("div", { class: "table-wrap", role: "region", tabindex: "0", "aria-labelledby": "report-caption" },
-      h("table", { id: "report-table" }, h("caption", { id: "report-caption" }, t("report.caption", { date: report.date })),
+      h("table", { id: "report-table" }, h("caption", { id: "report-caption" }, t("report.caption", { date: periodLabel(report.date, "long") })),
         h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("fleet.vehicle")), col("distance"), col("operating"), col("driving"),
           col("idle"), col("energy"), col("trips"))),
         h("tbody", {}, report.vehicles.map((row) => h("tr", { dataset: { thing: row.vehicle } },

@@ -61,7 +61,7 @@ export function commandsSection(data, choices) {
         const page = await getJson(`/v1.1/Tasks?$select=id,status,statusTime,statusReason&$top=100&$filter=${filter}`);
         for (const task of page.value) states.set(task["@iot.id"], task);
       }
-      result.replaceChildren(h("p", { role: "status" }, t("cmd.sent", { n: number(ids.length) })), note,
+      result.replaceChildren(h("p", { role: "status" }, t(ids.length === 1 ? "cmd.sent.one" : "cmd.sent", { n: number(ids.length) })), note,
         tasksTable(answer.tasks, states, lampName));
       const open = ids.some((id) => !FINAL.has(states.get(id)?.status));
       if (open) timer = setTimeout(() => read().catch((error) => console.error(error)), POLL_MS);
@@ -79,7 +79,7 @@ export function commandsSection(data, choices) {
     if (!Object.keys(parameters).length) { showError(fields, general, t("cmd.nothing")); return; }
     try {
       const answer = await postJson("/api/lighting/commands", { target: target.value(), parameters });
-      announce(t("cmd.sent", { n: number(answer.tasks.length) }));
+      announce(t(answer.tasks.length === 1 ? "cmd.sent.one" : "cmd.sent", { n: number(answer.tasks.length) }));
       await follow(answer);
     } catch (error) { showError(fields, general, error.message); }
   });

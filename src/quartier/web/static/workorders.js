@@ -181,7 +181,7 @@ export async function workOrdersPage(main, thing = null) {
 
   function render() {
     count.textContent = orders.length < total ? t("wo.countSome", { n: number(orders.length), total: number(total) })
-      : t("wo.count", { n: number(total) });
+      : t(total === 1 ? "wo.count.one" : "wo.count", { n: number(total) });
     box.replaceChildren(orders.length ? ordersTable(orders, alerts, changed) : h("p", {}, t("wo.none")));
   }
 
