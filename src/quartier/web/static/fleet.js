@@ -4,7 +4,7 @@
 // and the day's report (fleet-trips.js).
 import { ago, dateTime, lang, number, quantity, t } from "./i18n.js";
 import * as live from "./live.js";
-import { getJson, h } from "./util.js";
+import { announce, getJson, h } from "./util.js";
 import { escapeHtml, fitTo, markerLink, symbolIcon, townMap } from "./townmap.js";
 import { reportSection, tripsSection } from "./fleet-trips.js";
 import { hoursMinutes, isoDay, timeZone } from "./periods.js";
@@ -153,7 +153,9 @@ export async function fleetPage(main, date = null) {
   async function showTrip(v, trip) {
     const end = new Date(new Date(trip.end).getTime() + 1000).toISOString(); // "to" is not included
     const params = new URLSearchParams({ from: trip.start, to: end });
-    const track = await getJson(`/api/things/${v.id}/track?${params}`);
+    let track;
+    try { track = await getJson(`/api/things/${v.id}/track?${params}`); }
+    catch (error) { announce(t("error", { message: error.message })); return; }
     const points = track.points.map(([lon, lat]) => [lat, lon]);
     if (!points.length && trip.startPlace) points.push([trip.startPlace[1], trip.startPlace[0]]);
     tripLayer.clearLayers();

@@ -187,12 +187,14 @@ export async function workOrdersPage(main, thing = null) {
 
   function changed(order) {
     announce(t("wo.changed", { id: order.id, status: t(`wo.status.${order.status}`) }));
-    load().then(() => box.querySelector(`tr[data-order='${order.id}'] button, tr[data-order='${order.id}'] a`)?.focus());
+    // The focus stays with the order, or (when the filter hides it now) goes to the list.
+    load().then(() => (box.querySelector(`tr[data-order='${order.id}'] button, tr[data-order='${order.id}'] a`)
+      || document.getElementById("wo-list-heading")).focus());
   }
 
   const form = await newOrderForm(thing, (order) => { announce(t("wo.created", { id: order.id, title: order.title })); load(); });
   main.replaceChildren(h("h1", {}, t("wo.heading")),
-    h("section", { "aria-labelledby": "wo-list-heading" }, h("h2", { id: "wo-list-heading" }, t("wo.list")),
+    h("section", { "aria-labelledby": "wo-list-heading" }, h("h2", { id: "wo-list-heading", tabindex: "-1" }, t("wo.list")),
       h("fieldset", { class: "filter" }, h("legend", {}, t("alerts.show")), choices), assigneeForm, count, box),
     h("section", { "aria-labelledby": "wo-new-heading" }, h("h2", { id: "wo-new-heading" }, t("wo.new")), form));
   await load();
