@@ -10,6 +10,7 @@
     POST   /api/lighting/schedules      an astronomical clock with a dimming profile for a
                                         target (see usecases/lighting/schedules.py) (201)
     GET    /api/lighting/schedules[/{name}]
+    PUT    /api/lighting/schedules/{name}  the same body: the schedule's new definition
     DELETE /api/lighting/schedules/{name}  (204)
     GET    /api/lighting/schedules/{name}/compliance  the lamps whose reported state
                                         disagrees with the schedule beyond its grace
@@ -33,6 +34,7 @@ from quartier.api.body import read_json
 from quartier.api.params import request_tenant
 from quartier.api.responses import json_response
 from quartier.api.sensorthings.handlers import Call, Context, SensorThingsApi
+from quartier.errors import BadRequest
 from quartier.usecases.lighting import commands, groups, schedules
 
 
@@ -59,6 +61,7 @@ class LightingControlApi:
             Route(base + "/schedules", self.create_schedule, methods=["POST"]),
             Route(base + "/schedules", self.schedules, methods=["GET"]),
             Route(base + "/schedules/{name}", self.schedule, methods=["GET"]),
+            Route(base + "/schedules/{name}", self.replace_schedule, methods=["PUT"]),
             Route(base + "/schedules/{name}", self.delete_schedule, methods=["DELETE"]),
             Route(base + "/schedules/{name}/compliance", self.compliance, methods=["GET"]),
             Route(base + "/schedules/{name}/calendar", self.add_entry, methods=["POST"]),
@@ -125,6 +128,15 @@ class LightingControlApi:
     async def schedule(self, request: Request) -> Response:
         tenant_id = await request_tenant(self.store, request)
         return json_response(await schedules.find(self.store, tenant_id, request.path_params["name"]))
+
+    async def replace_schedule(self, request: Request) -> Response:
+        tenant_id = await request_tenant(self.store, request)
+        name, definition = schedules.parse_schedule(await self._body(request))
+        if name != request.path_params["name"]:
+            raise BadRequest(f"name {name!r} differs from the schedule's name in the path, "
+                             f"{request.path_params['name']!r}; a schedule keeps its name")
+        await schedules.replace(self.store, tenant_id, name, definition)
+        return json_response({"name": name, **definition})
 
     async def delete_schedule(self, request: Request) -> Response:
         tenant_id = await request_tenant(self.store, request)

@@ -261,6 +261,9 @@ def _ops() -> list[Op]:
            {"200": answer(_listing())}),
         Op("get", "/api/lighting/schedules/{name}", "one lighting schedule", "lighting",
            {"200": answer(_named())}),
+        Op("put", "/api/lighting/schedules/{name}", "change a lighting schedule (the body as for "
+           "saving one, with the same name)", "lighting", {"200": answer(_named())}, writes,
+           body=free_body),
         Op("delete", "/api/lighting/schedules/{name}", "drop a lighting schedule", "lighting", gone),
         Op("get", "/api/lighting/schedules/{name}/compliance",
            "the lamps whose reported state disagrees with the schedule", "lighting", ok),

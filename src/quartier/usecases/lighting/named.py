@@ -30,6 +30,15 @@ class NamedDefinitions:
         if stored is None:
             raise Conflict(f"a {self.what} named {name!r} exists already")
 
+    async def replace(self, store: Store, tenant_id: int, name: str, definition: dict[str, Any]) -> None:
+        """The definition of ``name`` becomes ``definition``; 404 when there is none."""
+        async with store.transaction() as conn:
+            stored = await conn.fetchval(
+                f"UPDATE {self.table} SET definition = ? WHERE tenant_id = ? AND name = ? RETURNING id",
+                (store.dialect.encode(JSON, definition), tenant_id, name))
+        if stored is None:
+            raise NotFound(f"no {self.what} {name!r}")
+
     async def listing(self, store: Store, tenant_id: int) -> list[dict[str, Any]]:
         async with store.reader() as conn:
             rows = await conn.fetch(f"SELECT name, definition FROM {self.table} WHERE tenant_id = ? "

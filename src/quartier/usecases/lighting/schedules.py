@@ -75,6 +75,8 @@ def parse_schedule(body: Any) -> tuple[str, dict[str, Any]]:
 
 _BOOK = NamedDefinitions("lighting_schedules", "lighting schedule")
 create, listing, find, delete = _BOOK.create, _BOOK.listing, _BOOK.find, _BOOK.delete
+# Replacing keeps the schedule's id, so an event it sent already is not sent again.
+replace = _BOOK.replace
 
 
 async def entries(store: Store, tenant_id: int, name: str) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ import { fleetPage } from "./fleet.js";
 import { environmentPage } from "./environment.js";
 import { parkingPage } from "./parking.js";
 import { adminPage } from "./admin.js";
+import { workOrdersPage } from "./workorders.js";
 
 const main = document.getElementById("main");
 let leave = null; // the current page's clean-up
@@ -22,6 +23,7 @@ const ROUTES = [
   [/^#?\/?$/, "map", () => mapPage(main, config)],
   [/^#\/things\/(\d+)$/, "map", (m) => thingPage(main, Number(m[1]))],
   [/^#\/alerts$/, "alerts", () => alertsPage(main)],
+  [/^#\/workorders(?:\?thing=(\d+))?$/, "workorders", (m) => workOrdersPage(main, m[1] ? Number(m[1]) : null)],
   [/^#\/flood$/, "flood", () => floodPage(main)],
   [/^#\/explore$/, "explore", () => explorePage(main)],
   [/^#\/lighting$/, "lighting", () => lightingPage(main)],

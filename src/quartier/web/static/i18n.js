@@ -1,4 +1,5 @@
 // Texts in German and English, and numbers, dates and units in the reader's locale.
+import { OPERATIONS_TEXTS } from "./texts-operations.js";
 
 const TEXTS = {
   en: {
@@ -292,6 +293,9 @@ const TEXTS = {
     "chan.created": "Kanal {name} angelegt.", "chan.createdSecret": "Kanal {name} angelegt. Sein Geheimnis, nur jetzt angezeigt: {secret}",
   },
 };
+
+// The operations pages (work orders, lighting control, trips) keep their texts apart.
+for (const [language, texts] of Object.entries(OPERATIONS_TEXTS)) Object.assign(TEXTS[language], texts);
 
 const KEY = "quartier.lang";
 export const LANGUAGES = Object.keys(TEXTS);

@@ -60,8 +60,14 @@ export async function getJson(path, options = {}) {
   return body;
 }
 
+/** Every write of the dashboard (POST, PUT, PATCH, DELETE) goes through here, so that how
+ * a write is authorised is decided in this one place. */
+export function sendJson(method, path, body = undefined) {
+  return getJson(path, { method, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+}
+
 export function postJson(path, body) {
-  return getJson(path, { method: "POST", body: JSON.stringify(body) });
+  return sendJson("POST", path, body);
 }
 
 /** Every entity of a SensorThings collection, following nextLinks. */
