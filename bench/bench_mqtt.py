@@ -25,7 +25,7 @@ Everything the script makes is removed at the end.
 
     .venv/bin/python bench/bench_mqtt.py                       # 200,000 messages
     .venv/bin/python bench/bench_mqtt.py --messages 50000 --publishers 1
-    .venv/bin/python bench/bench_mqtt.py --minutes 10                    # a long run
+    .venv/bin/python bench/bench_mqtt.py --minutes 10 --rate 12000       # a long run
 """
 
 from __future__ import annotations
@@ -67,10 +67,10 @@ from bench_sensorthings import (
 
 
 def publish(broker: tuple[str, int], topics: list[str], payloads: list[bytes], start: float,
-            done: Any, raw: bool = True, until: float | None = None) -> None:
+            done: Any, raw: bool = True, until: float | None = None, rate: float = 0.0) -> None:
     """A publisher process: QoS 1, at most 1,000 messages in flight."""
     if raw:
-        done.put(publish_raw(broker, topics, payloads, start, until=until))
+        done.put(publish_raw(broker, topics, payloads, start, until=until, rate=rate))
         return
     client = paho.Client(paho.CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
     client.max_inflight_messages_set(1000)
@@ -105,13 +105,15 @@ def _packet(first: int, body: bytes) -> bytes:
 
 
 def publish_raw(broker: tuple[str, int], topics: list[str], payloads: list[bytes],
-                start: float, window: int = 1000, until: float | None = None) -> int:
+                start: float, window: int = 1000, until: float | None = None,
+                rate: float = 0.0) -> int:
     """Publish over a plain socket (MQTT 3.1.1, QoS 1): every PUBLISH is encoded before
     the start, and sent in runs of a quarter of ``window`` or more while fewer than
     ``window`` await their PUBACK, so that the publisher costs little CPU and the broker
     and the subscriber are what is measured.
     With ``until``, the same packets are sent over and over until that time (a long run).
-    Returns how many were sent (and acknowledged)."""
+    With ``rate``, at most that many messages per second. Returns how many were sent (and
+    acknowledged)."""
     packets = [_packet(0x32, _mqtt_bytes(t) + ((n % 65_535) + 1).to_bytes(2, "big") + p)
                for n, (t, p) in enumerate(zip(topics, payloads, strict=True))]
     with socket.create_connection(broker) as sock:
@@ -124,15 +126,24 @@ def publish_raw(broker: tuple[str, int], topics: list[str], payloads: list[bytes
             time.sleep(0.001)
         total = len(packets) if until is None else 2**62
         sent = acked_bytes = 0
-        while acked_bytes < 4 * sent or sent == 0:
+        while True:
             if until is not None and total > sent and time.time() >= until:
                 total = sent  # time is up: only the acknowledgements are awaited
+            waiting = sent - acked_bytes // 4  # sent, not yet acknowledged
+            if sent >= total and not waiting:
+                break
             # Sent in runs of at least a quarter window: topping the window up after each
             # PUBACK would cost two system calls per message, as much as the broker spends.
-            if sent < total and (sent - acked_bytes // 4 <= window - window // 4 or sent == 0):
+            if sent < total and waiting <= window - window // 4:
                 upto = min(total, acked_bytes // 4 + window)
-                sock.sendall(b"".join(packets[n % len(packets)] for n in range(sent, upto)))
-                sent = upto
+                if rate:  # not ahead of the schedule
+                    upto = min(upto, int((time.time() - start) * rate))
+                if upto > sent:
+                    sock.sendall(b"".join(packets[n % len(packets)] for n in range(sent, upto)))
+                    sent = upto
+                elif not waiting:  # ahead of the schedule, nothing to wait for
+                    time.sleep(0.002)
+                    continue
             acked_bytes += len(sock.recv(65_536))  # PUBACKs, 4 bytes each
         sock.sendall(b"\xe0\x00")
         return sent
@@ -140,7 +151,7 @@ def publish_raw(broker: tuple[str, int], topics: list[str], payloads: list[bytes
 
 def run_publishers(broker: tuple[str, int], messages: list[tuple[str, bytes]],
                    publishers: int, raw: bool = True,
-                   minutes: float | None = None) -> tuple[float, int]:
+                   minutes: float | None = None, rate: float = 0.0) -> tuple[float, int]:
     """Send all messages from ``publishers`` processes, or (``minutes``) send them over
     and over for that long; returns the time they started and how many were sent."""
     start = time.time() + 1.0
@@ -151,7 +162,8 @@ def run_publishers(broker: tuple[str, int], messages: list[tuple[str, bytes]],
         part = messages[n::publishers]
         procs.append(multiprocessing.Process(
             target=publish,
-            args=(broker, [t for t, _ in part], [p for _, p in part], start, done, raw, until)))
+            args=(broker, [t for t, _ in part], [p for _, p in part], start, done, raw, until,
+                  rate / publishers)))
     for proc in procs:
         proc.start()
     sent = sum(done.get(timeout=600 + (minutes or 0) * 60) for _ in procs)
@@ -297,7 +309,7 @@ def ingest(args: argparse.Namespace, prefix: str, workdir: Path) -> dict[str, An
                   "database": lambda: postgres_pids(name), **_broker_group(args.broker_pid)}
         with CpuMeter(groups) as meter:
             start, wanted = run_publishers(host_port(args.broker), messages, args.publishers,
-                                           not args.paho_publishers, args.minutes)
+                                           not args.paho_publishers, args.minutes, args.rate)
             stored = 0
             deadline = time.time() + args.timeout
             while time.time() < deadline:
@@ -367,6 +379,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=None,
                         help="send the ingest's messages over and over for this long (a long "
                              "run: the server's memory is shown per minute)")
+    parser.add_argument("--rate", type=float, default=0.0,
+                        help="publish at most this many messages per second in all (for a long "
+                             "run: no faster than the server stores them); 0: as fast as the "
+                             "broker takes them")
     parser.add_argument("--announce-qos", type=int, default=1, choices=(0, 1),
                         help="QoS of the server's announcements (--mqtt-announce-qos)")
     parser.add_argument("--broker", default="", help="host:port of a running broker")
