@@ -58,7 +58,7 @@ log = logging.getLogger(__name__)
 
 CHUNK = 256  # messages of one read stored together, at most
 IN_FLIGHT = 4  # such chunks being stored at once
-PENDING_BATCHES = 512  # committed batches that may wait to be announced
+PENDING_GROUPS = 64  # committed write groups (up to 200 batches each) that may wait to be announced
 ANNOUNCE_MERGE = 1_000  # changes of waiting batches announced together, at most
 SHARE_GROUP = "quartier"
 _ID_CHUNK = 500
@@ -106,10 +106,10 @@ class MqttService:
         self.settings = settings
         self.prefix = settings.mqtt_prefix
         self.root = settings.base_url.rstrip("/") or f"http://{settings.host}:{settings.port}"
-        # Committed batches waiting to be announced. When announcing falls behind, writers
+        # Committed write groups waiting to be announced. When announcing falls behind, writers
         # wait for room (after their commit, before they answer): the backlog, and with it
         # the process's memory, stays bounded, and MQTT intake slows to what is announced.
-        self._events: asyncio.Queue[Sequence[ChangeEvent]] = asyncio.Queue(PENDING_BATCHES)
+        self._events: asyncio.Queue[Sequence[ChangeEvent]] = asyncio.Queue(PENDING_GROUPS)
         self._slots = asyncio.Semaphore(IN_FLIGHT)
         self._batches = MessageBatches(api, self.prefix)
         self._tasks: list[asyncio.Task[None]] = []

@@ -107,13 +107,17 @@ class GroupWriter:
                 if not isinstance(exc, Exception):
                     raise
                 continue
+            # The committed batches' events go to the listeners in one call (published even
+            # if nobody waits), before their callers hear of the commit.
+            committed = [e for item in group if item.error is None for e in item.events]
+            if committed:
+                await self._publish(committed)
             for item in group:
-                if item.error is not None:  # this batch failed and was rolled back
-                    if not item.done.done():  # its caller may have gone away meanwhile
-                        item.done.set_exception(item.error)
+                if item.done.done():  # its caller went away meanwhile
                     continue
-                await self._publish(item.events)  # committed: published even if nobody waits
-                if not item.done.done():
+                if item.error is not None:  # this batch failed and was rolled back
+                    item.done.set_exception(item.error)
+                else:
                     item.done.set_result(item.result)
 
     async def _commit_with_retries(self, group: list[_Pending]) -> None:
