@@ -34,6 +34,7 @@ _KEYS = {"format", "name", "version", "description", "kinds", "views", "observed
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 _VERSION = re.compile(r"[0-9A-Za-z][0-9A-Za-z.+-]{0,31}")
 _OBSERVED_PROPERTY = ENTITY_TYPES["ObservedProperty"]
+_LEADING_PATH = re.compile(r"([A-Za-z_][\w-]*(?:\[\d+\])*(?:\.[\w-]+(?:\[\d+\])*)*): ")
 MAX_ITEMS = 1_000  # of each list
 T = TypeVar("T")
 
@@ -79,7 +80,12 @@ def at(path: str) -> Iterator[None]:
     except PackageError as exc:
         raise PackageError(_join(path, exc.path), exc.reason) from None
     except BadRequest as exc:
-        raise PackageError(path, exc.message) from None
+        # The checks of profiles and rules name the member they found wrong first
+        # ("fields.power: …"): that becomes part of the path.
+        found = _LEADING_PATH.match(exc.message)
+        if found is None:
+            raise PackageError(path, exc.message) from None
+        raise PackageError(_join(path, found.group(1)), exc.message[found.end():]) from None
 
 
 def _list(body: dict[str, Any], key: str, check: Callable[[Any, str], T]) -> list[T]:
