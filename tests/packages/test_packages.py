@@ -7,6 +7,7 @@ nothing; importing twice creates nothing new; one tenant's import leaves the oth
 from __future__ import annotations
 
 import copy
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -256,3 +257,31 @@ def test_a_changed_profile_is_kept_and_reported(client: TestClient) -> None:
                for line in report["skipped"])
     assert ok(client.get("/api/device-profiles/demo-vehicle-charge"))["description"] == (
         body["deviceProfiles"][0]["description"])
+
+
+def test_the_command_line_exports_and_imports(settings: Settings, tmp_path: Any) -> None:
+    from click.testing import CliRunner
+
+    from quartier.cli import main
+
+    create_tenant(settings, "nachbarort")
+    args = ["--data-dir", str(settings.data_dir)]
+    if settings.database:
+        args += ["--database", settings.database]
+    runner = CliRunner()
+    file = tmp_path / "fleet.json"
+    file.write_text(json.dumps(built_in("fleet")))
+    assert runner.invoke(main, ["package", "import", str(file), *args]).exit_code == 0
+    exported = runner.invoke(main, ["package", "export", "fleet", *args])
+    assert exported.exit_code == 0, exported.output
+    assert '"name": "fleet"' in exported.output
+    file.write_text(exported.output)
+    imported = runner.invoke(main, ["package", "import", str(file), "--tenant", "nachbarort", *args])
+    assert imported.exit_code == 0, imported.output
+    assert "created: device profile demo-vehicle-fuel" in imported.output
+    again = runner.invoke(main, ["package", "import", str(file), "--tenant", "nachbarort", *args])
+    assert "created:" not in again.output
+    file.write_text('{"format": 2}')
+    broken = runner.invoke(main, ["package", "import", str(file), *args])
+    assert broken.exit_code == 2
+    assert "format: this Quartier reads package format 1" in broken.output
