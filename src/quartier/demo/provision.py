@@ -1,11 +1,13 @@
 """Creating the demo town in a running Quartier, through its public API only.
 
-LoRaWAN devices (luminaires, cabinets, parking bays, vehicle trackers) get device profiles
-and are registered with ``POST /api/devices``; the other devices become Things with their
-Location and Datastreams by deep insert. What exists already (found by the Things'
-``properties/device``) is kept, so a second run against the same Quartier goes on where the
-first stopped. Each network server gets an integration whose fresh webhook secret the
-simulator then uses.
+Street lighting and the fleet come as the built-in use-case packages (``POST
+/api/packages``: their device profiles, TaskingCapability templates, rules, groups and
+schedules), set to this town's place and depot. The other LoRaWAN devices (parking bays)
+get device profiles of their own; all are registered with ``POST /api/devices``. Devices
+without LoRaWAN become Things with their Location and Datastreams by deep insert. What
+exists already (found by the Things' ``properties/device``) is kept, so a second run
+against the same Quartier goes on where the first stopped. Each network server gets an
+integration whose fresh webhook secret the simulator then uses.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import httpx2 as httpx
 from quartier.demo.build import SimTown
 from quartier.demo.catalog import Field
 from quartier.demo.devices import SimDevice
+from quartier.usecases.fleet.geofences import depot_area
+from quartier.usecases.packages.builtin import BUILT_IN, built_in
 
 _REGISTER_CHUNK = 2_000
 _SENSORS = {
@@ -67,6 +71,7 @@ class Provisioner:
     async def run(self) -> Provisioned:
         lorawan = [d for d in self.sim.devices if d.dev_eui is not None]
         others = [d for d in self.sim.devices if d.dev_eui is None]
+        await self._packages()
         await self._profiles(lorawan)
         await self._register(lorawan)
         await self._things(others)
@@ -81,6 +86,12 @@ class Provisioner:
         layer replaced, so a changed town file shows)."""
         for name, collection in town_basemap(self.sim).items():
             await self._call("PUT", f"{self.api}/basemap/{name}", (200, 201), json=collection)
+
+    async def _packages(self) -> None:
+        """The built-in packages of the use cases the town has, installed (again: an
+        import matches what exists) with the town's own place and depot."""
+        for body in town_packages(self.sim):
+            await self._call("POST", f"{self.api}/packages", (201,), json=body)
 
     async def _rules(self) -> None:
         """The rules a town office would start with; kept if they exist."""
@@ -274,6 +285,28 @@ def town_basemap(sim: SimTown) -> dict[str, dict[str, Any]]:
               for name, xy in town.places.items()]
     return {name: {"type": "FeatureCollection", "features": features} for name, features in
             (("districts", districts), ("waters", waters), ("streets", streets), ("places", places))}
+
+
+def town_packages(sim: SimTown) -> list[dict[str, Any]]:
+    """The built-in packages for the kinds of device the town has: the lamp fault rules
+    watch the sun at the town's lamps, the depot geofence lies around its depot."""
+    kinds = {d.kind for d in sim.devices}
+    out = []
+    for name in BUILT_IN:
+        body = built_in(name)
+        assert body is not None
+        if not kinds & set(body["kinds"]):
+            continue
+        lamps = [sim.town.to_lonlat(*d.xy) for d in sim.devices if d.kind == "streetlight"]
+        for rule in body["rules"]:
+            condition = rule["condition"]
+            if condition["type"] == "daylight" and lamps:
+                condition["latitude"] = round(sum(p[1] for p in lamps) / len(lamps), 5)
+                condition["longitude"] = round(sum(p[0] for p in lamps) / len(lamps), 5)
+            if condition["type"] == "geofence" and rule["name"] == "depot":
+                condition["area"] = depot_area(sim.town)
+        out.append(body)
+    return out
 
 
 def demo_rules(sim: SimTown) -> list[tuple[str, dict[str, Any]]]:
