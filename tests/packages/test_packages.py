@@ -197,13 +197,20 @@ def _broken(change: str) -> tuple[dict[str, Any], str]:
     if change == "rule":
         body["rules"][2]["condition"]["after"] = "one hour"
         return body, "rules[2]"
+    if change == "id":
+        body["rules"][0]["target"]["observedProperty"] = 7
+        return body, "rules[0].target"
+    if change == "schedule":
+        body["lighting"]["schedules"][0]["target"] = {"thing": 3}
+        return body, "lighting.schedules[0].target"
     if change == "late":  # fine as a file; only the tenant shows it is wrong
         body["rules"][0]["target"]["observedProperty"] = {"name": "Unbekannt"}
         return body, "rules[0].target.observedProperty"
     raise AssertionError(change)
 
 
-@pytest.mark.parametrize("change", ["version", "profile", "record", "unit", "definition", "rule", "late"])
+@pytest.mark.parametrize("change", ["version", "profile", "record", "unit", "definition", "rule", "id",
+                                    "schedule", "late"])
 def test_a_bad_file_is_refused_with_its_path_and_writes_nothing(client: TestClient, change: str) -> None:
     body, path = _broken(change)
     before = tenant_state(client, "")

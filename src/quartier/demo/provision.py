@@ -305,6 +305,9 @@ def town_packages(sim: SimTown) -> list[dict[str, Any]]:
                 condition["longitude"] = round(sum(p[0] for p in lamps) / len(lamps), 5)
             if condition["type"] == "geofence" and rule["name"] == "depot":
                 condition["area"] = depot_area(sim.town)
+        if "lighting" in body:
+            # The simulated lamps take no downlinks: a schedule's Tasks would only fail.
+            body["lighting"]["schedules"] = []
         out.append(body)
     return out
 

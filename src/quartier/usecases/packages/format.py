@@ -208,7 +208,7 @@ def _rule(raw: Any, observed: dict[str, dict[str, Any]]) -> dict[str, Any]:
     target = raw.get("target")
     probe = copy.deepcopy(raw)
     if isinstance(target, dict):
-        if "datastream" in target or "thing" in target:
+        if "datastream" in target or "thing" in target or isinstance(target.get("observedProperty"), int):
             raise PackageError("target", "a package's rules select Datastreams by observedProperty "
                              "and Things by their properties, never by the id of one town's "
                              "entity")
@@ -227,8 +227,16 @@ def _lighting(raw: Any) -> tuple[list[tuple[str, dict[str, Any]]], list[tuple[st
             raise BadRequest("must be an object with groups and schedules")
         known_members(raw, {"groups", "schedules"}, "lighting")
         groups = _list(raw, "groups", lambda item, _: _group(item))
-        schedules = _list(raw, "schedules", lambda item, _: parse_schedule(item))
+        schedules = _list(raw, "schedules", lambda item, _: _schedule(item))
     return groups, schedules
+
+
+def _schedule(raw: Any) -> tuple[str, dict[str, Any]]:
+    name, definition = parse_schedule(raw)
+    if "thing" in definition["target"]:
+        raise PackageError("target", "a package's schedules name a group, a district or a "
+                           "circuit, not a Thing id")
+    return name, definition
 
 
 def _group(raw: Any) -> tuple[str, dict[str, Any]]:
