@@ -113,6 +113,9 @@ def test_a_town_shares_its_lighting_and_fleet_with_a_neighbour(settings: Setting
     fleet_report = install(client, fleet, B)
     assert any("retention" in line for line in fleet_report["skipped"])  # no vehicles yet
     assert tenant_state(client, "") == before_a
+    imported = tenant_state(client, B)
+    assert imported["groups"] == ["Nordring"] and imported["schedules"] == ["nacht"]
+    assert imported["packages"] == ["fleet", "street-lighting"]
 
     lamp = register(client, B, LAMP_EUI, "Leuchte Nachbarort 1", "demo-streetlight",
                     {"kind": "streetlight", "ratedPower": 38, "cabinet": "NK-01"})
