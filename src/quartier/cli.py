@@ -453,7 +453,8 @@ def demo(town_file: str | None, days: float, speed: float, start: str | None, ke
 @click.option("--mqtt-prefix", default="", help="The target's topic prefix (its --mqtt-prefix).")
 @click.option("--api-key", envvar="QUARTIER_API_KEY", default="",
               help="An editor or admin key of the tenant, which the simulator needs to create "
-                   "the town (quartier key create) [env: QUARTIER_API_KEY].")
+                   "the town (quartier key create); with an admin key it installs the street-"
+                   "lighting and fleet packages too [env: QUARTIER_API_KEY].")
 def simulate(target: str, tenant: str, town_file: str | None, days: float, speed: float,
              start: str | None, scale: int, fast: bool, duration: str | None,
              mqtt_url: str | None, mqtt_prefix: str, api_key: str) -> None:

@@ -190,7 +190,7 @@ def _broken(change: str) -> tuple[dict[str, Any], str]:
         return body, "taskingCapabilities[0].profile"
     if change == "record":
         body["taskingCapabilities"][0]["taskingParameters"]["field"][1]["type"] = "Colour"
-        return body, "taskingCapabilities[0]"
+        return body, "taskingCapabilities[0].taskingParameters.field[1].type"
     if change == "unit":
         body["deviceProfiles"][0]["fields"]["voltage"]["unitOfMeasurement"] = "volt"
         return body, "deviceProfiles[0].fields.voltage"
@@ -199,7 +199,7 @@ def _broken(change: str) -> tuple[dict[str, Any], str]:
         return body, "rules[1].target.observedProperty"
     if change == "rule":
         body["rules"][2]["condition"]["after"] = "one hour"
-        return body, "rules[2]"
+        return body, "rules[2].condition.after"
     if change == "id":
         body["rules"][0]["target"]["observedProperty"] = 7
         return body, "rules[0].target"

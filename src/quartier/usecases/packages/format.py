@@ -34,7 +34,8 @@ _KEYS = {"format", "name", "version", "description", "kinds", "views", "observed
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 _VERSION = re.compile(r"[0-9A-Za-z][0-9A-Za-z.+-]{0,31}")
 _OBSERVED_PROPERTY = ENTITY_TYPES["ObservedProperty"]
-_LEADING_PATH = re.compile(r"([A-Za-z_][\w-]*(?:\[\d+\])*(?:\.[\w-]+(?:\[\d+\])*)*): ")
+# "fields.power: …", "condition.for must be …": the member a check names first.
+_LEADING_PATH = re.compile(r"([a-z_][\w-]*(?:\[\d+\])*(?:\.[\w-]+(?:\[\d+\])*)*)(?:: | (?=must |is |has ))")
 MAX_ITEMS = 1_000  # of each list
 T = TypeVar("T")
 
@@ -191,7 +192,11 @@ def _capability(raw: Any, profiles: dict[str, Profile]) -> tuple[str, Any]:
         raise PackageError("profile", f"{profile!r} is none of the package's deviceProfiles "
                          f"({', '.join(sorted(profiles)) or 'it has none'})")
     template = {k: v for k, v in raw.items() if k != "profile"}
-    parsed = parse_profile({**profiles[profile].as_json(), "taskingCapabilities": [template]})
+    try:
+        parsed = parse_profile({**profiles[profile].as_json(), "taskingCapabilities": [template]})
+    except BadRequest as exc:  # named as the template in a profile; here it is the item itself
+        inner = "taskingCapabilities[0]"
+        raise BadRequest(exc.message.removeprefix(f"{inner}: ").removeprefix(f"{inner}.")) from None
     return str(profile), parsed.capabilities[0]
 
 
