@@ -544,3 +544,18 @@ def test_a_channel_is_created_and_its_deliveries_shown(town: Town, page: Any) ->
     page.once("dialog", lambda dialog: dialog.accept())
     row.get_by_role("button", name="Delete: test-leitstelle").click()
     playwright_api.expect(row).to_have_count(0)
+
+
+def test_the_navigation_shows_the_views_the_tenant_chose(town: Town, page: Any) -> None:
+    town.api("PUT", "/api/dashboard/views", json={"views": ["lighting", "fleet"]})
+    try:
+        page.goto(f"{town.base}/")
+        nav = page.locator("nav[aria-label] li")
+        playwright_api.expect(nav.filter(has=page.locator("a[data-route=flood]"))).to_be_hidden()
+        playwright_api.expect(nav.filter(has=page.locator("a[data-route=parking]"))).to_be_hidden()
+        for route in ("map", "alerts", "lighting", "fleet", "admin"):
+            playwright_api.expect(nav.filter(has=page.locator(f"a[data-route={route}]"))).to_be_visible()
+    finally:
+        town.api("PUT", "/api/dashboard/views", json={"views": None})
+    page.goto(f"{town.base}/#/explore")
+    playwright_api.expect(page.locator("nav a[data-route=flood]")).to_be_visible()

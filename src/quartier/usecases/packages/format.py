@@ -16,7 +16,7 @@ import copy
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from quartier.errors import BadRequest
@@ -89,14 +89,14 @@ def at(path: str) -> Iterator[None]:
         raise PackageError(_join(path, found.group(1)), exc.message[found.end():]) from None
 
 
-def _list(body: dict[str, Any], key: str, check: Callable[[Any, str], T]) -> list[T]:
+def _list(body: dict[str, Any], key: str, check: Callable[[Any], T]) -> list[T]:
     raw = body.get(key, [])
     if not isinstance(raw, list) or len(raw) > MAX_ITEMS:
         raise PackageError(key, f"must be a list of at most {MAX_ITEMS} items")
     out = []
     for i, item in enumerate(raw):
         with at(f"{key}[{i}]"):
-            out.append(check(item, f"{key}[{i}]"))
+            out.append(check(item))
     return out
 
 
@@ -108,11 +108,11 @@ def parse_package(body: Any) -> Package:
         known_members(body, _KEYS, "a package")
     if body.get("format") != FORMAT:
         raise PackageError("format", f"this Quartier reads package format {FORMAT}, not "
-                         f"{body.get('format')!r}")
+                                     f"{body.get('format')!r}")
     name = body.get("name")
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise PackageError("name", "1 to 64 lower-case letters, digits, '.', '_' or '-', not "
-                         f"{name!r}")
+                                   f"{name!r}")
     version = body.get("version")
     if not isinstance(version, str) or not _VERSION.fullmatch(version):
         raise PackageError("version", f'a version such as "1.2.0", not {version!r}')
@@ -124,16 +124,16 @@ def parse_package(body: Any) -> Package:
     for i, view in enumerate(views):
         if view not in VIEWS:
             raise PackageError(f"views[{i}]", f"the dashboard has the views {', '.join(VIEWS)}, "
-                             f"not {view!r}")
+                                              f"not {view!r}")
     observed = {op["definition"]: op for op in _list(body, "observedProperties", _observed_property)}
-    profiles = _list(body, "deviceProfiles", lambda raw, _: _profile(raw, observed))
+    profiles = _list(body, "deviceProfiles", lambda raw: _profile(raw, observed))
     by_name = {p.name: p for p in profiles}
     if len(by_name) < len(profiles):
         raise PackageError("deviceProfiles", "two profiles have the same name")
-    for capability in _list(body, "taskingCapabilities", lambda raw, _: _capability(raw, by_name)):
+    for capability in _list(body, "taskingCapabilities", lambda raw: _capability(raw, by_name)):
         profile, template = capability
         by_name[profile] = _with_capability(by_name[profile], template)
-    rules = _list(body, "rules", lambda raw, _: _rule(raw, observed))
+    rules = _list(body, "rules", lambda raw: _rule(raw, observed))
     if len({r["name"] for r in rules}) < len(rules):
         raise PackageError("rules", "two rules have the same name")
     groups, schedules = _lighting(body.get("lighting", {}))
@@ -149,7 +149,7 @@ def _strings(body: dict[str, Any], key: str) -> list[str]:
     return list(raw)
 
 
-def _observed_property(raw: Any, _: str) -> dict[str, Any]:
+def _observed_property(raw: Any) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise BadRequest("must be an object with name, definition and description")
     known_members(raw, {"name", "definition", "description"}, "an ObservedProperty")
@@ -201,8 +201,6 @@ def _capability(raw: Any, profiles: dict[str, Profile]) -> tuple[str, Any]:
 
 
 def _with_capability(profile: Profile, template: Any) -> Profile:
-    from dataclasses import replace
-
     return replace(profile, capabilities=(*profile.capabilities, template))
 
 
@@ -215,8 +213,8 @@ def _rule(raw: Any, observed: dict[str, dict[str, Any]]) -> dict[str, Any]:
     if isinstance(target, dict):
         if "datastream" in target or "thing" in target or isinstance(target.get("observedProperty"), int):
             raise PackageError("target", "a package's rules select Datastreams by observedProperty "
-                             "and Things by their properties, never by the id of one town's "
-                             "entity")
+                                         "and Things by their properties, never by the id of one "
+                                         "town's entity")
         reference = target.get("observedProperty")
         if isinstance(reference, dict) and set(reference) == {"definition"}:
             with at("target.observedProperty"):
@@ -231,8 +229,8 @@ def _lighting(raw: Any) -> tuple[list[tuple[str, dict[str, Any]]], list[tuple[st
         if not isinstance(raw, dict):
             raise BadRequest("must be an object with groups and schedules")
         known_members(raw, {"groups", "schedules"}, "lighting")
-        groups = _list(raw, "groups", lambda item, _: _group(item))
-        schedules = _list(raw, "schedules", lambda item, _: _schedule(item))
+        groups = _list(raw, "groups", _group)
+        schedules = _list(raw, "schedules", _schedule)
     return groups, schedules
 
 
