@@ -295,3 +295,13 @@ def test_the_command_line_exports_and_imports(settings: Settings, tmp_path: Any)
     broken = runner.invoke(main, ["package", "import", str(file), *args])
     assert broken.exit_code == 2
     assert "format: this Quartier reads package format 1" in broken.output
+
+
+def test_a_region_installs_no_package(settings: Settings, client: TestClient) -> None:
+    from test_tenant_sharing import create_region
+
+    create_region(settings, "kreis")
+    response = client.post("/t/kreis/api/packages", json=built_in("fleet"))
+    assert response.status_code == 405, response.text
+    assert "read-only" in response.json()["message"]
+    assert ok(client.get("/t/kreis/api/packages"))["value"] == []

@@ -57,6 +57,7 @@ class Report:
 async def install(store: Store, tenant_id: int, package: Package) -> dict[str, Any]:
     """Write ``package`` into the tenant; the report of what was created, updated and
     skipped. A 4xx leaves the tenant as it was."""
+    store.check_writable(tenant_id)
     report = Report()
     profiles = [(p, await find_profile(store, tenant_id, p.name)) for p in package.profiles]
     vehicles = [v.id for v in await members(store, tenant_id, VEHICLE)]
