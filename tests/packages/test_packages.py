@@ -92,6 +92,10 @@ def test_a_town_shares_its_lighting_and_fleet_with_a_neighbour(settings: Setting
     register(client, "", VAN_EUI, "Transporter A", "demo-vehicle-fuel", {"kind": "vehicle"})
     ok(client.put("/api/fleet/retention", json={"days": 30}))
     ok(client.post("/api/lighting/groups", json={"name": "Einzeln", "things": [1]}), 201)
+    own = register(client, "", "70B3D57ED0100009", "Leuchte A", "demo-streetlight", {"kind": "streetlight"})
+    ok(client.post("/api/rules", json={
+        "name": "leuchte-a", "target": {"datastream": own["datastreams"]["power"]},
+        "condition": {"type": "threshold", "above": 100}}), 201)
     listed = ok(client.get("/api/packages"))
     assert [(p["name"], p["version"]) for p in listed["value"]] == [("fleet", "1.0.0"),
                                                                     ("street-lighting", "1.0.0")]
@@ -103,6 +107,8 @@ def test_a_town_shares_its_lighting_and_fleet_with_a_neighbour(settings: Setting
         p for p in lighting["deviceProfiles"] if p["name"] == "demo-streetlight")["fields"]["power"][
         "observedProperty"]}
     assert any("Einzeln" in line for line in lighting["leftOut"])
+    assert any(line.startswith("rule leuchte-a:") for line in lighting["leftOut"])
+    assert "leuchte-a" not in [r["name"] for r in lighting["rules"]]
     assert fleet["fleet"] == {"retentionDays": 30}
     before_a = tenant_state(client, "")
 
