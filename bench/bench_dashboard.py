@@ -25,15 +25,15 @@ from pathlib import Path
 import httpx2 as httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from conftest import serving
+from conftest import admin_key, serving
 from quartier.app import build_app
 from quartier.settings import Settings
 
 KINDS = ["streetlight", "streetlight", "gauge", "air_quality", "parking_bay"]
 
 
-def fill(base: str, things: int) -> None:
-    client = httpx.Client(base_url=base, timeout=120)
+def fill(base: str, things: int, key: str) -> None:
+    client = httpx.Client(base_url=base, timeout=120, headers={"X-API-Key": key})
     now = datetime.now(UTC)
     bodies = []
     for i in range(things):
@@ -69,9 +69,10 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     settings = Settings.validated({"data_dir": tempfile.mkdtemp(prefix="quartier-bench-")})
-    with serving(build_app(settings)) as base:
+    app = build_app(settings)
+    with serving(app) as base:
         started = time.perf_counter()
-        fill(base, args.things)
+        fill(base, args.things, admin_key(app))
         took = time.perf_counter() - started
         print(f"created {args.things:,} Things with 3 Datastreams each in {took:.1f} s")
         with sync_playwright() as p:

@@ -42,7 +42,16 @@ from typing import Any
 import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ is not a package
-from bench_sensorthings import CpuMeter, free_port, postgres_pids, process_tree, say
+from bench_sensorthings import (
+    CpuMeter,
+    Server,
+    admin_key,
+    auth_headers,
+    free_port,
+    postgres_pids,
+    process_tree,
+    say,
+)
 
 HERE = Path(__file__).resolve().parent
 LUA = HERE / "wrk_lorawan.lua"
@@ -54,7 +63,8 @@ def call(base: str, method: str, path: str, body: Any = None, content_type: str 
          headers: dict[str, str] | None = None) -> Any:
     data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
     request = urllib.request.Request(base + path, data=data, method=method,
-                                     headers={"Content-Type": content_type, **(headers or {})})
+                                     headers={"Content-Type": content_type, **auth_headers(),
+                                              **(headers or {})})
     with urllib.request.urlopen(request, timeout=600) as response:
         return json.loads(response.read() or b"null")
 
@@ -181,6 +191,10 @@ def main() -> None:
         if args.backend == "postgresql":
             asyncio.run(admin(f'CREATE DATABASE "{name}"'))
             command += ["--database", db_url]
+        store_args = ["--data-dir", str(data_dir)]
+        if args.backend == "postgresql":
+            store_args += ["--database", db_url]
+        Server.key = admin_key(store_args)  # the setup calls below need an admin
         say(f"starting quartier serve on {args.backend} (port {port}, {args.workers} worker(s))")
         server = subprocess.Popen(command, start_new_session=True)
         deadline = time.monotonic() + 60

@@ -25,6 +25,7 @@ Everything the script makes is removed at the end.
 
     .venv/bin/python bench/bench_mqtt.py                       # 200,000 messages
     .venv/bin/python bench/bench_mqtt.py --messages 50000 --publishers 1
+    .venv/bin/python bench/bench_mqtt.py --minutes 10                    # a long run
 """
 
 from __future__ import annotations
@@ -66,11 +67,10 @@ from bench_sensorthings import (
 
 
 def publish(broker: tuple[str, int], topics: list[str], payloads: list[bytes], start: float,
-            done: Any, raw: bool = True) -> None:
+            done: Any, raw: bool = True, until: float | None = None) -> None:
     """A publisher process: QoS 1, at most 1,000 messages in flight."""
     if raw:
-        publish_raw(broker, topics, payloads, start)
-        done.put(len(topics))
+        done.put(publish_raw(broker, topics, payloads, start, until=until))
         return
     client = paho.Client(paho.CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
     client.max_inflight_messages_set(1000)
@@ -105,10 +105,12 @@ def _packet(first: int, body: bytes) -> bytes:
 
 
 def publish_raw(broker: tuple[str, int], topics: list[str], payloads: list[bytes],
-                start: float, window: int = 1000) -> None:
+                start: float, window: int = 1000, until: float | None = None) -> int:
     """Publish over a plain socket (MQTT 3.1.1, QoS 1): every PUBLISH is encoded before
     the start, and sent in runs while fewer than ``window`` await their PUBACK, so that
-    the publisher costs little CPU and the broker and the subscriber are what is measured."""
+    the publisher costs little CPU and the broker and the subscriber are what is measured.
+    With ``until``, the same packets are sent over and over until that time (a long run).
+    Returns how many were sent (and acknowledged)."""
     packets = [_packet(0x32, _mqtt_bytes(t) + ((n % 65_535) + 1).to_bytes(2, "big") + p)
                for n, (t, p) in enumerate(zip(topics, payloads, strict=True))]
     with socket.create_connection(broker) as sock:
@@ -119,34 +121,40 @@ def publish_raw(broker: tuple[str, int], topics: list[str], payloads: list[bytes
             raise RuntimeError("the broker refused the publisher")
         while time.time() < start:
             time.sleep(0.001)
+        total = len(packets) if until is None else 2**62
         sent = acked_bytes = 0
-        while acked_bytes < 4 * len(packets):
-            if sent < len(packets) and sent - acked_bytes // 4 < window:
-                upto = min(len(packets), acked_bytes // 4 + window)
-                sock.sendall(b"".join(packets[sent:upto]))
+        while acked_bytes < 4 * sent or sent == 0:
+            if until is not None and total > sent and time.time() >= until:
+                total = sent  # time is up: only the acknowledgements are awaited
+            if sent < total and sent - acked_bytes // 4 < window:
+                upto = min(total, acked_bytes // 4 + window)
+                sock.sendall(b"".join(packets[n % len(packets)] for n in range(sent, upto)))
                 sent = upto
             acked_bytes += len(sock.recv(65_536))  # PUBACKs, 4 bytes each
         sock.sendall(b"\xe0\x00")
+        return sent
 
 
 def run_publishers(broker: tuple[str, int], messages: list[tuple[str, bytes]],
-                   publishers: int, raw: bool = True) -> float:
-    """Send all messages from ``publishers`` processes; returns the time they started."""
+                   publishers: int, raw: bool = True,
+                   minutes: float | None = None) -> tuple[float, int]:
+    """Send all messages from ``publishers`` processes, or (``minutes``) send them over
+    and over for that long; returns the time they started and how many were sent."""
     start = time.time() + 1.0
+    until = None if minutes is None else start + minutes * 60
     done: Any = multiprocessing.Queue()
     procs = []
     for n in range(publishers):
         part = messages[n::publishers]
         procs.append(multiprocessing.Process(
             target=publish,
-            args=(broker, [t for t, _ in part], [p for _, p in part], start, done, raw)))
+            args=(broker, [t for t, _ in part], [p for _, p in part], start, done, raw, until)))
     for proc in procs:
         proc.start()
-    for _ in procs:
-        done.get(timeout=600)
+    sent = sum(done.get(timeout=600 + (minutes or 0) * 60) for _ in procs)
     for proc in procs:
         proc.join()
-    return start
+    return start, sent
 
 
 def baseline(broker: tuple[str, int], prefix: str, count: int, size: int,
@@ -177,7 +185,7 @@ def baseline(broker: tuple[str, int], prefix: str, count: int, size: int,
     time.sleep(0.5)
     payload = b"x" * size
     with CpuMeter(_broker_group(broker_pid)) as meter:
-        start = run_publishers(broker, [(topic, payload)] * count, publishers, raw)
+        start, _ = run_publishers(broker, [(topic, payload)] * count, publishers, raw)
         finished.wait(300)
     sub.loop_stop()
     if received != count:
@@ -202,6 +210,39 @@ async def count_rows(url: str) -> int:
         await conn.close()
 
 
+class RowCounter:
+    """Counts the Observations cheaply while millions arrive: the rows up to a checkpoint
+    id are counted once, and each look counts only those above it (through the index on
+    the ids). Concurrent transactions commit ids out of order, so the checkpoint stays
+    :data:`SETTLE` ids behind the largest id seen."""
+
+    SETTLE = 200_000
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.checkpoint = 0  # rows with ids up to here are counted in ``settled``
+        self.settled = 0
+
+    def count(self) -> int:
+        return asyncio.run(self._count())
+
+    async def _count(self) -> int:
+        conn = await asyncpg.connect(self.url)
+        try:
+            above, top = await conn.fetchrow(
+                "SELECT count(*), coalesce(max(id), $1) FROM observations WHERE id > $1",
+                self.checkpoint)
+            if top - self.checkpoint > 2 * self.SETTLE:
+                upto = top - self.SETTLE
+                self.settled += int(await conn.fetchval(
+                    "SELECT count(*) FROM observations WHERE id > $1 AND id <= $2",
+                    self.checkpoint, upto))
+                self.checkpoint = upto
+            return self.settled + int(above)
+        finally:
+            await conn.close()
+
+
 def rss_mb(pids: list[int]) -> float:
     total = 0
     for pid in pids:
@@ -223,7 +264,8 @@ def ingest(args: argparse.Namespace, prefix: str, workdir: Path) -> dict[str, An
     try:
         server = Server(["--database", url, "--archive-after-days", "0", "--mqtt",
                          f"mqtt://{args.broker}", "--mqtt-prefix", prefix,
-                         "--mqtt-client-id", f"bench-{prefix.strip('/')}"],
+                         "--mqtt-client-id", f"bench-{prefix.strip('/')}",
+                         "--mqtt-announce-qos", str(args.announce_qos)],
                         args.workers, workdir / "server.log")
         server.wait_ready()
         say(f"creating {args.datastreams} Datastreams")
@@ -235,6 +277,7 @@ def ingest(args: argparse.Namespace, prefix: str, workdir: Path) -> dict[str, An
             for n in range(args.messages)
         ]
         before = asyncio.run(count_rows(url))
+        counter = RowCounter(url)
         rss: list[float] = []
         stop = threading.Event()
 
@@ -245,26 +288,30 @@ def ingest(args: argparse.Namespace, prefix: str, workdir: Path) -> dict[str, An
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
-        say(f"publishing {args.messages:,} Observations from {args.publishers} publishers")
+        say(f"publishing {args.messages:,} Observations from {args.publishers} publishers"
+            + ("" if args.minutes is None else f", over and over for {args.minutes:g} minutes"))
         groups = {"server": lambda: process_tree(server.proc.pid),
                   "database": lambda: postgres_pids(name), **_broker_group(args.broker_pid)}
         with CpuMeter(groups) as meter:
-            start = run_publishers(host_port(args.broker), messages, args.publishers,
-                                   not args.paho_publishers)
+            start, wanted = run_publishers(host_port(args.broker), messages, args.publishers,
+                                           not args.paho_publishers, args.minutes)
             stored = 0
             deadline = time.time() + args.timeout
             while time.time() < deadline:
-                stored = asyncio.run(count_rows(url)) - before
-                if stored >= args.messages:
+                stored = counter.count() - before
+                if stored >= wanted:
                     break
                 time.sleep(0.2)
             end = time.time()
+            stored = asyncio.run(count_rows(url)) - before  # all of them, once more
         stop.set()
         sampler.join()
-        if stored != args.messages:
-            raise RuntimeError(f"ingest: {stored:,} of {args.messages:,} Observations stored "
+        if stored != wanted:
+            raise RuntimeError(f"ingest: {stored:,} of {wanted:,} Observations stored "
                                f"after {args.timeout} s; see {workdir / 'server.log'}")
-        return {"rate": args.messages / (end - start), "seconds": end - start,
+        minutes = [rss[n] for n in range(0, len(rss), 60)]
+        return {"rate": wanted / (end - start), "seconds": end - start, "rss_minutes": minutes,
+                "messages": wanted,
                 "rss_first": rss[0] if rss else 0.0, "rss_peak": max(rss, default=0.0),
                 "rss_last": rss[-1] if rss else 0.0, "cpu": dict(meter.result),
                 "cpu_seconds": _cpu_seconds(meter)}
@@ -314,6 +361,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--paho-publishers", action="store_true",
                         help="publish through paho (as before 2026-12-05) instead of raw sockets")
     parser.add_argument("--workers", type=int, default=1, help="server worker processes")
+    parser.add_argument("--minutes", type=float, default=None,
+                        help="send the ingest's messages over and over for this long (a long "
+                             "run: the server's memory is shown per minute)")
+    parser.add_argument("--announce-qos", type=int, default=1, choices=(0, 1),
+                        help="QoS of the server's announcements (--mqtt-announce-qos)")
     parser.add_argument("--broker", default="", help="host:port of a running broker")
     parser.add_argument("--pg-admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for the rows")
@@ -348,20 +400,25 @@ def main(argv: list[str] | None = None) -> int:
                 broker.wait(10)
     cpu = ", ".join(f"{k} {v:.0f}%" for k, v in result["cpu"].items())
     # CPU per message: % of a core over the run's seconds, per message, in µs
-    per_message = ", ".join(f"{k} {v / args.messages * 1e6:.1f}"
+    wanted = result["messages"]
+    per_message = ", ".join(f"{k} {v / wanted * 1e6:.1f}"
                             for k, v in result["cpu_seconds"].items() if k != "steal")
     base_broker = base_cpu.get("broker")
     base_note = ("" if base_broker is None else
                  f"; baseline broker {base_broker / args.messages * 1e6:.1f} µs/message")
     print(f"\n| run | messages | msgs/s |\n|---|---:|---:|\n"
           f"| broker + bare paho subscriber (baseline) | {args.messages:,} | {base_rate:,.0f} |\n"
-          f"| MQTT → quartier → PostgreSQL, {args.workers} worker(s) | {args.messages:,} | "
+          f"| MQTT → quartier → PostgreSQL, {args.workers} worker(s), announcements at QoS "
+          f"{args.announce_qos} | {wanted:,} | "
           f"{result['rate']:,.0f} |\n\n"
           f"ratio: {result['rate'] / base_rate:.2f}; {result['seconds']:.1f} s; server RSS "
           f"{result['rss_first']:.0f} MB at the start, {result['rss_peak']:.0f} MB peak, "
           f"{result['rss_last']:.0f} MB at the end; CPU {cpu}\n"
           f"CPU µs per message: {per_message}{base_note}; load average "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    if args.minutes is not None:
+        print("server RSS at the start of each minute (MB): "
+              + ", ".join(f"{mb:.0f}" for mb in result["rss_minutes"]))
     return 0
 
 

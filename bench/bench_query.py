@@ -152,6 +152,8 @@ class Connection:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         assert self.reader is not None
         head = f"{method} {target} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+        if Server.key:
+            head += f"X-API-Key: {Server.key}\r\n"
         if body or method in ("POST", "PUT", "PATCH"):
             head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
         self.writer.write(head.encode("ascii") + b"\r\n" + body)

@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ is not a pack
 from bench_sensorthings import (
     CpuMeter,
     Server,
+    auth_headers,
     create_datastreams,
     fresh_server,
     machine_summary,
@@ -89,7 +90,7 @@ class Load:
 
     async def run(self, seconds: float) -> float:
         deadline = time.monotonic() + seconds
-        async with httpx.AsyncClient(timeout=120) as client:
+        async with httpx.AsyncClient(timeout=120, headers=auth_headers()) as client:
 
             async def worker() -> None:
                 while time.monotonic() < deadline:
@@ -109,7 +110,7 @@ class Load:
 
 async def make_rules(base: str, datastreams: list[int]) -> float:
     started = time.monotonic()
-    async with httpx.AsyncClient(timeout=60) as client:
+    async with httpx.AsyncClient(timeout=60, headers=auth_headers()) as client:
         for ds in datastreams:
             answer = await client.post(f"{base}/api/rules", json={
                 "name": f"limit-{ds}", "target": {"datastream": ds},
@@ -121,7 +122,7 @@ async def make_rules(base: str, datastreams: list[int]) -> float:
 
 async def opened_alerts(base: str) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    async with httpx.AsyncClient(timeout=120) as client:
+    async with httpx.AsyncClient(timeout=120, headers=auth_headers()) as client:
         while True:
             page = (await client.get(f"{base}/api/alerts",
                                      params={"limit": "1000", "offset": str(len(out))})).json()

@@ -326,12 +326,16 @@ class Server:
     # where the server writes a cProfile of its run (one worker), or None
     profile: Path | None = None
 
+    # the admin key of the server started last, which ``http_json`` sends
+    key: str = ""
+
     def __init__(self, store_args: list[str], workers: int, log_path: Path) -> None:
         self.port = free_port()
         self.base = f"http://{HOST}:{self.port}/v1.1"
         self.database: str | None = None  # the PostgreSQL database's name, when known
         self.workers = workers
         self.log_path = log_path
+        self.key = Server.key = admin_key(store_args)
         command, env = Server.quartier_command(
             "serve", "--host", HOST, "--port", str(self.port), "--workers", str(workers),
             "--log-level", "warning", *store_args)
@@ -349,11 +353,12 @@ class Server:
                 p for p in (str(Server.source), env.get("PYTHONPATH", "")) if p
             )
         if Server.profile is not None:
+            # The profile counts CPU time (process_time): a coroutine waiting costs nothing.
             # Not ``-m cProfile``: click ends with SystemExit and uvicorn raises SIGTERM
             # again after its shutdown, both past cProfile's own dump.
-            code = ("import cProfile, signal, sys\nfrom quartier.cli import main\n"
+            code = ("import cProfile, signal, sys, time\nfrom quartier.cli import main\n"
                     "signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))\n"
-                    "p = cProfile.Profile()\np.enable()\ntry:\n    main(sys.argv[1:])\n"
+                    "p = cProfile.Profile(time.process_time)\np.enable()\ntry:\n    main(sys.argv[1:])\n"
                     f"finally:\n    p.disable()\n    p.dump_stats({str(Server.profile)!r})\n")
             return [sys.executable, "-c", code, *args], env
         return [sys.executable, "-m", "quartier", *args], env
@@ -397,9 +402,26 @@ class Server:
         self._log.close()
 
 
+def admin_key(store_args: list[str]) -> str:
+    """An admin API key of the default tenant in the store ``store_args`` name (made with
+    ``quartier key create``, which also prepares the store): writes need a key."""
+    _, env = Server.quartier_command()  # the same source tree as the servers, not profiled
+    made = subprocess.run(
+        [sys.executable, "-m", "quartier", "key", "create", "--role", "admin", "--name",
+         "benchmark", *store_args], env=env, capture_output=True, text=True, check=False)
+    if made.returncode != 0:
+        raise RuntimeError(f"quartier key create failed: {made.stderr.strip()[-500:]}")
+    return made.stdout.split()[0]
+
+
+def auth_headers() -> dict[str, str]:
+    """The header that carries the benchmark's admin key."""
+    return {"X-API-Key": Server.key} if Server.key else {}
+
+
 def http_json(method: str, url: str, body: Any = None) -> tuple[int, Any, dict[str, str]]:
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method)
+    request = urllib.request.Request(url, data=data, method=method, headers=auth_headers())
     if data is not None:
         request.add_header("Content-Type", "application/json")
     try:

@@ -11,6 +11,17 @@ want_test=false
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 
+apt_retry() {
+    # apt-get, tried again for up to ten minutes while another apt-get holds its locks.
+    local tries=0
+    until apt-get -o DPkg::Lock::Timeout=60 "$@"; do
+        tries=$((tries + 1))
+        [ "$tries" -ge 60 ] && return 1
+        log "apt-get is busy elsewhere; trying again in 10 s"
+        sleep 10
+    done
+}
+
 apt_install() {
     # Installs Debian packages that are missing, when we may (root with apt-get).
     local missing=()
@@ -23,8 +34,9 @@ apt_install() {
         return 0
     fi
     log "installing ${missing[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    # Another apt-get (an unattended upgrade, a second setup) may hold apt's locks: wait.
+    apt_retry update -qq
+    DEBIAN_FRONTEND=noninteractive apt_retry install -y -qq "${missing[@]}" >/dev/null
 }
 
 if $want_test && [ -d /usr/lib/postgresql ]; then

@@ -33,6 +33,7 @@ _ARCHIVED_URLS: set[str] = set()
 _TABLES = (
     "dashboard_views, packages, workorders, lighting_schedule_runs, lighting_schedules, "
     "lighting_groups, task_outcomes, task_deliveries, tasks, tasking_capabilities, actuators, "
+    "login_failures, sessions, users, "
     "tenant_grants, audit_log, api_keys, basemap_layers, notification_cursor, notification_channels, "
     "alert_events, alerts, rule_states, rules, "
     "uplinks_seen, devices, device_profiles, lorawan_integrations, "

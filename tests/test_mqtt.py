@@ -400,10 +400,11 @@ def test_another_tenant_has_its_own_topics(
 # -- 2. creating Observations over MQTT -------------------------------------------------------
 
 
+@pytest.mark.parametrize("announce_qos", [1, 0])
 def test_observations_published_over_mqtt_are_created_and_announced(
-    backend: str, make_settings: Callable[..., Settings], shared_broker: None,
+    backend: str, announce_qos: int, make_settings: Callable[..., Settings], shared_broker: None,
 ) -> None:
-    settings = make_settings(backend)
+    settings = make_settings(backend, mqtt_announce_qos=announce_qos)
     root = f"{settings.mqtt_prefix}v1.1/"
     with running(settings) as client, MqttClient(filters=[f"{root}Observations"]) as sensor:
         api = Api(client)

@@ -95,6 +95,34 @@ def test_messages_of_any_size_arrive_whole_and_in_order() -> None:
 
 
 @pytest.mark.usefixtures("shared_broker")
+def test_publications_at_qos_0_arrive_whole_in_order_and_wait_for_nothing() -> None:
+    """``publish_qos=0`` (the setting mqtt_announce_qos): the broker passes the messages on
+    at QoS 0, acknowledges none, and the link keeps nothing waiting; a burst larger than
+    the socket's send buffer still arrives whole, after :meth:`BrokerLink.room`."""
+    tag = uuid4().hex[:8]
+    topic = f"linktest{tag}/data"
+    payloads = [json.dumps({"n": n, "pad": "x" * 200}).encode() for n in range(900)]
+
+    async def run() -> None:
+        receiver = await _connected(BrokerLink(URL, f"link-r-{tag}", [topic]))
+        sender = await _connected(BrokerLink(URL, f"link-s-{tag}", [], publish_qos=0))
+        try:
+            await _subscribed(sender, receiver, topic)
+            for payload in payloads:  # about 200 KB in one turn of the event loop
+                await sender.room()
+                sender.publish(topic, payload)
+            assert sender.pending() == 0  # nothing awaits an acknowledgement
+            got = await _take(receiver, len(payloads))
+            assert [m.payload for m in got] == payloads
+            assert all(m.qos == 0 and m.own and m.topic == topic for m in got)
+        finally:
+            await sender.stop(end_session=True)
+            await receiver.stop(end_session=True)
+
+    asyncio.run(run())
+
+
+@pytest.mark.usefixtures("shared_broker")
 def test_an_unacknowledged_message_comes_again_and_an_acknowledged_one_does_not() -> None:
     tag = uuid4().hex[:8]
     topic = f"linktest{tag}/data"

@@ -38,10 +38,16 @@ from quartier.api.responses import error_response, json_response
 from quartier.api.retention import RetentionApi
 from quartier.api.rules import RulesApi
 from quartier.api.sensorthings.handlers import SensorThingsApi
+from quartier.api.session import SessionApi
+from quartier.api.users import UserApi
 from quartier.api.visibility import VisibilityApi
 from quartier.api.workorders import WorkOrderApi
 from quartier.auth.gate import AccessGate
 from quartier.auth.keys import KeyBook
+from quartier.auth.login import Login
+from quartier.auth.oidc import TokenCheck
+from quartier.auth.sessions import SessionBook
+from quartier.auth.users import UserBook
 from quartier.background import cancel_all
 from quartier.errors import QuartierError
 from quartier.live import LiveFeed
@@ -188,7 +194,10 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
     retention = RetentionApi(store, settings)
     workorders = WorkOrderApi(store, settings)
     keys = KeyBook(store)
-    access_apis = (KeyApi(store, settings, keys), AuditApi(store), VisibilityApi(store, settings))
+    users, sessions = UserBook(store), SessionBook(store, settings)
+    access_apis = (KeyApi(store, settings, keys), AuditApi(store), VisibilityApi(store, settings),
+                   UserApi(store, settings, users),
+                   SessionApi(store, settings, sessions, Login(users, sessions)))
     grants = GrantApi(store, settings)
     dashboard = DashboardApi(store, settings, feed)
     description = OpenApiDocument(store)
@@ -216,7 +225,9 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[*guard.middleware(settings), Middleware(AccessGate, store=store, keys=keys)],
+        middleware=[*guard.middleware(settings), Middleware(
+            AccessGate, store=store, keys=keys, sessions=sessions,
+            tokens=TokenCheck.from_settings(store, settings))],
         exception_handlers={
             QuartierError: _quartier_error,
             HTTPException: _http_error,
@@ -225,6 +236,8 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
     )
     app.state.store = store
     app.state.keys = keys
+    app.state.users = users
+    app.state.sessions = sessions
     app.state.settings = settings
     return app
 

@@ -132,20 +132,26 @@ def key() -> None:
 
 @key.command("create")
 @click.option("--tenant", "tenant_name", default="default", show_default=True)
-@click.option("--role", required=True, type=click.Choice(["viewer", "operator", "editor", "admin"]))
+@click.option("--role", default=None, type=click.Choice(["viewer", "operator", "editor", "admin"]),
+              help="The key's role; needed unless --device is given.")
 @click.option("--name", "key_name", required=True, help="What the key is for, e.g. who holds it.")
 @click.option("--expires", default=None, help="An ISO 8601 duration (P90D) or time; default: never.")
 @click.option("--scope", "scopes", multiple=True,
               help="An API area the key may use (repeatable); default: all.")
+@click.option("--device", "thing", type=int, default=None,
+              help="Make a device credential of this Thing (@iot.id): it may only add "
+                   "Observations to the Thing's Datastreams.")
 @_setting_options
-def key_create(tenant_name: str, role: str, key_name: str, expires: str | None,
-               scopes: tuple[str, ...], **options: Any) -> None:
+def key_create(tenant_name: str, role: str | None, key_name: str, expires: str | None,
+               scopes: tuple[str, ...], thing: int | None, **options: Any) -> None:
     """Make an API key and print it once; only its hash is kept."""
     from quartier.auth.cli import create_key
 
+    if (role is None) == (thing is None) or (thing is not None and scopes):
+        raise click.UsageError("give either --role (and --scope) or --device")
     settings = _settings(options)
     made = _with_store(settings, lambda store: create_key(store, tenant_name, role, key_name,
-                                                          expires, scopes))
+                                                          expires, scopes, thing))
     click.echo(made)
 
 
@@ -171,6 +177,77 @@ def key_revoke(key_id: int, tenant_name: str, **options: Any) -> None:
 
     settings = _settings(options)
     click.echo(_with_store(settings, lambda store: revoke_key(store, tenant_name, key_id)))
+
+
+@main.group()
+def user() -> None:
+    """Manage the dashboard's user accounts: each belongs to a tenant and has a role
+    (viewer, operator, editor, admin). Passwords are asked for, or read from standard input."""
+
+
+_ROLE = click.Choice(["viewer", "operator", "editor", "admin"])
+
+
+def _password() -> str:
+    """A new password: typed twice at a terminal, else the first line of standard input."""
+    if sys.stdin.isatty():
+        return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+@user.command("create")
+@click.argument("name")
+@click.option("--role", required=True, type=_ROLE)
+@click.option("--tenant", "tenant_name", default="default", show_default=True)
+@_setting_options
+def user_create(name: str, role: str, tenant_name: str, **options: Any) -> None:
+    """Make the account NAME, which logs in to the dashboard at /login."""
+    from quartier.auth.cli import create_user
+
+    settings = _settings(options)
+    password = _password()
+    click.echo(_with_store(settings, lambda store: create_user(store, tenant_name, name, role, password)))
+
+
+@user.command("list")
+@click.option("--tenant", "tenant_name", default="default", show_default=True)
+@_setting_options
+def user_list(tenant_name: str, **options: Any) -> None:
+    """List a tenant's accounts (never their passwords)."""
+    from quartier.auth.cli import list_users
+
+    settings = _settings(options)
+    for line in _with_store(settings, lambda store: list_users(store, tenant_name)):
+        click.echo(line)
+
+
+@user.command("disable")
+@click.argument("name")
+@click.option("--tenant", "tenant_name", default="default", show_default=True)
+@_setting_options
+def user_disable(name: str, tenant_name: str, **options: Any) -> None:
+    """Disable the account NAME: it may no longer log in, and its sessions end."""
+    from quartier.auth.cli import change_user
+    from quartier.auth.users import UserChange
+
+    settings = _settings(options)
+    click.echo(_with_store(settings, lambda store: change_user(store, tenant_name, name,
+                                                               UserChange(disabled=True))))
+
+
+@user.command("passwd")
+@click.argument("name")
+@click.option("--tenant", "tenant_name", default="default", show_default=True)
+@_setting_options
+def user_passwd(name: str, tenant_name: str, **options: Any) -> None:
+    """Give the account NAME a new password; its sessions end."""
+    from quartier.auth.cli import change_user
+    from quartier.auth.users import UserChange
+
+    settings = _settings(options)
+    password = _password()
+    click.echo(_with_store(settings, lambda store: change_user(store, tenant_name, name,
+                                                               UserChange(password=password))))
 
 
 @main.command("archive")

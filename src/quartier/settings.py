@@ -176,6 +176,78 @@ class Settings:
         metadata=_meta("Behind HTTPS: send Strict-Transport-Security with this max-age in "
                        "seconds; 0: not sent (plain HTTP).", "--hsts-seconds"),
     )
+    session_idle_minutes: int = field(
+        default=30,
+        metadata=_meta("A dashboard session ends after this many minutes without a request.",
+                       "--session-idle-minutes"),
+    )
+    session_max_hours: int = field(
+        default=12,
+        metadata=_meta("A dashboard session ends this many hours after its login, however "
+                       "busy it is.", "--session-max-hours"),
+    )
+    session_cookie_secure: int = field(
+        default=0,
+        metadata=_meta("1: the session cookie is marked Secure (sent over HTTPS only), as it "
+                       "always is on a request that came over HTTPS; set it behind a proxy "
+                       "that ends TLS.", "--session-cookie-secure"),
+    )
+    login_max_failures: int = field(
+        default=5,
+        metadata=_meta("Failed logins to one account, or from one address, that lock it out "
+                       "for --login-lockout-minutes.", "--login-max-failures"),
+    )
+    login_lockout_minutes: int = field(
+        default=15,
+        metadata=_meta("How long failed logins count, and so how long a lock-out lasts.",
+                       "--login-lockout-minutes"),
+    )
+    oidc_issuer: str = field(
+        default="",
+        metadata=_meta("OpenID Connect issuer whose signed bearer tokens (JWT, RS256 or ES256) "
+                       "are accepted besides API keys, e.g. "
+                       "https://login.example.de/realms/stadt; empty: none.", "--oidc-issuer"),
+    )
+    oidc_audience: str = field(
+        default="",
+        metadata=_meta("The audience (aud) a token must name to be accepted here; needed "
+                       "with --oidc-issuer.", "--oidc-audience"),
+    )
+    oidc_jwks_url: str = field(
+        default="",
+        metadata=_meta("URL of the issuer's signing keys (JWKS); empty: its jwks_uri from "
+                       "{issuer}/.well-known/openid-configuration.", "--oidc-jwks-url"),
+    )
+    oidc_role_claim: str = field(
+        default="roles",
+        metadata=_meta("The token claim holding the user's roles, a dotted path for nested "
+                       "claims (Keycloak: realm_access.roles).", "--oidc-role-claim"),
+    )
+    oidc_roles: str = field(
+        default="",
+        metadata=_meta("Which claim values give which Quartier role, as value=role pairs "
+                       "separated by spaces (e.g. 'stadt-admin=admin leitstelle=operator'); "
+                       "empty: the values viewer, operator, editor and admin themselves. The "
+                       "highest role given wins.", "--oidc-roles"),
+    )
+    oidc_tenant_claim: str = field(
+        default="",
+        metadata=_meta("The token claim (dotted path) naming the tenant(s) a token is for; "
+                       "empty: every token is for the default tenant only.",
+                       "--oidc-tenant-claim"),
+    )
+    oidc_tenants: str = field(
+        default="",
+        metadata=_meta("Which tenant claim values stand for which tenant, as value=tenant "
+                       "pairs separated by spaces; empty: the value is the tenant's name.",
+                       "--oidc-tenants"),
+    )
+    oidc_jwks_refetch_seconds: int = field(
+        default=60,
+        metadata=_meta("A token signed by a key (kid) not in the cached JWKS makes it be "
+                       "fetched again, at most once in this many seconds.",
+                       "--oidc-jwks-refetch-seconds"),
+    )
     retention_every: int = field(
         default=3600,
         metadata=_meta("Seconds between runs of the retention job, which deletes the "
@@ -223,6 +295,17 @@ class Settings:
             "v1.1/Datastreams(id)/Observations, so that a new subscriber gets the current "
             "value at once; 0: no retained messages.",
             "--mqtt-retain-latest",
+        ),
+    )
+    mqtt_announce_qos: int = field(
+        default=1,
+        metadata=_meta(
+            "QoS of the messages that announce changes: 1 (the broker acknowledges each, "
+            "and those it had not acknowledged are sent again after a reconnect) or 0 (one "
+            "packet fewer per message for the broker and Quartier, about 10 % more MQTT "
+            "ingest on a small machine; a subscriber then gets them at QoS 0, and its "
+            "persistent session does not keep them while it is away).",
+            "--mqtt-announce-qos",
         ),
     )
     mqtt_select_topics: str = field(
@@ -338,14 +421,16 @@ class Settings:
         for name in ("max_import_bytes", "max_expand_depth", "max_filter_length",
                      "exact_count_limit", "max_batch_requests", "max_expanded_entities",
                      "max_filter_nodes", "rate_burst_address", "rate_burst_key",
-                     "rate_burst_ingest"):
+                     "rate_burst_ingest", "session_idle_minutes", "session_max_hours",
+                     "login_max_failures", "login_lockout_minutes"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name} must be at least 1")
         for name in ("request_timeout", "rate_limit_address", "rate_limit_key",
-                     "rate_limit_ingest", "hsts_seconds", "retention_every"):
+                     "rate_limit_ingest", "hsts_seconds", "retention_every",
+                     "oidc_jwks_refetch_seconds"):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{name} must be 0 (off) or more")
-        for name in ("cors_credentials", "security_headers"):
+        for name in ("cors_credentials", "security_headers", "session_cookie_secure"):
             if getattr(self, name) not in (0, 1):
                 raise SettingsError(f"{name} must be 0 or 1")
         self._check_web_security()
@@ -363,6 +448,8 @@ class Settings:
             )
         if self.mqtt_retain_latest not in (0, 1):
             raise SettingsError("mqtt_retain_latest must be 0 or 1")
+        if self.mqtt_announce_qos not in (0, 1):
+            raise SettingsError("mqtt_announce_qos must be 0 or 1")
         if not self.mqtt_client_id:
             raise SettingsError("mqtt_client_id must not be empty")
         if self.mqtt_select_topics:
@@ -389,6 +476,10 @@ class Settings:
                                or not all(p in self.map_tiles for p in ("{z}", "{x}", "{y}"))):
             raise SettingsError("map_tiles must be an http(s) URL template with {z}, {x} and {y}, "
                                 f"not {self.map_tiles!r}")
+        if self.oidc_issuer:
+            from quartier.auth.oidc_config import OidcConfig
+
+            OidcConfig.from_settings(self)  # raises SettingsError for what is amiss
         if self.log_level not in ("debug", "info", "warning", "error"):
             raise SettingsError(f"log_level must be debug, info, warning or error, not {self.log_level!r}")
 

@@ -13,6 +13,7 @@ import os
 import re
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -23,7 +24,7 @@ from zoneinfo import ZoneInfo
 import httpx2 as httpx
 import pytest
 
-from conftest import admin_key, serving
+from conftest import admin_key, capability_body, serving
 from quartier.app import build_app
 from quartier.demo.build import SimTown, build_town
 from quartier.demo.provision import Provisioned
@@ -282,9 +283,9 @@ def test_the_language_follows_the_browser_and_the_switch(town: Town, browser: An
 
 
 @pytest.mark.parametrize("language", ["en", "de"])
-@pytest.mark.parametrize("route", ["#/", "#/things/{thing}", "#/alerts", "#/flood", "#/explore",
-                                   "#/environment", "#/parking", "#/admin/devices", "#/admin/rules",
-                                   "#/admin/channels"])
+@pytest.mark.parametrize("route", ["#/", "#/things/{thing}", "#/alerts", "#/workorders", "#/flood",
+                                   "#/explore", "#/environment", "#/parking", "#/admin/devices",
+                                   "#/admin/rules", "#/admin/channels"])
 def test_every_page_passes_axe(town: Town, page: Any, route: str, language: str) -> None:
     page.add_init_script(f"localStorage.setItem('quartier.lang', '{language}')")
     path = route.format(thing=thing_id(town, gauge(town).key))
@@ -409,6 +410,10 @@ def test_the_lighting_and_fleet_pages_pass_axe(town: Town, page: Any, route: str
     page.wait_for_load_state("networkidle")
     if route == "#/lighting":
         page.wait_for_selector("#energy-table")
+        page.wait_for_selector("#schedules-box > *")
+    if route == "#/fleet":
+        page.wait_for_selector("#trips-table, #trips-none")
+        page.wait_for_selector("#report-table")
     if route.startswith("#/things"):
         page.wait_for_selector("#track-map .leaflet-marker-icon")
     violations = axe_violations(page)
@@ -544,6 +549,348 @@ def test_a_channel_is_created_and_its_deliveries_shown(town: Town, page: Any) ->
     page.once("dialog", lambda dialog: dialog.accept())
     row.get_by_role("button", name="Delete: test-leitstelle").click()
     playwright_api.expect(row).to_have_count(0)
+
+
+# -- logging in ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("language", "title"), [("en", "Log in"), ("de", "Anmelden")])
+def test_the_login_page_passes_axe(town: Town, page: Any, language: str, title: str) -> None:
+    page.add_init_script(f"localStorage.setItem('quartier.lang', '{language}')")
+    page.goto(f"{town.base}/login")
+    playwright_api.expect(page.locator("h1")).to_have_text(title)
+    assert page.locator("html").get_attribute("lang") == language
+    violations = axe_violations(page)
+    assert violations == [], violations
+
+
+@dataclass
+class Office:
+    """A fresh platform with a water works' pH reading in alert, and an operator's account."""
+
+    base: str
+    key: str
+    alert_name: str = "ph-zu-hoch"
+
+    def api(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = httpx.request(method, f"{self.base}{path}", timeout=60,
+                                 headers={"Authorization": f"Bearer {self.key}"}, **kwargs)
+        assert response.status_code < 300, response.text
+        return response.json() if response.content else None
+
+
+@pytest.fixture
+def office(tmp_path: Path) -> Iterator[Office]:
+    app = build_app(Settings.validated({"data_dir": tmp_path}))
+    with serving(app) as base:
+        # In a thread of its own: Playwright's event loop may run in this one already.
+        with ThreadPoolExecutor(1) as pool:
+            office = Office(base, pool.submit(admin_key, app).result())
+        office.api("POST", "/api/users", json={"name": "weber", "role": "operator",
+                                               "password": "Wasserwerk-2026"})
+        office.api("POST", "/v1.1/Things", json={
+            "name": "Wasserwerk", "description": "water works",
+            "Locations": [{"name": "Wasserwerk", "description": "site",
+                           "encodingType": "application/geo+json",
+                           "location": {"type": "Point", "coordinates": [9.18, 48.78]}}],
+            "Datastreams": [{
+                "name": "pH", "description": "pH of the clean water", "observationType": "OM_Measurement",
+                "unitOfMeasurement": {"name": "pH", "symbol": "pH", "definition": "pH"},
+                "Sensor": {"name": "pH probe", "description": "probe", "encodingType": "text/plain",
+                           "metadata": "probe"},
+                "ObservedProperty": {"name": "pH", "definition": "pH", "description": "pH"}}]})
+        office.api("POST", "/api/rules", json={
+            "name": office.alert_name, "severity": "severe", "target": {"datastream": 1},
+            "condition": {"type": "threshold", "above": 9.5}})
+        now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        office.api("POST", "/v1.1/Datastreams(1)/Observations", json={"phenomenonTime": now, "result": 11.2})
+        yield office
+
+
+def test_an_operator_logs_in_through_the_form_and_acknowledges(office: Office, browser: Any) -> None:
+    context = browser.new_context(locale="en-GB", timezone_id="Europe/Berlin")
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto(f"{office.base}/")
+        page.get_by_role("link", name="Log in").click()
+        playwright_api.expect(page.locator("h1")).to_have_text("Log in")
+        assert axe_violations(page) == []
+        page.get_by_label("User name").fill("weber")
+        page.get_by_label("Password").fill("not the password")
+        page.get_by_role("button", name="Log in").click()
+        # Announced (role=alert) and kept on the form.
+        playwright_api.expect(page.get_by_role("alert")).to_contain_text("password is wrong")
+        assert axe_violations(page) == []
+        page.get_by_label("Password").fill("Wasserwerk-2026")
+        page.get_by_role("button", name="Log in").click()
+        playwright_api.expect(page.locator("#account-user")).to_have_text("Logged in as weber (operator)")
+        cookie = next(c for c in context.cookies() if c["name"] == "quartier_session")
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+        assert page.evaluate("document.cookie") == ""  # out of the scripts' reach
+        page.goto(f"{office.base}/#/alerts")
+        row = page.locator("tr[data-alert]", has_text=office.alert_name)
+        playwright_api.expect(row).to_have_attribute("data-status", "open")
+        row.get_by_role("button", name=re.compile("^Acknowledge")).click()
+        dialog = page.get_by_role("dialog")
+        playwright_api.expect(dialog.get_by_label("Your name")).to_have_value("weber")  # the user's
+        dialog.get_by_label("Your name").fill("M. Weber")
+        dialog.get_by_role("button", name="Acknowledge alert").click()
+        playwright_api.expect(row).to_have_attribute("data-status", "acknowledged")
+        rows = office.api("GET", "/api/audit", params={"action": "alerts.acknowledge"})["value"]
+        assert [r["principal"] for r in rows] == ["user:weber"]
+        assert axe_violations(page) == []
+        page.get_by_role("button", name="Log out").click()
+        playwright_api.expect(page.get_by_role("link", name="Log in")).to_be_visible()
+        assert office.api("GET", "/api/audit", params={"action": "session.delete"})["value"] != []
+    finally:
+        context.close()
+    assert not errors, f"script errors on the page: {errors}"
+
+
+# -- operations: work orders, switching and schedules, trips ---------------------------------
+
+
+def _lamp(town: Town, index: int = 0) -> tuple[int, str]:
+    lamp = town.sim.of_kind("streetlight")[index]
+    return thing_id(town, lamp.key), lamp.name
+
+
+def test_a_work_order_is_opened_assigned_and_closed(town: Town, page: Any) -> None:
+    lamp, name = _lamp(town, 3)
+    # From the lighting view's list of lamps, or by address: the lamp is chosen already.
+    page.goto(f"{town.base}/#/workorders?thing={lamp}")
+    playwright_api.expect(page.locator("h1")).to_have_text("Work orders")
+    playwright_api.expect(page.get_by_label("Thing", exact=True)).to_have_value(str(lamp))
+    page.get_by_role("button", name="Open work order").click()  # without a title
+    playwright_api.expect(page.locator("#wo-title-error")).to_contain_text("title")
+    page.get_by_label("Title").fill("Leuchte flackert")
+    page.get_by_label("Description").fill("Anwohner meldet Flackern seit gestern")
+    page.get_by_label("Your name").fill("M. Weber")
+    page.get_by_role("button", name="Open work order").click()
+    playwright_api.expect(page.locator("#wo-status")).to_contain_text("Leuchte flackert")
+    row = page.locator("#workorders tr[data-order]", has_text="Leuchte flackert")
+    playwright_api.expect(row).to_have_count(1)
+    playwright_api.expect(row).to_have_attribute("data-status", "open")
+    playwright_api.expect(row.get_by_role("link", name=name)).to_have_attribute("href", f"#/things/{lamp}")
+    order_id = int(row.get_attribute("data-order") or 0)
+    stored = town.api("GET", f"/api/workorders/{order_id}")
+    assert (stored["title"], stored["thingId"], stored["createdBy"], stored["status"]) == (
+        "Leuchte flackert", lamp, "M. Weber", "open")
+    row.get_by_role("button", name="Start work: Leuchte flackert").click()
+    playwright_api.expect(row).to_have_attribute("data-status", "in_progress")
+    row.get_by_role("button", name="Assign or update: Leuchte flackert").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Assignee").fill("Bauhof Team 2")
+    dialog.get_by_role("button", name="Save").click()
+    playwright_api.expect(row.locator(".assignee")).to_have_text("Bauhof Team 2")
+    assert town.api("GET", f"/api/workorders/{order_id}")["assignee"] == "Bauhof Team 2"
+    # Closing without a note: the server's reason at the note, and the order stays open.
+    row.get_by_role("button", name="Close: Leuchte flackert").click()
+    dialog = page.get_by_role("dialog")
+    playwright_api.expect(dialog.get_by_label("Status")).to_have_value("done")
+    refused = httpx.patch(f"{town.base}/api/workorders/{order_id}", json={"status": "done"}, timeout=60,
+                          headers=town.auth)
+    assert refused.status_code == 400
+    dialog.get_by_role("button", name="Save").click()
+    note = dialog.get_by_label("Closing note")
+    playwright_api.expect(page.locator("#wo-edit-note-error")).to_have_text(f"⚠ {refused.json()['message']}")
+    assert note.get_attribute("aria-invalid") == "true"
+    assert "wo-edit-note-error" in (note.get_attribute("aria-describedby") or "")
+    assert town.api("GET", f"/api/workorders/{order_id}")["status"] == "in_progress"
+    assert axe_violations(page) == []
+    note.fill("Vorschaltgerät getauscht")
+    dialog.get_by_role("button", name="Save").click()
+    # Done orders leave the list of open ones; the filter "Done" shows it with its note.
+    playwright_api.expect(row).to_have_count(0)
+    closed = town.api("GET", f"/api/workorders/{order_id}")
+    assert (closed["status"], closed["closingNote"]) == ("done", "Vorschaltgerät getauscht")
+    assert closed["closedAt"] is not None
+    page.get_by_label("Done", exact=True).check()
+    done = page.locator(f"#workorders tr[data-order='{order_id}']")
+    playwright_api.expect(done).to_have_attribute("data-status", "done")
+    playwright_api.expect(done).to_contain_text("Vorschaltgerät getauscht")
+    assert done.get_by_role("button").count() == 0  # a done order is closed
+
+
+def _opened_with_order(town: Town, rule: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The alert the rule opened and its work order (the rules engine follows the commit)."""
+    deadline = time.monotonic() + 30
+    while True:
+        alerts = [a for a in town.api("GET", "/api/alerts?status=open")["value"] if a["rule"] == rule]
+        orders = town.api("GET", "/api/workorders?status=open")["value"]
+        found = [(a, o) for a in alerts for o in orders if o["alertId"] == a["id"]]
+        if found:
+            return found[0]
+        assert time.monotonic() < deadline, f"rule {rule} opened no alert with a work order"
+        time.sleep(0.3)
+
+
+def test_a_fault_alert_brings_its_work_order_live(town: Town, page: Any) -> None:
+    rain = town.sim.of_kind("rain_gauge")[0]
+    datastream = town.provisioned.datastreams[(rain.key, "rain")]
+    town.api("POST", "/api/rules", json={
+        "name": "test-regen-auftrag", "severity": "moderate", "workOrder": True,
+        "target": {"datastream": datastream}, "condition": {"type": "threshold", "above": 500}})
+    try:
+        page.goto(f"{town.base}/#/workorders")
+        playwright_api.expect(page.locator("#live-state")).to_contain_text("Live")
+        playwright_api.expect(page.locator("#wo-count")).not_to_be_empty()
+        now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        town.api("POST", f"/v1.1/Datastreams({datastream})/Observations",
+                 json={"phenomenonTime": now, "result": 612.0})
+        alert, order = _opened_with_order(town, "test-regen-auftrag")
+        row = page.locator(f"#workorders tr[data-order='{order['id']}']")
+        playwright_api.expect(row).to_have_count(1)  # without a reload
+        link = row.locator("td.alert-of a")
+        playwright_api.expect(link).to_contain_text(alert["message"])
+        playwright_api.expect(link).to_have_attribute("href", f"#/things/{thing_id(town, rain.key)}")
+        screenshot(page, "workorders")
+    finally:
+        town.api("DELETE", "/api/rules/test-regen-auftrag")
+
+
+def test_a_schedule_is_created_changed_and_checked(town: Town, page: Any) -> None:
+    lamps = town.api("GET", "/api/lighting/lamps")["lamps"]
+    district = sorted({lamp["district"] for lamp in lamps if lamp["district"]})[0]
+    page.goto(f"{town.base}/#/lighting")
+    playwright_api.expect(page.locator("#schedules-box")).not_to_be_empty()
+    form = page.locator("#schedule-form")
+    form.get_by_label("Name").fill("test-nacht")
+    form.get_by_label("Which lamps").select_option("district")
+    form.get_by_label("District").select_option(district)
+    form.get_by_label("Switch on (minutes after sunset)").fill("10")
+    form.get_by_label("Switch off (minutes after sunrise)").fill("-10")
+    form.get_by_label("Level (%)").fill("50")
+    form.get_by_label("From").fill("23:00")
+    form.get_by_label("Until").fill("23:00")
+    form.get_by_role("button", name="Create schedule").click()
+    # The server's reason appears at the field it concerns, and nothing is saved.
+    error = page.locator("#sched-dim-from-error")
+    playwright_api.expect(error).to_contain_text("dim.from and dim.until must differ")
+    assert town.api("GET", "/api/lighting/schedules")["value"] == []
+    form.get_by_label("Until").fill("05:00")
+    form.get_by_role("button", name="Create schedule").click()
+    row = page.locator("#schedules tr[data-schedule='test-nacht']")
+    playwright_api.expect(row).to_contain_text("10 min after sunset")
+    playwright_api.expect(row).to_contain_text("10 min before sunrise")
+    playwright_api.expect(row).to_contain_text("50 % from 23:00 to 05:00")
+    stored = town.api("GET", "/api/lighting/schedules/test-nacht")
+    assert stored["target"] == {"district": district}
+    assert stored["dim"] == {"level": 50, "from": "23:00", "until": "05:00"}
+    assert stored["timezone"] == "Europe/Berlin"
+    # Edit: the same form, the name kept.
+    row.get_by_role("button", name="Edit: test-nacht").click()
+    playwright_api.expect(form.get_by_label("Name")).to_be_disabled()
+    form.get_by_label("Switch on (minutes after sunset)").fill("20")
+    form.get_by_role("button", name="Save changes").click()
+    playwright_api.expect(row).to_contain_text("20 min after sunset")
+    assert town.api("GET", "/api/lighting/schedules/test-nacht")["on"] == {"offset": 20}
+    # The compliance check: as many lamps as the district has, those that disagree listed.
+    row.get_by_role("button", name="Check compliance: test-nacht").click()
+    summary = page.locator("#compliance-summary")
+    in_district = sum(1 for lamp in lamps if lamp["district"] == district)
+    playwright_api.expect(summary).to_contain_text(f"{in_district} lamps")
+    report = town.api("GET", "/api/lighting/schedules/test-nacht/compliance")
+    listed = page.locator("#compliance-table tbody tr")
+    if report["disagreeing"] or report["unknown"]:
+        playwright_api.expect(listed.first).to_be_attached()
+    for lamp in report["disagreeing"]:
+        listed_lamp = page.locator(f"#compliance-table tr[data-thing='{lamp['thingId']}']")
+        playwright_api.expect(listed_lamp).to_contain_text("does not follow")
+    screenshot(page, "lighting-schedules")
+    assert axe_violations(page) == []
+    page.once("dialog", lambda dialog: dialog.accept())
+    row.get_by_role("button", name="Delete: test-nacht").click()
+    playwright_api.expect(row).to_have_count(0)
+    assert town.api("GET", "/api/lighting/schedules")["value"] == []
+
+
+def test_a_command_is_sent_and_its_tasks_followed(town: Town, page: Any) -> None:
+    lamp, name = _lamp(town, 1)
+    other, _ = _lamp(town, 2)
+    town.api("POST", "/v1.1/TaskingCapabilities", json=capability_body(lamp, mqtt={"topic": "test/leuchte"}))
+    page.goto(f"{town.base}/#/lighting")
+    form = page.locator("#command-form")
+    form.get_by_label("Which lamps").select_option("thing")
+    # A lamp that cannot take Tasks: the reason at the target, and no Task made.
+    form.get_by_label("Lamp", exact=True).select_option(str(other))
+    before = town.api("GET", "/v1.1/Tasks?$count=true&$top=0")["@iot.count"]
+    form.get_by_role("button", name="Send command").click()
+    playwright_api.expect(page.locator("#cmd-target-error")).to_contain_text("TaskingCapability")
+    assert form.get_by_label("Lamp", exact=True).get_attribute("aria-invalid") == "true"
+    assert town.api("GET", "/v1.1/Tasks?$count=true&$top=0")["@iot.count"] == before
+    form.get_by_label("Lamp", exact=True).select_option(str(lamp))
+    form.get_by_label("off").check()
+    form.get_by_label("Dimming level (%)").fill("40")
+    form.get_by_role("button", name="Send command").click()
+    rows = page.locator("#command-tasks tbody tr")
+    playwright_api.expect(rows).to_have_count(1)
+    playwright_api.expect(rows.first).to_contain_text(name)
+    task_id = int(rows.first.get_attribute("data-task") or 0)
+    task = town.api("GET", f"/v1.1/Tasks({task_id})?$expand=TaskingCapability($expand=Thing($select=id))")
+    assert task["taskingParameters"] == {"switch": "off", "dim": 40}
+    assert task["TaskingCapability"]["Thing"]["@iot.id"] == lamp
+    # The row follows the Task's state as the server keeps it.
+    deadline = time.monotonic() + 30
+    while True:
+        status = town.api("GET", f"/v1.1/Tasks({task_id})")["status"]
+        shown = rows.first.get_attribute("data-status")
+        if shown == status or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert shown == status
+    words = {"created": "pending", "sent": "sent", "confirmed": "confirmed", "failed": "failed"}
+    playwright_api.expect(rows.first.locator("td.state")).to_contain_text(words[status])
+
+
+def test_lamp_markers_open_their_lamp_by_keyboard(town: Town, page: Any) -> None:
+    lamp, name = _lamp(town, 0)
+    page.goto(f"{town.base}/#/lighting")
+    marker = page.locator("#lighting-map .uc-marker", has_text=f"{name}:")
+    playwright_api.expect(marker).to_have_count(1)
+    assert marker.get_attribute("tabindex") == "0"
+    marker.focus()
+    page.keyboard.press("Enter")
+    playwright_api.expect(page.locator("h1")).to_have_text(name)
+    assert page.url.endswith(f"#/things/{lamp}")
+
+
+def _km(value: float) -> str:
+    """As the browser writes it: one decimal, a half rounded away from zero."""
+    return f"{Decimal(str(value)).quantize(Decimal('0.1'), ROUND_HALF_UP):,}\u00a0km"
+
+
+def test_the_fleet_view_shows_trips_and_the_daily_report(town: Town, page: Any) -> None:
+    day, fleet = _busiest_day(town)
+    found = town.api("GET", f"/api/fleet/trips?date={day}&tz=Europe/Berlin")["vehicles"]
+    busiest = max(found, key=lambda v: len(v["trips"]))
+    assert busiest["trips"], "no vehicle made a trip on either day"
+    page.goto(f"{town.base}/#/fleet?date={day}")
+    page.get_by_label("Vehicle", exact=True).select_option(str(busiest["id"]))
+    rows = page.locator("#trips-table tbody tr")
+    playwright_api.expect(rows).to_have_count(len(busiest["trips"]))
+    first = busiest["trips"][0]
+    playwright_api.expect(rows.first.locator("[data-field=distance]")).to_have_text(_km(first["distance"]))
+    playwright_api.expect(rows.first).to_have_attribute("data-start", first["start"])
+    rows.first.get_by_role("button", name=f"Show on map: trip 1 of {busiest['name']}").click()
+    playwright_api.expect(page.locator("#fleet-map path.trip-line")).to_have_count(1)
+    playwright_api.expect(rows.first.get_by_role("button")).to_have_attribute("aria-pressed", "true")
+    # The day's report: a row per vehicle, the fleet's total, the same figures as the CSV.
+    report = town.api("GET", f"/api/fleet/report?date={day}&tz=Europe/Berlin")
+    playwright_api.expect(page.locator("#report-table tbody tr")).to_have_count(len(report["vehicles"]))
+    total = page.locator("#report-table tfoot tr")
+    playwright_api.expect(total.locator("[data-field=trips]")).to_have_text(str(report["fleet"]["trips"]))
+    playwright_api.expect(total.locator("[data-field=distance]")).to_have_text(_km(report["fleet"]["distance_km"]))
+    csv = httpx.get(f"{town.base}{page.locator('#report-csv').get_attribute('href')}", timeout=60)
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+    assert len(csv.text.strip().splitlines()) == 1 + len(report["vehicles"]) + 1
+    page.evaluate("() => document.getElementById('fleet-trips').scrollIntoView({block: 'start'})")
+    screenshot(page, "fleet-trips")
+    assert axe_violations(page) == []
+    assert len(fleet["vehicles"]) == len(report["vehicles"])
 
 
 def test_the_navigation_shows_the_views_the_tenant_chose(town: Town, page: Any) -> None:

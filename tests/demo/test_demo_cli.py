@@ -56,6 +56,12 @@ def test_quartier_demo_serves_the_town_and_prints_where(tmp_path: Path) -> None:
         for url in urls:  # as a visitor with the printed key
             answer = httpx.get(url, timeout=30, headers={"Authorization": f"Bearer {key}"})
             assert answer.status_code == 200, (url, answer.text)
+        login = re.search(r"/login as 'demo' with the password (\S+)", text)
+        assert login, text
+        session = httpx.post(f"http://127.0.0.1:{port}/api/session", timeout=30,
+                             json={"name": "demo", "password": login.group(1)})
+        assert session.status_code == 200, session.text
+        assert (session.json()["user"], session.json()["role"]) == ("demo", "admin")
         things = httpx.get(f"http://127.0.0.1:{port}/v1.1/Things",
                            params={"$count": "true", "$top": "0"}, timeout=30).json()
         assert things["@iot.count"] == 554

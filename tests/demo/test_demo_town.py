@@ -153,7 +153,8 @@ def test_the_town_has_its_size(town: TownRun) -> None:
     rules = sorted(r["name"] for r in town.get("/api/rules")["value"])
     assert rules == ["depot", "fuhrpark-stadtgebiet", "hochwasser", "hochwasser-anstieg", "pegel-ausfall",
                      "strassenbeleuchtung-cabinet-silent", "strassenbeleuchtung-power",
-                     "strassenbeleuchtung-schedule", "trinkwasser-chlor", "trinkwasser-truebung"]
+                     "strassenbeleuchtung-power-low", "strassenbeleuchtung-schedule",
+                     "trinkwasser-chlor", "trinkwasser-truebung"]
     packages = {p["name"]: p["version"] for p in town.get("/api/packages")["value"]}
     assert packages == {"fleet": "1.0.0", "street-lighting": "1.0.0"}
 

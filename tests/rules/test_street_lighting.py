@@ -1,6 +1,7 @@
 """Street-lighting faults as rules, and the maintenance work orders they open, on both
 backends: a lamp dark at night, a lamp burning by day, a lamp drawing more than its rated
-power and a silent cabinet each open one alert and one work order; work orders by hand,
+power or too little of it while it burns and a silent cabinet each open one alert and one
+work order; work orders by hand,
 their lifecycle and refusals of bad input (4xx in the one error shape, nothing written)."""
 
 from __future__ import annotations
@@ -71,7 +72,8 @@ def test_a_failed_lamp_opens_one_fault_and_one_work_order(client: TestClient, ap
     dead = lamp(api, "Leuchte SK-01-07", dark)
     fine = lamp(api, "Leuchte SK-01-08", dark)
     rules = template(client, grace="PT30M")
-    assert [r["name"] for r in rules] == ["strassenbeleuchtung-schedule", "strassenbeleuchtung-power"]
+    assert [r["name"] for r in rules] == ["strassenbeleuchtung-schedule", "strassenbeleuchtung-power",
+                                          "strassenbeleuchtung-power-low"]
     post_values(api, fine["state"], [(50, "on"), (35, "on"), (20, "on")])
     post_values(api, dead["state"], [(50, "off"), (35, "off"), (20, "off"), (5, "off")])
     found = wait_for(lambda: alerts(client), "the fault")
@@ -115,6 +117,7 @@ def test_power_above_the_rated_band_and_a_silent_cabinet(client: TestClient, api
                      ["voltage", "load"], dark)
     rules = template(client, overdraw=1.2, grace="PT15M", silentAfter="PT30M")
     assert {r["name"] for r in rules} == {"strassenbeleuchtung-schedule", "strassenbeleuchtung-power",
+                                          "strassenbeleuchtung-power-low",
                                           "strassenbeleuchtung-cabinet-silent"}
     # 38 W times 1.2 = 45.6 W: 60 W is too much for the one, 50 W is fine for the other.
     post_values(api, hungry["power"], [(40, 60.0), (20, 61.0), (5, 60.5)])
@@ -132,8 +135,37 @@ def test_power_above_the_rated_band_and_a_silent_cabinet(client: TestClient, api
     assert {o["thingId"] for o in listing} == {hungry["thing"], cabinet["thing"]}
 
 
+def test_power_below_the_rated_band_while_burning_is_a_fault(client: TestClient, api: Api) -> None:
+    dark = place(night=True)
+    weak = lamp(api, "Leuchte SK-05-02", dark, rated=56)  # a failed LED driver
+    dimmed = lamp(api, "Leuchte SK-05-03", dark, rated=56)
+    off = lamp(api, "Leuchte SK-05-04", dark, rated=56)
+    rules = template(client, grace="PT15M", underdraw=0.3, standby=2)
+    low = next(r for r in rules if r["name"] == "strassenbeleuchtung-power-low")
+    assert low["condition"]["below"] == {"property": "ratedPower", "factor": 0.3}
+    # 56 W times 0.3 = 16.8 W: 6 W while burning is too little; 28 W (dimmed to 50 %) is
+    # fine, and 0.4 W is a lamp switched off (its standby draw), not a fault.
+    post_values(api, weak["power"], [(40, 6.1), (20, 5.8), (5, 6.0)])
+    post_values(api, dimmed["power"], [(40, 28.0), (20, 27.5), (5, 28.3)])
+    post_values(api, off["power"], [(40, 0.4), (20, 0.4), (5, 0.4)])
+    found = wait_for(lambda: alerts(client), "the low-power fault")
+    assert [(a["rule"], a["datastreamId"]) for a in found] == [
+        ("strassenbeleuchtung-power-low", weak["power"])]
+    listing = wait_for(lambda: orders(client)["value"], "the work order")
+    assert [(o["alertId"], o["thingId"]) for o in listing] == [(found[0]["id"], weak["thing"])]
+
+
+def test_a_threshold_floor_must_lie_below_its_levels(client: TestClient) -> None:
+    response = client.post("/api/rules", json={
+        "name": "r", "target": {"datastream": 1},
+        "condition": {"type": "threshold", "below": 5, "floor": 6}})
+    assert response.status_code == 400 and "floor" in response.json()["message"]
+    assert client.get("/api/rules").json()["value"] == []
+
+
 def test_the_template_refuses_bad_input_and_writes_nothing(client: TestClient, api: Api) -> None:
-    for body in ({"colour": "red"}, [1], {"grace": "soon"}, {"overdraw": -1},
+    for body in ({"colour": "red"}, [1], {"grace": "soon"}, {"overdraw": -1}, {"underdraw": 0},
+                 {"standby": "little"},
                  {"latitude": 95, "longitude": 0}, {"elevation": "low"}):
         if body == {"grace": "soon"}:
             lamp(api, "Leuchte SK-09-01", place(night=True))
@@ -144,7 +176,7 @@ def test_the_template_refuses_bad_input_and_writes_nothing(client: TestClient, a
     template(client)
     again = client.post("/api/rules/templates/street-lighting", json={})
     assert again.status_code == 409
-    assert len(client.get("/api/rules").json()["value"]) == 2
+    assert len(client.get("/api/rules").json()["value"]) == 3
 
 
 def test_no_lamps_no_rules(client: TestClient) -> None:

@@ -153,3 +153,22 @@ def test_a_schedule_name_is_taken_once(client: TestClient) -> None:
     assert client.post("/api/lighting/schedules", json=NIGHT).status_code == 409
     assert client.get("/api/lighting/schedules/nowhere/compliance").status_code == 404
     assert client.delete("/api/lighting/schedules/nowhere").status_code == 404
+
+
+def test_a_schedule_is_changed_in_place_and_a_bad_change_writes_nothing(client: TestClient) -> None:
+    assert client.post("/api/lighting/schedules", json=NIGHT).status_code == 201
+    later = {**NIGHT, "on": {"offset": 25}, "dim": {"level": 30, "from": "22:30", "until": "05:30"}}
+    answer = client.put("/api/lighting/schedules/nacht", json=later)
+    assert answer.status_code == 200, answer.text
+    stored = client.get("/api/lighting/schedules/nacht").json()
+    assert stored["on"] == {"offset": 25} and stored["dim"]["level"] == 30
+    assert [s["name"] for s in client.get("/api/lighting/schedules").json()["value"]] == ["nacht"]
+    for body, status in (({**later, "name": "anders"}, 400), ({**later, "grace": -5}, 400),
+                         ({**later, "target": {"street": "x"}}, 400)):
+        refused = client.put("/api/lighting/schedules/nacht", json=body)
+        assert refused.status_code == status, refused.text
+        assert set(refused.json()) >= {"code", "message"}
+    assert client.get("/api/lighting/schedules/nacht").json() == stored
+    missing = client.put("/api/lighting/schedules/nirgends", json={**NIGHT, "name": "nirgends"})
+    assert missing.status_code == 404
+    assert client.get("/api/lighting/schedules/nirgends").status_code == 404

@@ -1,6 +1,7 @@
 """HTTP API of a tenant's API keys (admins only). Every path also works under ``/t/{tenant}``.
 
-    POST   /api/keys        {"name", "role", "scopes"?, "expires"?} -> 201, the key once
+    POST   /api/keys        {"name", "role", "scopes"?, "expires"?} -> 201, the key once;
+                            {"name", "device": THING_ID, "expires"?}: a device credential
     GET    /api/keys        {"keys": [...]}: names, roles, prefixes; never a key or its hash
     DELETE /api/keys/{id}   revoke; 200 with the revoked key's description
 """
@@ -64,9 +65,14 @@ def key_request(body: Any) -> KeyRequest:
     """A new key's description from a request body; 400 for anything amiss."""
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object with name and role")
-    unknown = sorted(set(body) - {"name", "role", "scopes", "expires"})
+    unknown = sorted(set(body) - {"name", "role", "scopes", "expires", "device"})
     if unknown:
         raise BadRequest(f"unknown members {', '.join(unknown)}")
+    if "device" in body:
+        if "role" in body or "scopes" in body:
+            raise BadRequest("a device credential has no role or scopes: it may only create "
+                             "Observations of its Thing; leave role and scopes out")
+        return KeyRequest.for_device(body.get("name"), body["device"], expiry(body.get("expires")))
     scopes = body.get("scopes", [ALL_AREAS])
     if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
         raise BadRequest("scopes must be a list of API areas, or ['*']")

@@ -10,13 +10,19 @@
     POST   /api/lighting/schedules      an astronomical clock with a dimming profile for a
                                         target (see usecases/lighting/schedules.py) (201)
     GET    /api/lighting/schedules[/{name}]
+    PUT    /api/lighting/schedules/{name}  the same body: the schedule's new definition
     DELETE /api/lighting/schedules/{name}  (204)
     GET    /api/lighting/schedules/{name}/compliance  the lamps whose reported state
                                         disagrees with the schedule beyond its grace
+    POST   /api/lighting/schedules/{name}/calendar  add a calendar entry: other settings
+                                        for holidays or event nights (201)
+    GET    /api/lighting/schedules/{name}/calendar
+    DELETE /api/lighting/schedules/{name}/calendar/{entry}  (204)
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,13 +34,21 @@ from quartier.api.body import read_json
 from quartier.api.params import request_tenant
 from quartier.api.responses import json_response
 from quartier.api.sensorthings.handlers import Call, Context, SensorThingsApi
+from quartier.errors import BadRequest
 from quartier.usecases.lighting import commands, groups, schedules
+
+
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
 
 
 class LightingControlApi:
     def __init__(self, api: SensorThingsApi) -> None:
         self.api = api
         self.store = api.store
+        # What "now" is for the schedules and their compliance: the wall clock, or the
+        # simulated town's clock when the demo runs it faster than real time.
+        self.clock: Callable[[], datetime] = _wall_clock
 
     def routes(self, prefix: str) -> list[Route]:
         base = prefix + "/api/lighting"
@@ -47,8 +61,13 @@ class LightingControlApi:
             Route(base + "/schedules", self.create_schedule, methods=["POST"]),
             Route(base + "/schedules", self.schedules, methods=["GET"]),
             Route(base + "/schedules/{name}", self.schedule, methods=["GET"]),
+            Route(base + "/schedules/{name}", self.replace_schedule, methods=["PUT"]),
             Route(base + "/schedules/{name}", self.delete_schedule, methods=["DELETE"]),
             Route(base + "/schedules/{name}/compliance", self.compliance, methods=["GET"]),
+            Route(base + "/schedules/{name}/calendar", self.add_entry, methods=["POST"]),
+            Route(base + "/schedules/{name}/calendar", self.entries, methods=["GET"]),
+            Route(base + "/schedules/{name}/calendar/{entry}", self.remove_entry,
+                  methods=["DELETE"]),
         ]
 
     async def _body(self, request: Request) -> Any:
@@ -110,6 +129,15 @@ class LightingControlApi:
         tenant_id = await request_tenant(self.store, request)
         return json_response(await schedules.find(self.store, tenant_id, request.path_params["name"]))
 
+    async def replace_schedule(self, request: Request) -> Response:
+        tenant_id = await request_tenant(self.store, request)
+        name, definition = schedules.parse_schedule(await self._body(request))
+        if name != request.path_params["name"]:
+            raise BadRequest(f"name {name!r} differs from the schedule's name in the path, "
+                             f"{request.path_params['name']!r}; a schedule keeps its name")
+        await schedules.replace(self.store, tenant_id, name, definition)
+        return json_response({"name": name, **definition})
+
     async def delete_schedule(self, request: Request) -> Response:
         tenant_id = await request_tenant(self.store, request)
         await schedules.delete(self.store, tenant_id, request.path_params["name"])
@@ -118,9 +146,28 @@ class LightingControlApi:
     async def compliance(self, request: Request) -> Response:
         tenant_id = await request_tenant(self.store, request)
         return json_response(await schedules.compliance(
-            self.store, tenant_id, request.path_params["name"], datetime.now(UTC),
+            self.store, tenant_id, request.path_params["name"], self.clock(),
             self._filter(tenant_id)))
 
-    async def run_schedules(self, now: datetime | None = None) -> list[dict[str, Any]]:
-        """Send the schedules' events that are due (by the clock, or at ``now``)."""
-        return await schedules.run_due(self.store, now or datetime.now(UTC), self._filter)
+    async def add_entry(self, request: Request) -> Response:
+        tenant_id = await request_tenant(self.store, request)
+        entry = await schedules.add_entry(self.store, tenant_id, request.path_params["name"],
+                                          await self._body(request))
+        return json_response(entry, 201, {"Location": f"{request.url.path}/{entry['name']}"})
+
+    async def entries(self, request: Request) -> Response:
+        tenant_id = await request_tenant(self.store, request)
+        return json_response({"value": await schedules.entries(
+            self.store, tenant_id, request.path_params["name"])})
+
+    async def remove_entry(self, request: Request) -> Response:
+        tenant_id = await request_tenant(self.store, request)
+        await schedules.remove_entry(self.store, tenant_id, request.path_params["name"],
+                                     request.path_params["entry"])
+        return Response(status_code=204)
+
+    async def run_schedules(self, now: datetime | None = None,
+                            since: datetime | None = None) -> list[dict[str, Any]]:
+        """Send the schedules' events that are due (by the clock, or at ``now``; those
+        since ``since``, by default the last quarter of an hour)."""
+        return await schedules.run_due(self.store, now or self.clock(), self._filter, since)

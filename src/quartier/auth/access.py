@@ -34,7 +34,10 @@ def _rule(methods: frozenset[str], pattern: str, need: Role | None, own: bool = 
 
 RULES: tuple[Rule, ...] = (
     _rule(_WRITE, r"/api/lorawan/[^/]+/uplink", None, own=True),
-    _rule(_ANY, r"/api/(keys|audit)(/.*)?", Role.ADMIN),
+    # A login checks the password itself; a logout needs no more than the session it ends.
+    _rule(frozenset({"POST"}), r"/api/session", None, own=True),
+    _rule(frozenset({"DELETE"}), r"/api/session", None),
+    _rule(_ANY, r"/api/(keys|audit|users)(/.*)?", Role.ADMIN),
     _rule(_WRITE, r"/api/visibility/.*", Role.ADMIN),
     _rule(_WRITE, r"/api/grants(/.*)?", Role.ADMIN),  # sharing is a permission change
     # Deleting data on a schedule is a decision of the tenant's administrators.
@@ -102,4 +105,5 @@ def action(method: str, path: str) -> str:
 
 AREAS = ("sensorthings", "rules", "alerts", "channels", "lorawan", "devices", "device-profiles",
          "dead-letters", "imports", "basemap", "keys", "audit", "visibility", "lighting",
-         "datastreams", "things", "observed-properties", "grants", "packages", "dashboard")
+         "datastreams", "things", "observed-properties", "grants", "users", "session", "packages",
+         "dashboard")

@@ -1,9 +1,12 @@
 """The access gate: resolves each request's principal and lets it pass only as the rules allow.
 
 ASGI middleware in front of every route. It reads credentials from
-``Authorization: Bearer <key>`` or ``X-API-Key``, checks the rule of
-:mod:`quartier.auth.access` for the request, and answers 401 (no, a bad, expired or revoked
-key, or another tenant's) or 403 (a role or scope too small) in the one JSON error shape.
+``Authorization: Bearer <key>`` or ``X-API-Key`` (a bearer token shaped like a JWT goes to
+:mod:`quartier.auth.oidc`; a device credential is held to :mod:`quartier.auth.devices`),
+else a dashboard session's cookie (whose writes must pass the CSRF check of
+:mod:`quartier.auth.csrf`), checks the rule of :mod:`quartier.auth.access` for the request,
+and answers 401 (no, a bad, expired or revoked key, or another tenant's) or 403 (a role or
+scope too small) in the one JSON error shape.
 A request it lets pass carries its principal, the reader's visibility and, for writes,
 an audit trail, in context variables for the layers below.
 """
@@ -16,10 +19,13 @@ import uuid
 from typing import Any
 
 from quartier.api.responses import error_response
-from quartier.auth import access
+from quartier.auth import access, devices
 from quartier.auth.context import current_principal
 from quartier.auth.keys import KeyBook
+from quartier.auth.oidc import TokenCheck, is_token
 from quartier.auth.principal import Principal
+from quartier.auth.sessions import SOURCE as SESSION
+from quartier.auth.sessions import SessionBook
 from quartier.errors import Forbidden, QuartierError, Unauthorized
 from quartier.store import Store, audit, visibility
 
@@ -55,10 +61,13 @@ def _basic_password(token: str) -> str:
 class AccessGate:
     """Middleware: who is asking, and may they?"""
 
-    def __init__(self, app: Any, store: Store, keys: KeyBook) -> None:
+    def __init__(self, app: Any, store: Store, keys: KeyBook, sessions: SessionBook,
+                 tokens: TokenCheck | None = None) -> None:
         self.app = app
         self.store = store
         self.keys = keys
+        self.sessions = sessions
+        self.tokens = tokens or TokenCheck(store, None)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -76,12 +85,15 @@ class AccessGate:
             return
         try:
             principal = await self._principal(scope, tenant_id)
+            devices.admit(rule, principal, method, path)
             self._check(rule, principal, path)
+            if method not in ("GET", "HEAD") and principal is not None and principal.source == SESSION:
+                self.sessions.check_csrf(scope)
         except QuartierError as exc:
             await error_response(exc)(scope, receive, send)
             return
         current_principal.set(principal)
-        visibility.public_only.set(principal is None)
+        visibility.public_only.set(principal is None or principal.device is not None)
         if method not in _WRITES or principal is None:
             await self.app(scope, receive, send)
             return
@@ -94,7 +106,11 @@ class AccessGate:
 
     async def _principal(self, scope: Any, tenant_id: int) -> Principal | None:
         key = credentials(scope["headers"])
-        return None if key is None else await self.keys.principal(key, tenant_id)
+        if key is None:  # a dashboard session's cookie, if any
+            return await self.sessions.principal(scope, tenant_id)
+        if is_token(key):  # an OpenID Connect token, not an API key
+            return await self.tokens.principal(key, tenant_id)
+        return await self.keys.principal(key, tenant_id)
 
     @staticmethod
     def _check(rule: access.Rule, principal: Principal | None, path: str) -> None:

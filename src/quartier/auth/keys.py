@@ -4,6 +4,9 @@ A key is ``qk_`` + 8 characters that name it (its prefix, kept in clear to find 
 show it) + ``_`` + 43 random characters: 256 random bits in all, so one SHA-256 of the
 whole key is enough to keep it (no slow password hash is needed against guessing), and
 it is compared in constant time. The key itself is shown once, when it is made.
+
+A key made for a device (a Thing) is a device credential: it may only add Observations
+to that Thing's Datastreams (:mod:`quartier.auth.devices`), whatever its stored role.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from quartier.store.audit import AuditTrail
 
 _KEY = re.compile(r"(qk_[0-9a-z]{8})_[A-Za-z0-9_-]{43}")
 _NAMES = ("id", "tenant_id", "name", "role", "scopes", "prefix", "key_hash", "created_at",
-          "created_by", "expires_at", "revoked_at")
+          "created_by", "expires_at", "revoked_at", "thing_id")
 _COLUMNS = ", ".join(_NAMES)
 CACHE_SECONDS = 2.0  # how long a worker trusts a key it has looked up (revocation's delay)
 _CACHE_LIMIT = 10_000
@@ -55,6 +58,14 @@ class KeyRequest:
     role: Role
     scopes: tuple[str, ...] = (ALL_AREAS,)
     expires_at: datetime | None = None
+    device: int | None = None  # the Thing of a device credential
+
+    @classmethod
+    def for_device(cls, name: Any, thing: object, expires_at: datetime | None = None) -> KeyRequest:
+        """A device credential of Thing ``thing``: it may add Observations there, no more."""
+        if isinstance(thing, bool) or not isinstance(thing, int) or not 0 < thing < 2**63:
+            raise BadRequest(f"device must be the @iot.id of a Thing, not {thing!r}")
+        return cls(name, Role.EDITOR, ("sensorthings",), expires_at, thing)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not 0 < len(self.name) <= 100:
@@ -82,12 +93,17 @@ class KeyBook:
         key, prefix = new_key()
         dialect = self.store.dialect
         async with self.store.transaction() as conn:
+            if request.device is not None and await conn.fetchval(
+                    "SELECT 1 FROM things WHERE id = ? AND tenant_id = ?",
+                    (request.device, tenant_id)) is None:
+                raise BadRequest(f"device: no Thing with @iot.id {request.device}")
             row = await conn.fetchrow(
                 "INSERT INTO api_keys (tenant_id, name, role, scopes, prefix, key_hash, created_at, "
-                f"created_by, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_COLUMNS}",
+                f"created_by, expires_at, thing_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                f"RETURNING {_COLUMNS}",
                 (tenant_id, request.name, request.role.label, orjson.dumps(list(request.scopes)).decode(),
                  prefix, _hash(key), dialect.encode(TIME, now_utc()), created_by,
-                 dialect.encode(TIME, request.expires_at)),
+                 dialect.encode(TIME, request.expires_at), request.device),
             )
             assert row is not None
             described = self._describe(row)
@@ -136,6 +152,9 @@ class KeyBook:
             raise Unauthorized("the API key has expired")
         if row["tenant_id"] != tenant_id:
             raise Unauthorized("the API key is not valid for this tenant")
+        if row["thing_id"] is not None:
+            return Principal(row["tenant_id"], Role.EDITOR, f"device:{row['prefix']}", row["name"],
+                             "device", frozenset({"sensorthings"}), device=row["thing_id"])
         return Principal(row["tenant_id"], Role.parse(row["role"]), f"key:{row['prefix']}",
                          row["name"], "api-key", frozenset(row["scopes"]))
 
@@ -162,6 +181,7 @@ class KeyBook:
         out["scopes"] = orjson.loads(out["scopes"])
         out["id"] = int(out["id"])
         out["tenant_id"] = int(out["tenant_id"])
+        out["thing_id"] = None if out["thing_id"] is None else int(out["thing_id"])
         return out
 
 
@@ -176,6 +196,7 @@ def public(described: dict[str, Any]) -> dict[str, Any]:
         "scopes": described["scopes"], "prefix": described["prefix"],
         "created": _time(described["created_at"]), "createdBy": described["created_by"],
         "expires": _time(described["expires_at"]), "revoked": _time(described["revoked_at"]),
+        "device": described["thing_id"],
     }
 
 

@@ -9,8 +9,10 @@ is sent garbled (the channel decides how), so that it ends up as a dead letter.
 
 from __future__ import annotations
 
+import heapq
 import math
 import random
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -21,6 +23,8 @@ from quartier.demo.clock import DAY, LocalClock, Silence, Sky, bell, opens_windo
 from quartier.demo.town import XY
 
 HOUR = 3_600.0
+COMMAND_HOLDS = DAY  # how long a lamp keeps a command without another one
+KEPT = 100  # readings and commands a lamp remembers (a few days: tests, reports)
 
 
 @dataclass
@@ -128,7 +132,13 @@ class Cabinet(SimDevice):
 
 
 class Lamp(SimDevice):
-    """A luminaire: on from dusk to dawn, dimmed at night; some are dead or flicker."""
+    """A luminaire: on from dusk to dawn, dimmed at night; some are dead or flicker.
+
+    It obeys the platform's commands (:meth:`command`, from the downlinks the simulator
+    receives): a commanded switch or level holds until the next command, or for
+    :data:`COMMAND_HOLDS` after the last one, then the lamp's own programme takes over
+    again. It answers each command at once with an uplink of its new state, as luminaire
+    controllers do, so that the Task can be confirmed."""
 
     kind = "streetlight"
 
@@ -144,11 +154,28 @@ class Lamp(SimDevice):
         self.fault: str | None = None  # "dead" or "flickering", from since_faulty
         self.energy = round(self.rng.uniform(800, 9000), 3)  # kWh on the meter
         self._last: tuple[float, float] | None = None  # (t, watts) of the last reading
+        self.commanded: dict[str, Any] = {}  # "switch" and "dim" as last commanded
+        self.commanded_at: float | None = None
+        self._owed: list[float] = []  # instants of answers to commands, not sent yet
+        # What it did, newest last (bounded: the demo may run for weeks).
+        self.received: deque[tuple[float, dict[str, Any]]] = deque(maxlen=KEPT)
+        self.reported: deque[tuple[float, dict[str, Any]]] = deque(maxlen=KEPT)
+
+    def _commanded(self, t: float, key: str) -> Any:
+        at = self.commanded_at
+        if at is None or not at <= t < at + COMMAND_HOLDS:
+            return None
+        return self.commanded.get(key)
 
     def scheduled_on(self, t: float) -> bool:
-        return self.world.sky.dark(t)
+        """Whether it means to burn: as commanded, else from dusk to dawn."""
+        switch = self._commanded(t, "switch")
+        return self.world.sky.dark(t) if switch is None else bool(switch == "on")
 
     def level(self, t: float) -> float:
+        dim = self._commanded(t, "dim")
+        if dim is not None:
+            return float(dim)
         minute = self.world.clock.minute_of_day(t)
         if self.dim_from > self.dim_until:
             dimmed = minute >= self.dim_from or minute < self.dim_until
@@ -156,12 +183,32 @@ class Lamp(SimDevice):
             dimmed = self.dim_from <= minute < self.dim_until
         return self.night_level if dimmed else 100.0
 
+    def command(self, t: float, parameters: dict[str, Any]) -> None:
+        """A command from the platform, acted on at the simulated instant ``t`` (when the
+        simulation has sent everything before it) and answered with an uplink then."""
+        if self.commanded_at is None or t >= self.commanded_at + COMMAND_HOLDS:
+            self.commanded = {}
+        self.commanded.update({k: v for k, v in parameters.items() if k in ("switch", "dim")})
+        self.commanded_at = t
+        self._owed.append(t)
+        self.received.append((t, dict(parameters)))
+
+    def readings(self, start: float, end: float) -> Iterator[Reading]:
+        owed = sorted({t for t in self._owed if start <= t < end})
+        self._owed = [t for t in self._owed if t >= end]
+        for t in heapq.merge(ticks(start, end, self.every, self.offset), owed):
+            values = self.sample(t, answer=t in owed)
+            if values is None or self.world.silence.silent(self.key, t):
+                continue
+            self.reported.append((t, values))
+            yield Reading(self, t, values, self._garbled(t))
+
     def dead(self, t: float) -> bool:
         return self.fault == "dead" and self.since_faulty is not None and t >= self.since_faulty
 
-    def sample(self, t: float) -> dict[str, Any] | None:
+    def sample(self, t: float, answer: bool = False) -> dict[str, Any] | None:
         on = self.scheduled_on(t)
-        if not on and not opens_window(t, self.every, self.day_every, self.offset):
+        if not on and not answer and not opens_window(t, self.every, self.day_every, self.offset):
             return None
         if self.cabinet.outage(t):
             self._meter(t, 0.0)

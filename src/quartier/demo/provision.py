@@ -1,17 +1,21 @@
 """Creating the demo town in a running Quartier, through its public API only.
 
 Street lighting and the fleet come as the built-in use-case packages (``POST
-/api/packages``: their device profiles, TaskingCapability templates, rules, groups and
-schedules), set to this town's place and depot. The other LoRaWAN devices (parking bays)
-get device profiles of their own; all are registered with ``POST /api/devices``. Devices
-without LoRaWAN become Things with their Location and Datastreams by deep insert. What
-exists already (found by the Things' ``properties/device``) is kept, so a second run
-against the same Quartier goes on where the first stopped. Each network server gets an
-integration whose fresh webhook secret the simulator then uses.
+/api/packages``: their device profiles, TaskingCapability templates, rules and groups),
+set to this town's place and depot. The other LoRaWAN devices (parking bays) get device
+profiles of their own; all are registered with ``POST /api/devices``. Devices without
+LoRaWAN become Things with their Location and Datastreams by deep insert. What exists
+already (found by the Things' ``properties/device``) is kept, so a second run against the
+same Quartier goes on where the first stopped. Each network server gets an integration
+whose fresh webhook secret the simulator then uses; The Things Stack's also gets the
+``downlink`` settings of the simulator's downlink receiver, when it runs one, and each
+lamp without one (the package's profile gives each lamp its own) a TaskingCapability
+(switch and dim), so that Tasks reach the simulated lamps.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from dataclasses import dataclass, field
@@ -22,12 +26,15 @@ import httpx2 as httpx
 
 from quartier.demo.build import SimTown
 from quartier.demo.catalog import Field
-from quartier.demo.devices import SimDevice
+from quartier.demo.devices import Lamp, SimDevice
+from quartier.tasking import streetlight
 from quartier.usecases.fleet.geofences import depot_area
 from quartier.usecases.packages.builtin import BUILT_IN, built_in
 
 log = logging.getLogger(__name__)
 _REGISTER_CHUNK = 2_000
+_IN_FLIGHT = 8  # requests at once while making TaskingCapabilities
+_ACTUATOR = "Luminaire controller output"
 _SENSORS = {
     "gauge": ("Radar level sensor", "Non-contact radar water-level sensor above the water"),
     "rain_gauge": ("Tipping-bucket rain gauge", "Heated tipping-bucket rain gauge, 0.1 mm"),
@@ -63,8 +70,10 @@ def slug(text: str) -> str:
 
 
 class Provisioner:
-    def __init__(self, client: httpx.AsyncClient, sim: SimTown, prefix: str = "") -> None:
+    def __init__(self, client: httpx.AsyncClient, sim: SimTown, prefix: str = "",
+                 downlink: dict[str, Any] | None = None) -> None:
         self.client = client
+        self.downlink = downlink  # The Things Stack's downlink settings, if lamps take Tasks
         self.sim = sim
         self.api = f"{prefix}/api"
         self.sta = f"{prefix}/v1.1"
@@ -79,6 +88,8 @@ class Provisioner:
         await self._things(others)
         for network in sorted({d.channel for d in [*lorawan, *self.sim.strangers]}):
             await self._integration(network)
+        if self.downlink is not None:
+            await self._capabilities([d for d in lorawan if isinstance(d, Lamp)])
         await self._rules()
         await self._basemap()
         return self.out
@@ -174,10 +185,37 @@ class Provisioner:
         found = await self.client.get(f"{self.api}/lorawan/integrations/{name}")
         if found.status_code == 200:
             await self._call("DELETE", f"{self.api}/lorawan/integrations/{name}", (204,))
-        answer = await self._call("POST", f"{self.api}/lorawan/integrations", (201,),
-                                  json={"name": name, "network": network})
+        body: dict[str, Any] = {"name": name, "network": network}
+        if network == "tts" and self.downlink is not None:
+            body["downlink"] = self.downlink
+        answer = await self._call("POST", f"{self.api}/lorawan/integrations", (201,), json=body)
         self.out.integrations[network] = name
         self.out.secrets[network] = answer["secret"]
+
+    async def _capabilities(self, lamps: list[Lamp]) -> None:
+        """A TaskingCapability for each lamp that has none yet."""
+        have: set[int] = set()
+        url = f"{self.sta}/TaskingCapabilities?$select=id&$expand=Thing($select=id)&$top=1000"
+        while url:
+            page = await self._call("GET", url, (200,))
+            have |= {c["Thing"]["@iot.id"] for c in page["value"] if c.get("Thing")}
+            url = page.get("@iot.nextLink", "")
+        missing = [self.out.things[lamp.key] for lamp in lamps if self.out.things[lamp.key] not in have]
+        if not missing:
+            return
+        actuator = await self._create("Actuators", {
+            "name": _ACTUATOR, "description": "Switches and dims the luminaire (DALI)",
+            "encodingType": "text/plain", "metadata": "LoRaWAN luminaire controller, port 10"})
+        slots = asyncio.Semaphore(_IN_FLIGHT)
+
+        async def make(thing: int) -> None:
+            async with slots:
+                await self._create("TaskingCapabilities", {
+                    "name": "Schalten und Dimmen", "description": "Switch the lamp and set its level",
+                    "taskingParameters": streetlight.TASKING_PARAMETERS,
+                    "Actuator": {"@iot.id": actuator}, "Thing": {"@iot.id": thing}})
+
+        await asyncio.gather(*(make(thing) for thing in missing))
 
     # -- Things by deep insert --------------------------------------------------------
 
@@ -314,7 +352,7 @@ def town_packages(sim: SimTown) -> list[dict[str, Any]]:
             if condition["type"] == "geofence" and rule["name"] == "depot":
                 condition["area"] = depot_area(sim.town)
         if "lighting" in body:
-            # The simulated lamps take no downlinks: a schedule's Tasks would only fail.
+            # The demo's lamps keep to the town file's switching times, not the package's.
             body["lighting"]["schedules"] = []
         out.append(body)
     return out

@@ -5,6 +5,12 @@ of the days before it on the bulk path; the live run then sends each window of s
 time through the devices' own roads as the clock advances, ``speed`` times as fast as the
 wall clock (so with a speed above 1 the readings run ahead of real time), or as fast as
 Quartier takes them when ``speed`` is None.
+
+The lamps obey the Tasks Quartier sends them: a local downlink receiver
+(:mod:`quartier.demo.downlinks`) plays The Things Stack's downlink API, and each lamp acts
+on its command at the simulated instant reached and answers with an uplink. ``after_step``
+runs after each window is sent (``quartier demo`` sends the lighting schedules' events due
+by then, on the simulated clock).
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,10 +27,12 @@ import httpx2 as httpx
 from quartier.demo.build import SimTown
 from quartier.demo.channels import Channels
 from quartier.demo.clock import DAY
-from quartier.demo.devices import Reading
+from quartier.demo.devices import Lamp, Reading
+from quartier.demo.downlinks import DownlinkReceiver
 from quartier.demo.provision import Provisioned, Provisioner
 
 Say = Callable[[str], None]
+AfterStep = Callable[[float], Awaitable[None]]  # called with the simulated instant reached
 logging.getLogger("httpx2").setLevel(logging.WARNING)  # not one line per request
 FAST_WINDOW = 900.0  # simulated seconds per step when running as fast as possible
 
@@ -38,7 +46,8 @@ class BackfillReport:
 
 class Simulation:
     def __init__(self, sim: SimTown, base_url: str, tenant: str = "", mqtt_url: str | None = None,
-                 say: Say | None = None, mqtt_prefix: str = "", api_key: str = "") -> None:
+                 say: Say | None = None, mqtt_prefix: str = "", api_key: str = "",
+                 downlinks: bool = True, after_step: AfterStep | None = None) -> None:
         self.sim = sim
         self.prefix = f"/t/{tenant}" if tenant else ""
         self.tenant = tenant
@@ -54,6 +63,11 @@ class Simulation:
         self.provisioned: Provisioned | None = None
         self.channels: Channels | None = None
         self.clock = sim.anchor  # how far the simulation has sent
+        self.after_step = after_step
+        # Tasks for the lamps come back to the simulation through a local receiver.
+        lamps = [d for d in sim.devices if isinstance(d, Lamp) and d.channel == "tts"]
+        self.downlinks = (DownlinkReceiver(lamps, lambda: self.clock)
+                          if downlinks and lamps else None)
 
     async def __aenter__(self) -> Simulation:
         return self
@@ -64,12 +78,17 @@ class Simulation:
     async def close(self) -> None:
         if self.channels is not None:
             await self.channels.close()
+        if self.downlinks is not None:
+            await self.downlinks.close()
         await self.client.aclose()
 
     async def setup(self) -> Provisioned:
         """Create what is missing of the town; connect the channels."""
         started = time.monotonic()
-        self.provisioned = await Provisioner(self.client, self.sim, self.prefix).run()
+        if self.downlinks is not None:
+            await self.downlinks.start()
+        downlink = self.downlinks.settings() if self.downlinks is not None else None
+        self.provisioned = await Provisioner(self.client, self.sim, self.prefix, downlink).run()
         self.channels = Channels(self.client, self.provisioned, self.prefix, self.tenant,
                                  self.mqtt_url, self.mqtt_prefix)
         await self.channels.start()
@@ -99,6 +118,8 @@ class Simulation:
         readings = self.readings(self.clock, until)
         self.clock = until
         await self.channels.send(readings)
+        if self.after_step is not None:
+            await self.after_step(until)
         return len(readings)
 
     async def live(self, speed: float | None = 1.0, until: float | None = None,
@@ -128,6 +149,8 @@ class Simulation:
         sent = ", ".join(f"{k} {v:,}" for k, v in sorted(c.sent.items())) or "nothing"
         refused = sum(c.refused.values())
         failed = sum(c.failed.values())
+        commands = self.downlinks.counts["taken"] if self.downlinks is not None else 0
         return (f"simulated {local:%Y-%m-%d %H:%M} {local.tzname()}: sent {sent}; "
                 f"{refused:,} refused (kept as dead letters)"
+                + (f"; lamps took {commands:,} commands" if commands else "")
                 + (f"; {failed:,} FAILED" if failed else ""))

@@ -2,6 +2,9 @@
 
 * QoS 1 both ways, and a persistent session (clean start off, a session that outlives a
   restart by a day), so that the broker keeps what it accepted while Quartier is away.
+  Our own publications may be sent at QoS 0 instead (``publish_qos``): the broker then
+  neither acknowledges nor keeps them, which saves it and us a packet each; while
+  connected they wait for room in the socket's send buffer instead of for acknowledgements.
 * Messages are acknowledged by the caller (:meth:`BrokerLink.ack`), after they are
   committed, not when they arrive. An acknowledgement for a message of an earlier
   connection is not sent: the broker delivers that message again anyway.
@@ -82,9 +85,10 @@ class BrokerLink:
     """A persistent MQTT 5 session with manual acknowledgements."""
 
     def __init__(self, url: str, client_id: str, subscriptions: Sequence[str],
-                 stale: Sequence[str] = ()) -> None:
+                 stale: Sequence[str] = (), publish_qos: int = 1) -> None:
         self.host, self.port, self._user, self._password = broker_address(url)
         self.client_id = client_id
+        self.publish_qos = publish_qos
         self.subscriptions = list(subscriptions)
         # Filters an earlier run of this session may have subscribed to, left at connect.
         self.stale = list(stale)
@@ -102,6 +106,7 @@ class BrokerLink:
         self._room.set()
         self._stopping = False
         self._warned_full = False
+        self._wire_full = False  # the socket's send buffer is full (QoS 0 publications)
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -129,7 +134,7 @@ class BrokerLink:
         """Wait, while the broker is connected, until fewer than :data:`HIGH_WATER` of our
         publications await its acknowledgement. (While it is away, publications wait,
         up to :data:`MAX_QUEUED`, and nobody is held up.)"""
-        while self.connected.is_set() and self.pending() >= HIGH_WATER:
+        while self.connected.is_set() and (self.pending() >= HIGH_WATER or self._wire_full):
             self._room.clear()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._room.wait(), 1.0)
@@ -152,6 +157,9 @@ class BrokerLink:
                 self._heads.clear()
             head = self._heads[topic] = p.publish_head(topic, _PUBLISH_PROPERTIES)
         wire = self._wire
+        if not self.publish_qos and wire is not None and self.connected.is_set():
+            wire.write(p.publish_at_most_once(head, payload, retain))
+            return
         if (wire is not None and not self._waiting and len(self._in_flight) < self._send_quota
                 and self.connected.is_set()):  # the common case: straight out
             mid = self._packet_id()
@@ -278,6 +286,11 @@ class BrokerLink:
         if wire is None or not self.connected.is_set():
             return
         waiting, in_flight, quota = self._waiting, self._in_flight, self._send_quota
+        if not self.publish_qos:
+            while waiting:
+                head, payload, retain = waiting.popleft()
+                wire.write(p.publish_at_most_once(head, payload, retain))
+            return
         while waiting and len(in_flight) < quota:
             head, payload, retain = waiting.popleft()
             mid = self._packet_id()
@@ -296,6 +309,11 @@ class BrokerLink:
             in_flight.pop(mid, None)
         self._send_waiting()
         if not self._room.is_set() and self.pending() <= HIGH_WATER // 2:
+            self._room.set()
+
+    def _send_buffer(self, full: bool) -> None:
+        self._wire_full = full
+        if not full and not self._room.is_set() and self.pending() <= HIGH_WATER // 2:
             self._room.set()
 
     def _answered(self, kind: int, codes: bytes) -> None:
@@ -325,8 +343,15 @@ class _Wire(asyncio.Protocol):
     def connection_made(self, transport: Any) -> None:
         self._transport = transport
 
+    def pause_writing(self) -> None:
+        self.link._send_buffer(True)
+
+    def resume_writing(self) -> None:
+        self.link._send_buffer(False)
+
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
+        self.link._send_buffer(False)
         if not self.closed.done():
             self.closed.set_result(None)
         if not self.connack.done():

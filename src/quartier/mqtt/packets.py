@@ -188,6 +188,12 @@ def publish(head: tuple[bytes, bytes], mid: int, payload: bytes, retain: bool,
     return b"".join((fixed, topic, mid.to_bytes(2, "big"), props, payload))
 
 
+def publish_at_most_once(head: tuple[bytes, bytes], payload: bytes, retain: bool) -> bytes:
+    """A QoS 0 PUBLISH with :func:`publish_head`'s parts: no packet identifier."""
+    topic, props = head
+    return _packet(0x30 | (0x01 if retain else 0), b"".join((topic, props, payload)))
+
+
 def set_dup(packet: bytes) -> bytes:
     """The same PUBLISH, marked as sent before."""
     return bytes((packet[0] | 0x08,)) + packet[1:]

@@ -125,7 +125,8 @@ class MqttService:
         # one of them, and ignore the announcements that come back.
         subscriptions, stale = (plain, shared) if self.settings.workers == 1 else (shared, plain)
         subscriptions = [*subscriptions, *LOG_TOPICS]  # every worker needs every line
-        self.link = BrokerLink(self.settings.mqtt, client_id(self.settings), subscriptions, stale)
+        self.link = BrokerLink(self.settings.mqtt, client_id(self.settings), subscriptions, stale,
+                               publish_qos=self.settings.mqtt_announce_qos)
         self.link.start()
         self.store.subscribe(self._events.put)
         self._tasks = [asyncio.create_task(self._announce_all()),

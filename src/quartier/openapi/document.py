@@ -45,7 +45,9 @@ def _document() -> dict[str, Any]:
         # Reads of public data need no key; every write needs one (see the README, Access).
         "security": [{}, {"bearer": []}, {"apiKey": []}],
         "components": {"schemas": entity_components(), "securitySchemes": {
-            "bearer": {"type": "http", "scheme": "bearer", "description": "an API key (quartier key create)"},
+            "bearer": {"type": "http", "scheme": "bearer",
+                       "description": "an API key (quartier key create), or a token (JWT) of "
+                                      "the configured OpenID Connect issuer"},
             "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
         }},
     }

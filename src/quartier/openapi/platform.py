@@ -49,9 +49,26 @@ _DAY = [query("date", _TEXT, "local day, YYYY-MM-DD (default today)"),
         query("tz", _TEXT, "IANA time zone (default UTC)")]
 _RETENTION = {"type": "object", "required": ["days"], "additionalProperties": False,
               "properties": {"days": {"type": ["integer", "null"], "minimum": 1}}}
-_KEY_REQUEST = {"type": "object", "required": ["name", "role"], "properties": {
-    "name": _TEXT, "role": {"type": "string", "enum": ["viewer", "operator", "editor", "admin"]},
-    "scopes": {"type": "array", "items": _TEXT}, "expires": _TEXT}}
+_ROLE = {"type": "string", "enum": ["viewer", "operator", "editor", "admin"]}
+_LOGIN = {"type": "object", "required": ["name", "password"],
+          "properties": {"name": _TEXT, "password": _TEXT}}
+_SESSION = {"type": "object", "required": ["user", "role", "csrfToken"], "properties": {
+    "user": {"type": ["string", "null"]}, "role": {"type": ["string", "null"]},
+    "csrfToken": {"type": ["string", "null"]}, "expires": {"type": ["string", "null"]}}}
+_USER = {"type": "object", "required": ["name", "role", "disabled"], "properties": {
+    "name": _TEXT, "role": _ROLE, "disabled": {"type": ["string", "null"]}}}
+_NEW_USER = {"type": "object", "required": ["name", "role", "password"], "additionalProperties": False,
+             "properties": {"name": _TEXT, "role": _ROLE, "password": _TEXT}}
+_USER_CHANGE = {"type": "object", "additionalProperties": False, "properties": {
+    "role": _ROLE, "disabled": {"type": "boolean"}, "password": _TEXT}}
+_KEY_REQUEST = {"anyOf": [
+    {"type": "object", "required": ["name", "role"], "properties": {
+        "name": _TEXT, "role": {"type": "string", "enum": ["viewer", "operator", "editor", "admin"]},
+        "scopes": {"type": "array", "items": _TEXT}, "expires": _TEXT}},
+    # A device credential: it may only add Observations to the Datastreams of this Thing.
+    {"type": "object", "required": ["name", "device"], "properties": {
+        "name": _TEXT, "device": {"type": "integer", "minimum": 1}, "expires": _TEXT}},
+]}
 _VISIBILITY = {"type": "object", "required": ["visibility"],
                "properties": {"visibility": {"type": "string", "enum": ["public", "internal"]}}}
 _WORK_ORDER = {"type": "object", "required": ["id", "status", "title"],
@@ -96,7 +113,8 @@ def _ops() -> list[Op]:
         Op("post", "/api/rules/templates/flood-warning", "the flood-warning rules for gauges", "rules",
            {"201": answer(_listing())}, writes, body=free_body),
         Op("post", "/api/rules/templates/street-lighting",
-           "the street-lighting fault rules (lamp schedule, power, silent cabinet)", "rules",
+           "the street-lighting fault rules (lamp schedule, power above or below the rated band, "
+           "silent cabinet)", "rules",
            {"201": answer(_listing())}, writes, body=free_body),
         Op("post", "/api/rules/templates/fleet", "geofence rules for depots and service zones", "rules",
            {"201": answer(_listing())}, writes, body=free_body),
@@ -261,15 +279,37 @@ def _ops() -> list[Op]:
            {"200": answer(_listing())}),
         Op("get", "/api/lighting/schedules/{name}", "one lighting schedule", "lighting",
            {"200": answer(_named())}),
+        Op("put", "/api/lighting/schedules/{name}", "change a lighting schedule (the body as for "
+           "saving one, with the same name)", "lighting", {"200": answer(_named())}, writes,
+           body=free_body),
         Op("delete", "/api/lighting/schedules/{name}", "drop a lighting schedule", "lighting", gone),
         Op("get", "/api/lighting/schedules/{name}/compliance",
            "the lamps whose reported state disagrees with the schedule", "lighting", ok),
+        Op("post", "/api/lighting/schedules/{name}/calendar", "add a calendar entry (holidays, "
+           "event nights) that changes the schedule's profile", "lighting",
+           {"201": answer(_OBJECT, headers=LOCATION)}, writes, body=free_body),
+        Op("get", "/api/lighting/schedules/{name}/calendar", "the calendar of a lighting schedule",
+           "lighting", {"200": answer(_listing())}),
+        Op("delete", "/api/lighting/schedules/{name}/calendar/{entry}", "drop a calendar entry",
+           "lighting", gone),
         # access: API keys, the audit log, public and internal data
         Op("post", "/api/keys", "make an API key (shown once)", "access",
            {"201": answer(_named("key", "role"))}, writes, body=json_body(_KEY_REQUEST)),
         Op("get", "/api/keys", "every API key of the tenant (never the keys themselves)", "access",
            {"200": answer(_listing())}),
         Op("delete", "/api/keys/{id}", "revoke an API key", "access", ok),
+        Op("post", "/api/session", "log in to the dashboard: a session and its HttpOnly cookie",
+           "access", {"200": answer(_SESSION)}, (*BODY_ERRORS, 429), body=json_body(_LOGIN)),
+        Op("get", "/api/session", "who is asking: the session's user, role and CSRF token",
+           "access", {"200": answer(_SESSION)}),
+        Op("delete", "/api/session", "log out: the session ends", "access", ok),
+        Op("get", "/api/users", "the tenant's dashboard users (never their passwords)", "access",
+           {"200": answer(_listing())}),
+        Op("post", "/api/users", "make a dashboard user", "access", {"201": answer(_USER)}, writes,
+           body=json_body(_NEW_USER)),
+        Op("get", "/api/users/{name}", "one dashboard user", "access", {"200": answer(_USER)}),
+        Op("patch", "/api/users/{name}", "change a user's role or password, or disable it", "access",
+           {"200": answer(_USER)}, writes, body=json_body(_USER_CHANGE)),
         Op("get", "/api/audit", "who wrote what, when and from where", "access", {"200": answer(_listing())},
            parameters=(*_TIME_RANGE, query("principal", _TEXT), query("action", _TEXT),
                        query("limit", _WHOLE), query("before", _WHOLE))),

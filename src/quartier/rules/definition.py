@@ -22,7 +22,8 @@ Conditions:
   or ``{"property": "stages"}`` (the levels from each Datastream's own properties, so
   one rule serves gauges with thresholds of their own); ``hysteresis`` (the value must come
   back this far before a level clears) and ``for`` (how long a level must hold before it
-  counts, ISO 8601 duration);
+  counts, ISO 8601 duration); ``floor``: values at or below it say nothing (a lamp
+  switched off draws only its standby power, which is no "too little");
 * ``rate``: ``rise`` (or ``fall``) by at least this much ``within`` a duration;
 * ``stale``: no Observation for ``after`` (checked on a clock);
 * ``geofence``: a Thing is outside (``"when": "leave"``) or inside (``"enter"``) ``area``,
@@ -99,6 +100,7 @@ class Condition:
     limits_property: str | None = None  # threshold: the levels from Datastream properties
     factor: float = 1.0  # threshold: the property's levels times this
     hysteresis: float = 0.0
+    floor: float | None = None  # threshold: values at or below it are not judged
     hold: float = 0.0  # "for", seconds
     amount: float = 0.0  # rate: how much
     within: float = 0.0  # rate: in how long; stale: after how long
@@ -209,7 +211,7 @@ def _condition(raw: Any, what: str, nested: bool = False) -> Condition:
     if hold > MAX_HOLD:
         raise BadRequest(f"{what}.for must be at most P30D")
     if kind == "threshold":
-        known_members(raw, {"type", "above", "below", "hysteresis", "for"}, what)
+        known_members(raw, {"type", "above", "below", "hysteresis", "floor", "for"}, what)
         if ("above" in raw) == ("below" in raw):
             raise BadRequest(f"{what}: a threshold has either above or below")
         direction = "above" if "above" in raw else "below"
@@ -217,6 +219,7 @@ def _condition(raw: Any, what: str, nested: bool = False) -> Condition:
         hysteresis = _number(raw.get("hysteresis", 0), f"{what}.hysteresis")
         if hysteresis < 0:
             raise BadRequest(f"{what}.hysteresis must not be negative")
+        floor = None if raw.get("floor") is None else _number(raw["floor"], f"{what}.floor")
         if isinstance(given, dict):
             known_members(given, {"property", "factor"}, f"{what}.{direction}")
             if not isinstance(given.get("property"), str):
@@ -226,7 +229,7 @@ def _condition(raw: Any, what: str, nested: bool = False) -> Condition:
             if not 0 < factor <= 100:
                 raise BadRequest(f"{what}.{direction}.factor must be more than 0 and at most 100")
             return Condition(kind, direction, limits_property=given["property"], factor=factor,
-                             hysteresis=hysteresis, hold=hold)
+                             hysteresis=hysteresis, floor=floor, hold=hold)
         values = given if isinstance(given, list) else [given]
         if not values or len(values) > MAX_LEVELS:
             raise BadRequest(f"{what}.{direction}: give 1 to {MAX_LEVELS} values")
@@ -235,7 +238,9 @@ def _condition(raw: Any, what: str, nested: bool = False) -> Condition:
         if list(limits) != ordered or len(set(limits)) != len(limits):
             raise BadRequest(f"{what}.{direction}: the levels must be "
                              f"{'rising' if direction == 'above' else 'falling'}, one per level")
-        return Condition(kind, direction, limits, hysteresis=hysteresis, hold=hold)
+        if floor is not None and floor >= (limits[-1] if direction == "below" else limits[0]):
+            raise BadRequest(f"{what}.floor must be below every level, or nothing is judged")
+        return Condition(kind, direction, limits, hysteresis=hysteresis, floor=floor, hold=hold)
     if kind == "rate":
         known_members(raw, {"type", "rise", "fall", "within", "for"}, what)
         if ("rise" in raw) == ("fall" in raw):

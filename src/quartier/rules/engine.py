@@ -86,6 +86,9 @@ class RuleEngine:
         self.horizon = LOOKBACK  # how old a value may be and still be evaluated (seconds)
         self.evaluated = 0  # Observations looked at (for benchmarks)
         self.positions = PositionPairs()  # geofences on Things with position Datastreams
+        # What "now" is (seconds since the epoch) for telling news from history and for
+        # staleness: the wall clock, or the demo town's clock when it runs ahead.
+        self.clock: Callable[[], float] = time.time
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -259,7 +262,7 @@ class RuleEngine:
             return None
         start, end = when
         t = (end or start).timestamp()
-        if t < time.time() - self.horizon:
+        if t < self.clock() - self.horizon:
             return None  # history (an import, a backfill): stored, but no news
         if datastream in self.positions.fields:
             position = self.positions.feed(datastream, t, result)
@@ -448,7 +451,7 @@ class RuleEngine:
                              | set(self.positions.fields))
         if not datastreams:
             return
-        since = self.store.dialect.encode(TIME, datetime.fromtimestamp(time.time() - self.horizon, UTC))
+        since = self.store.dialect.encode(TIME, datetime.fromtimestamp(self.clock() - self.horizon, UTC))
         columns = returning_columns(_OBSERVATION)
         async with self.store.reader() as conn:
             for start in range(0, len(datastreams), 500):
@@ -464,7 +467,7 @@ class RuleEngine:
 
     async def check_stale(self) -> None:
         """Open or resolve staleness alerts: no Observation for longer than ``after``."""
-        now = time.time()
+        now = self.clock()
         for rule, subjects in self.stale:
             ids = [int(s.split(":")[1]) for s in subjects]
             if not ids:

@@ -50,7 +50,7 @@ def reading(condition: Condition, limits: Sequence[float], value: Any, recent: R
     kind = condition.type
     if kind == "threshold":
         x = number(value)
-        if x is None:
+        if x is None or (condition.floor is not None and x <= condition.floor):
             return None
         h = condition.hysteresis
         if condition.direction == "above":

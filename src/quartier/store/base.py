@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from quartier.model.changes import Batch, ChangeEvent
-from quartier.store import audit
+from quartier.store import audit, device_scope
 from quartier.store.connection import Connection
 from quartier.store.dialect import Dialect
 from quartier.store.group import GroupWriter
@@ -94,6 +94,10 @@ class Store(ABC):
         A region tenant's view is read-only: 405."""
         if tenant_id in self._regions:
             raise _read_only()
+        thing = device_scope.bound_thing.get()
+        if thing is not None:  # a device credential's request: its own Thing's Observations only
+            async with self.reader() as conn:
+                await device_scope.check(conn, self.dialect, tenant_id, batch, thing)
         trail = audit.current.get()
         if trail is not None and not trail.recorded and trail.tenant_id == tenant_id:
             # The request's audit row, in the batch's transaction (once per request).

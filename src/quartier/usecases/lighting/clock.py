@@ -9,6 +9,10 @@ A schedule's definition (checked by :func:`schedules.parse_schedule`)::
 
 Where the sun neither rises nor sets on a day (far north), that day has no switching
 events, and the lamp keeps the state of the last one.
+
+Its calendar (:mod:`calendar`) may change the profile for some nights. A night runs from
+noon to noon: the sunset and the clock times from noon on belong to the night that begins
+that day; the sunrise and the clock times before noon to the night that ends that morning.
 """
 
 from __future__ import annotations
@@ -20,6 +24,10 @@ from zoneinfo import ZoneInfo
 
 from astral import Observer
 from astral.sun import sunrise, sunset
+
+from quartier.usecases.lighting.calendar import for_night
+
+NOON = 12 * 60  # minutes: where one night's profile hands over to the next one's
 
 
 @dataclass(frozen=True)
@@ -45,17 +53,20 @@ def day_events(definition: dict[str, Any], lonlat: tuple[float, float], day: dat
     """The events of one local day, in time order."""
     zone = ZoneInfo(definition.get("timezone", "UTC"))
     observer = Observer(latitude=lonlat[1], longitude=lonlat[0])
+    ending = for_night(definition, day - timedelta(days=1))  # the night this morning ends
+    beginning = for_night(definition, day)
     out = []
-    for kind, sun in (("off", sunrise), ("on", sunset)):
+    for kind, sun, profile in (("off", sunrise, ending), ("on", sunset, beginning)):
         try:
             at = sun(observer, date=day, tzinfo=zone).astimezone(UTC)
         except ValueError:  # no sunrise or sunset that day
             continue
-        out.append(Event(kind, at + timedelta(minutes=definition.get(kind, {}).get("offset", 0))))
-    dim = definition.get("dim")
-    if dim:
-        out.append(Event("dim", _local(day, _minutes(dim["from"]), zone)))
-        out.append(Event("undim", _local(day, _minutes(dim["until"]), zone)))
+        out.append(Event(kind, at + timedelta(minutes=profile.get(kind, {}).get("offset", 0))))
+    for profile, morning in ((ending, True), (beginning, False)):
+        dim = profile.get("dim")
+        for kind, key in (("dim", "from"), ("undim", "until")):
+            if dim and (_minutes(dim[key]) < NOON) == morning:
+                out.append(Event(kind, _local(day, _minutes(dim[key]), zone)))
     return sorted(out, key=lambda e: e.at)
 
 
@@ -73,12 +84,13 @@ def events(definition: dict[str, Any], lonlat: tuple[float, float], start: datet
 
 def dim_level(definition: dict[str, Any], at: datetime) -> int:
     """The light level (percent) the profile asks for at ``at`` while lit."""
-    dim = definition.get("dim")
-    if not dim:
-        return 100
     zone = ZoneInfo(definition.get("timezone", "UTC"))
     local = at.astimezone(zone)
     now = local.hour * 60 + local.minute
+    night = local.date() - timedelta(days=0 if now >= NOON else 1)
+    dim = for_night(definition, night).get("dim")
+    if not dim:
+        return 100
     start, end = _minutes(dim["from"]), _minutes(dim["until"])
     inside = start <= now < end if start < end else (now >= start or now < end)
     return int(dim["level"]) if inside else 100

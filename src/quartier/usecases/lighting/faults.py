@@ -4,6 +4,9 @@
   on by day) for longer than ``grace`` (a ``daylight`` condition at the lamps' centre);
 * ``{name}-power``: a lamp draws more than ``overdraw`` times its rated power (the Thing
   property ``ratedPower``, W; lamps without it are not watched);
+* ``{name}-power-low``: a lamp that burns draws less than ``underdraw`` times its rated
+  power (a failed LED driver or LED string); draws up to ``standby`` W are a lamp switched
+  off and not judged. Keep ``underdraw`` below the deepest dimming level of the lamps;
 * ``{name}-cabinet-silent``: a cabinet has sent nothing for ``silentAfter``.
 
 Every rule has ``"workOrder": true``: each fault alert opens a maintenance work order.
@@ -20,8 +23,10 @@ from quartier.store import Store
 from quartier.usecases.lighting.circuits import CABINET, LAMP, RATED_POWER
 from quartier.usecases.members import Member, members
 
-OPTIONS = {"name", "grace", "overdraw", "silentAfter", "latitude", "longitude", "elevation",
-           "notify"}
+OPTIONS = {"name", "grace", "overdraw", "underdraw", "standby", "silentAfter", "latitude",
+           "longitude", "elevation", "notify"}
+UNDERDRAW = 0.3  # of the rated power: below the usual night dimming of 40 to 50 %
+STANDBY = 2.0  # W: a switched-off luminaire controller draws less
 
 
 async def _property_of(store: Store, things: list[Member], field: str) -> int | None:
@@ -76,6 +81,13 @@ async def fault_rules(store: Store, tenant_id: int, body: Any) -> list[dict[str,
                     "condition": {"type": "threshold", "for": body.get("grace", "PT30M"),
                                   "above": {"property": RATED_POWER,
                                             "factor": body.get("overdraw", 1.2)}}})
+        out.append({"name": f"{name}-power-low", "severity": "minor", **common,
+                    "description": "Leistungsaufnahme unter der Nennleistung (Treiber defekt?)",
+                    "target": {"observedProperty": power, "where": {"kind": LAMP}},
+                    "condition": {"type": "threshold", "for": body.get("grace", "PT30M"),
+                                  "floor": body.get("standby", STANDBY),
+                                  "below": {"property": RATED_POWER,
+                                            "factor": body.get("underdraw", UNDERDRAW)}}})
     cabinets = await members(store, tenant_id, CABINET)
     voltage = await _property_of(store, cabinets, "voltage")
     if voltage is not None:

@@ -29,7 +29,7 @@ from quartier.model.parse import known_members, parse_id
 from quartier.model.times import format_instant
 from quartier.model.values import JSON, TIME
 from quartier.store import Store
-from quartier.usecases.lighting import clock, commands
+from quartier.usecases.lighting import calendar, clock, commands, profile
 from quartier.usecases.lighting.circuits import LAMP
 from quartier.usecases.lighting.named import NamedDefinitions
 from quartier.usecases.lighting.status import lit
@@ -40,20 +40,15 @@ log = logging.getLogger(__name__)
 
 CATCH_UP = timedelta(minutes=15)  # an event missed by up to this long is still sent
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
-_CLOCK = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
-
-
-def _whole(raw: Any, what: str, low: int, high: int) -> int:
-    if isinstance(raw, bool) or not isinstance(raw, int) or not low <= raw <= high:
-        raise BadRequest(f"{what} must be a whole number from {low} to {high}, not {raw!r}")
-    return raw
 
 
 def parse_schedule(body: Any) -> tuple[str, dict[str, Any]]:
     """(name, definition); 400 naming the first thing wrong."""
     if not isinstance(body, dict):
-        raise BadRequest('a schedule is {"name", "target", "on", "off", "dim", "timezone", "grace"}')
-    known_members(body, {"name", "target", "on", "off", "dim", "timezone", "grace"}, "a schedule")
+        raise BadRequest('a schedule is {"name", "target", "on", "off", "dim", "timezone", "grace", '
+                         '"calendar"}')
+    known_members(body, {"name", "target", "on", "off", "dim", "timezone", "grace", "calendar"},
+                  "a schedule")
     name = body.get("name")
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise BadRequest(f"name must be 1 to 100 letters, digits, '.', '_' or '-', not {name!r}")
@@ -62,30 +57,16 @@ def parse_schedule(body: Any) -> tuple[str, dict[str, Any]]:
         parse_id(target["thing"], "target.thing")
     definition: dict[str, Any] = {"target": target}
     for kind in ("on", "off"):
-        raw = body.get(kind, {})
-        if not isinstance(raw, dict):
-            event = "sunset" if kind == "on" else "sunrise"
-            raise BadRequest(f'{kind} is {{"offset": minutes after {event}}}')
-        known_members(raw, {"offset"}, kind)
-        definition[kind] = {"offset": _whole(raw.get("offset", 0), f"{kind}.offset", -240, 240)}
-    dim = body.get("dim")
-    if dim is not None:
-        if not isinstance(dim, dict):
-            raise BadRequest('dim is {"level": 50, "from": "23:00", "until": "05:00"}')
-        known_members(dim, {"level", "from", "until"}, "dim")
-        for key in ("from", "until"):
-            if not isinstance(dim.get(key), str) or not _CLOCK.fullmatch(dim[key]):
-                raise BadRequest(f'dim.{key} must be a local clock time like "23:00"')
-        if dim["from"] == dim["until"]:
-            raise BadRequest("dim.from and dim.until must differ")
-        definition["dim"] = {"level": _whole(dim.get("level"), "dim.level", 0, 100),
-                             "from": dim["from"], "until": dim["until"]}
+        definition[kind] = profile.switch(body.get(kind, {}), kind)
+    if body.get("dim") is not None:
+        definition["dim"] = profile.dimming(body["dim"])
     name_of_zone = body.get("timezone", "UTC")
     if not isinstance(name_of_zone, str) or not name_of_zone:
         raise BadRequest("timezone must be an IANA time zone such as Europe/Berlin")
     zone(name_of_zone)  # 400 for an unknown one
     definition["timezone"] = name_of_zone
-    definition["grace"] = _whole(body.get("grace", 15), "grace", 0, 720)
+    definition["grace"] = profile.whole(body.get("grace", 15), "grace", 0, 720)
+    definition["calendar"] = calendar.parse_calendar(body.get("calendar", []))
     return name, definition
 
 
@@ -94,6 +75,26 @@ def parse_schedule(body: Any) -> tuple[str, dict[str, Any]]:
 
 _BOOK = NamedDefinitions("lighting_schedules", "lighting schedule")
 create, listing, find, delete, put = _BOOK.create, _BOOK.listing, _BOOK.find, _BOOK.delete, _BOOK.put
+# Replacing keeps the schedule's id, so an event it sent already is not sent again.
+replace = _BOOK.replace
+
+
+async def entries(store: Store, tenant_id: int, name: str) -> list[dict[str, Any]]:
+    """The calendar of a schedule."""
+    return list((await find(store, tenant_id, name)).get("calendar", []))
+
+
+async def add_entry(store: Store, tenant_id: int, name: str, body: Any) -> dict[str, Any]:
+    """Add a calendar entry to a schedule (400 when it is wrong, 409 when its name is taken)."""
+    entry = calendar.parse_entry(body)
+    await _BOOK.update(store, tenant_id, name, lambda definition: {
+        **definition, "calendar": calendar.add(definition.get("calendar", []), entry)})
+    return entry
+
+
+async def remove_entry(store: Store, tenant_id: int, name: str, entry: str) -> None:
+    await _BOOK.update(store, tenant_id, name, lambda definition: {
+        **definition, "calendar": calendar.remove(definition.get("calendar", []), entry)})
 
 
 # -- running ---------------------------------------------------------------------------
@@ -110,9 +111,12 @@ async def _lamps(store: Store, tenant_id: int, target: dict[str, Any],
 
 
 async def run_due(store: Store, now: datetime,
-                  filters: Callable[[int], commands.FilterThings]) -> list[dict[str, Any]]:
-    """Send the events of every schedule that came due in (now - CATCH_UP, now]; the
-    commands sent. ``filters(tenant_id)`` gives the $filter evaluator of a tenant."""
+                  filters: Callable[[int], commands.FilterThings],
+                  since: datetime | None = None) -> list[dict[str, Any]]:
+    """Send the events of every schedule that came due in (since, now] (by default
+    (now - CATCH_UP, now]); the commands sent. ``filters(tenant_id)`` gives the $filter
+    evaluator of a tenant."""
+    since = now - CATCH_UP if since is None else since
     async with store.reader() as conn:
         rows = await conn.fetch("SELECT id, tenant_id, name, definition FROM lighting_schedules "
                                 "ORDER BY id")
@@ -120,21 +124,21 @@ async def run_due(store: Store, now: datetime,
     for schedule_id, tenant_id, name, raw in rows:
         definition = store.dialect.decode(JSON, raw)
         try:
-            sent += await _run_one(store, int(schedule_id), int(tenant_id), name, definition, now,
-                                   filters(int(tenant_id)))
+            sent += await _run_one(store, int(schedule_id), int(tenant_id), name, definition,
+                                   since, now, filters(int(tenant_id)))
         except QuartierError as exc:  # a group gone bad, say: the other schedules go on
             log.warning("lighting schedule %s: %s", name, exc.message)
     return sent
 
 
 async def _run_one(store: Store, schedule_id: int, tenant_id: int, name: str,
-                   definition: dict[str, Any], now: datetime,
+                   definition: dict[str, Any], since: datetime, now: datetime,
                    filter_things: commands.FilterThings) -> list[dict[str, Any]]:
     """The events of one schedule that are due, sent; one command per event."""
     due: dict[tuple[str, datetime], list[int]] = defaultdict(list)
     for lamp in await _lamps(store, tenant_id, definition["target"], filter_things):
         assert lamp.lonlat is not None
-        for event in clock.events(definition, lamp.lonlat, now - CATCH_UP,
+        for event in clock.events(definition, lamp.lonlat, since + timedelta(microseconds=1),
                                   now + timedelta(microseconds=1)):
             if event.switches or clock.expected(definition, lamp.lonlat, event.at)[0]:
                 due[(event.kind, event.at)].append(lamp.id)
@@ -174,28 +178,44 @@ async def _claim(store: Store, schedule_id: int, kind: str, at: datetime,
 
 async def compliance(store: Store, tenant_id: int, name: str, now: datetime,
                      filters: commands.FilterThings) -> dict[str, Any]:
-    """The lamps whose latest reported state disagrees with the schedule (beyond grace)."""
+    """The lamps whose latest reported state (or, while lit, dimming level) disagrees with
+    the schedule and its calendar, beyond ``grace`` minutes after the event that set it."""
     schedule = await find(store, tenant_id, name)
     lamps = await _lamps(store, tenant_id, schedule["target"], filters)
     grace = timedelta(minutes=schedule["grace"])
-    states = await edge_values(store, [m.datastreams["state"] for m in lamps if "state" in m.datastreams])
+    streams = [m.datastreams[f] for m in lamps for f in ("state", "dimming") if f in m.datastreams]
+    reports = await edge_values(store, streams)
     disagreeing, unknown, settling = [], [], 0
     for lamp in lamps:
         assert lamp.lonlat is not None
         should, since = clock.expected(schedule, lamp.lonlat, now)
-        if since is not None and now - since < grace:
+        last = clock.events(schedule, lamp.lonlat, now - timedelta(days=1), now)
+        if last and now - last[-1].at < grace:
             settling += 1
             continue
-        reported = states.get(lamp.datastreams.get("state", -1))
+        reported = reports.get(lamp.datastreams.get("state", -1))
         state = lit(reported[1]) if reported is not None else None
-        item = {"thingId": lamp.id, "name": lamp.name, "expected": "on" if should else "off",
-                "since": format_instant(since) if since else None,
-                "reported": reported[1] if reported else None,
-                "reportedAt": format_instant(reported[0]) if reported else None}
+        item: dict[str, Any] = {
+            "thingId": lamp.id, "name": lamp.name, "expected": "on" if should else "off",
+            "since": format_instant(since) if since else None,
+            "reported": reported[1] if reported else None,
+            "reportedAt": format_instant(reported[0]) if reported else None}
         if state is None:
             unknown.append(item)
         elif state != should:
             disagreeing.append(item)
+        elif should and (level := _dim_mismatch(schedule, now, reports.get(
+                lamp.datastreams.get("dimming", -1)))) is not None:
+            disagreeing.append({**item, "expectedDimming": clock.dim_level(schedule, now),
+                                "reportedDimming": level})
     return {"schedule": name, "time": format_instant(now), "graceMinutes": schedule["grace"],
             "lamps": len(lamps), "settling": settling, "disagreeing": disagreeing,
             "unknown": unknown}
+
+
+def _dim_mismatch(schedule: dict[str, Any], now: datetime,
+                  reported: tuple[datetime, Any] | None) -> float | None:
+    """The reported dimming level of a lit lamp when it is not the one the profile asks for."""
+    if reported is None or isinstance(reported[1], bool) or not isinstance(reported[1], int | float):
+        return None
+    return float(reported[1]) if abs(reported[1] - clock.dim_level(schedule, now)) > 0.5 else None

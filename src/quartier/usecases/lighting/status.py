@@ -86,7 +86,8 @@ async def lighting_status(store: Store, tenant_id: int) -> dict[str, Any]:
     for lamp in lamps:
         when, state = value(lamp, "state")
         item = {"id": lamp.id, "name": lamp.name, **circuit_of(lamp).json(),
-                "street": lamp.properties.get("street"), "lonlat": lamp.lonlat, "state": state,
+                "street": lamp.properties.get("street"), "district": lamp.properties.get("district"),
+                "lonlat": lamp.lonlat, "state": state,
                 "dimming": value(lamp, "dimming")[1], "power": value(lamp, "power")[1],
                 "energy": value(lamp, "energy")[1], "datastreams": lamp.datastreams, "_time": when}
         by_circuit[circuit_of(lamp)].append(item)

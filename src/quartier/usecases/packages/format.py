@@ -28,7 +28,8 @@ from quartier.usecases.lighting.groups import parse_group
 from quartier.usecases.lighting.schedules import parse_schedule
 
 FORMAT = 1
-VIEWS = ("map", "alerts", "flood", "explore", "lighting", "fleet", "environment", "parking")
+VIEWS = ("map", "alerts", "workorders", "flood", "explore", "lighting", "fleet", "environment",
+         "parking")
 _KEYS = {"format", "name", "version", "description", "kinds", "views", "observedProperties",
          "deviceProfiles", "taskingCapabilities", "rules", "lighting", "fleet", "leftOut"}
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")

@@ -2,7 +2,7 @@
 // deliveries.
 import { ago, dateTime, number, t } from "./i18n.js";
 import { clearErrors, field, formError, showError } from "./form.js";
-import { announce, getJson, h, postJson } from "./util.js";
+import { announce, getJson, h, postJson, sendJson } from "./util.js";
 
 const KINDS = ["webhook", "mqtt", "email", "cap"];
 const SEVERITIES = ["minor", "moderate", "severe", "extreme"];
@@ -84,7 +84,7 @@ export async function channelsPage(body) {
           h("button", { type: "button", "aria-label": `${t("chan.deliveries")}: ${c.name}`, onclick: () => showDeliveries(c) }, t("chan.deliveries")),
           h("button", { type: "button", "aria-label": `${t("admin.delete")}: ${c.name}`, onclick: async () => {
             if (!confirm(t("chan.confirm", { name: c.name }))) return;
-            try { await getJson(`/api/channels/${encodeURIComponent(c.name)}`, { method: "DELETE" }); announce(t("admin.deleted", { name: c.name })); deliveryBox.replaceChildren(); load(); }
+            try { await sendJson("DELETE", `/api/channels/${encodeURIComponent(c.name)}`); announce(t("admin.deleted", { name: c.name })); deliveryBox.replaceChildren(); load(); }
             catch (error) { alert(t("admin.failed", { message: error.message })); }
           } }, t("admin.delete")))))))) : h("p", {}, t("chan.none")));
   }

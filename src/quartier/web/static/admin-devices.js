@@ -2,7 +2,7 @@
 // many (CSV), delete.
 import { number, t } from "./i18n.js";
 import { clearErrors, field, formError, showError } from "./form.js";
-import { announce, getJson, h, postJson } from "./util.js";
+import { announce, getJson, h, postJson, sendJson } from "./util.js";
 
 const PAGE = 50;
 
@@ -15,7 +15,7 @@ function profilesTable(profiles, reload) {
       h("td", {}, Object.entries(p.fields).map(([key, f]) => `${key} (${f.unitOfMeasurement?.symbol || "–"})`).join(", ")),
       h("td", {}, h("button", { type: "button", "aria-label": `${t("admin.delete")}: ${p.name}`, onclick: async () => {
         if (!confirm(t("dev.confirmProfile", { name: p.name }))) return;
-        try { await getJson(`/api/device-profiles/${encodeURIComponent(p.name)}`, { method: "DELETE" }); announce(t("admin.deleted", { name: p.name })); reload(); }
+        try { await sendJson("DELETE", `/api/device-profiles/${encodeURIComponent(p.name)}`); announce(t("admin.deleted", { name: p.name })); reload(); }
         catch (error) { alert(t("admin.failed", { message: error.message })); }
       } }, t("admin.delete"))))))));
 }
@@ -113,7 +113,7 @@ export async function devicesPage(body) {
         h("td", { class: "num" }, number(Object.keys(d.datastreams).length)),
         h("td", {}, h("button", { type: "button", "aria-label": `${t("admin.delete")}: ${d.name}`, onclick: async () => {
           if (!confirm(t("dev.confirmDevice", { name: d.name }))) return;
-          try { await getJson(`/api/devices/${d.devEui}`, { method: "DELETE" }); announce(t("admin.deleted", { name: d.name })); loadDevices(); }
+          try { await sendJson("DELETE", `/api/devices/${d.devEui}`); announce(t("admin.deleted", { name: d.name })); loadDevices(); }
           catch (error) { alert(t("admin.failed", { message: error.message })); }
         } }, t("admin.delete")))))))) : h("p", {}, t("dev.none")), page.total > PAGE ? pager : null);
   }

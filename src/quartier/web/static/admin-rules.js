@@ -2,7 +2,7 @@
 // enable and disable, delete, and a new rule from JSON with the server's checks shown.
 import { number, t } from "./i18n.js";
 import { clearErrors, field, formError, showError } from "./form.js";
-import { announce, getJson, h, postJson } from "./util.js";
+import { announce, getJson, h, postJson, sendJson } from "./util.js";
 
 const EXAMPLE = {
   name: "no2-hoch", description: "NO2 über 200 µg/m³ an einer Messstation", severity: "severe",
@@ -27,14 +27,14 @@ function rulesTable(rules, openAlerts, reload) {
       const open = openAlerts.get(rule.name) || 0;
       const toggle = async () => {
         try {
-          await getJson(`/api/rules/${encodeURIComponent(rule.name)}`, { method: "PATCH", body: JSON.stringify({ enabled: !rule.enabled }) });
+          await sendJson("PATCH", `/api/rules/${encodeURIComponent(rule.name)}`, { enabled: !rule.enabled });
           announce(t(rule.enabled ? "rules.disabledNow" : "rules.enabledNow", { name: rule.name }));
           reload();
         } catch (error) { alert(t("admin.failed", { message: error.message })); }
       };
       const remove = async () => {
         if (!confirm(t("rules.confirm", { name: rule.name }))) return;
-        try { await getJson(`/api/rules/${encodeURIComponent(rule.name)}`, { method: "DELETE" }); announce(t("admin.deleted", { name: rule.name })); reload(); }
+        try { await sendJson("DELETE", `/api/rules/${encodeURIComponent(rule.name)}`); announce(t("admin.deleted", { name: rule.name })); reload(); }
         catch (error) { alert(t("admin.failed", { message: error.message })); }
       };
       const levels = rule.levels ? rule.levels.map((l) => t(`sev.${l.severity}`)).join(", ") : t(`sev.${rule.severity || "minor"}`);

@@ -1,22 +1,12 @@
 // The alerts board: open and recent alerts, live, with acknowledge and resolve.
+import { userName } from "./account.js";
 import { ago, dateTime, number, quantity, t } from "./i18n.js";
 import * as live from "./live.js";
 import { announce, getJson, h, postJson } from "./util.js";
-import { loadOpenAlerts, noteAlert } from "./things.js";
+import { learnThingNames, loadOpenAlerts, noteAlert, thingName } from "./things.js";
 
 const SEVERITY_SYMBOL = { minor: "!", moderate: "!!", severe: "!!!", extreme: "!!!!" };
-const NAME_KEY = "quartier.operator";
-const thingNames = new Map(); // thing id -> name, for the alerts' "Thing" column
-
-/** Learn the names of the Things of these alerts (one request for those not known). */
-async function learnNames(alerts) {
-  const missing = [...new Set(alerts.map((a) => a.thingId).filter((id) => id !== null && id !== undefined && !thingNames.has(id)))];
-  for (let i = 0; i < missing.length; i += 100) {
-    const ids = missing.slice(i, i + 100).join(",");
-    const page = await getJson(`/v1.1/Things?$select=id,name&$top=100&$filter=${encodeURIComponent(`id in (${ids})`)}`).catch(() => ({ value: [] }));
-    for (const thing of page.value) thingNames.set(thing["@iot.id"], thing.name);
-  }
-}
+export const NAME_KEY = "quartier.operator"; // the name an operator last gave
 
 function severityCell(alert) {
   return h("td", { class: "severity" }, h("span", { class: `sev sev-${alert.severity}` },
@@ -32,7 +22,7 @@ function statusCell(alert) {
 /** Ask for a name and comment, then acknowledge or resolve; the dialog is modal. */
 function act(alert, action, done) {
   const title = t(action === "acknowledge" ? "alerts.ackTitle" : "alerts.resolveTitle");
-  const by = h("input", { id: "act-by", name: "by", required: true, autocomplete: "name", value: localStorage.getItem(NAME_KEY) || "" });
+  const by = h("input", { id: "act-by", name: "by", required: true, autocomplete: "name", value: localStorage.getItem(NAME_KEY) || userName() });
   const comment = h("textarea", { id: "act-comment", name: "comment", rows: "3" });
   const error = h("p", { class: "error", role: "alert" });
   const dialog = h("dialog", { class: "act", "aria-labelledby": "act-title" },
@@ -80,7 +70,7 @@ export function alertTable(list, { showThing = true, onChange = () => {}, alerts
     return h("tr", { dataset: { alert: alert.id, status: alert.status } },
       severityCell(alert),
       h("td", {}, h("strong", {}, alert.levelName), " ", alert.message, value, h("br"), h("small", {}, alert.rule)),
-      showThing ? h("td", {}, alert.thingId ? h("a", { href: `#/things/${alert.thingId}` }, thingNames.get(alert.thingId) || alert.subject) : alert.subject) : null,
+      showThing ? h("td", {}, alert.thingId ? h("a", { href: `#/things/${alert.thingId}` }, thingName(alert.thingId, alert.subject)) : alert.subject) : null,
       h("td", {}, h("time", { datetime: alert.openedAt, title: dateTime(alert.openedAt) }, ago(alert.openedAt))),
       statusCell(alert),
       h("td", { class: "actions" }, actions));
@@ -108,7 +98,7 @@ export async function alertsPage(main) {
     const query = filter === "open" ? "status=open,acknowledged&limit=500" : "limit=200";
     const page = await getJson(`/api/alerts?${query}`);
     alerts = new Map(page.value.map((a) => [a.id, a]));
-    await learnNames(page.value);
+    await learnThingNames(page.value.map((a) => a.thingId));
     render();
   }
 
@@ -123,7 +113,7 @@ export async function alertsPage(main) {
     live.on("alert", (event) => {
       const isNew = !alerts.has(event.alert.id);
       alerts.set(event.alert.id, event.alert);
-      learnNames([event.alert]).finally(render);
+      learnThingNames([event.alert.thingId]).finally(render);
       if (event.kind === "opened" || event.kind === "escalated") {
         announce(t(isNew ? "alerts.new" : "alerts.changed", { message: event.alert.message }));
       }

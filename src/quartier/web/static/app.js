@@ -2,6 +2,7 @@
 import { lang, setLang, t, translatePage } from "./i18n.js";
 import * as live from "./live.js";
 import { apiKey, getJson, h, setApiKey } from "./util.js";
+import { loadSession, renderAccount } from "./account.js";
 import { mapPage } from "./map.js";
 import { thingPage } from "./thing.js";
 import { alertsPage, watchAlertCount } from "./alerts.js";
@@ -12,6 +13,7 @@ import { fleetPage } from "./fleet.js";
 import { environmentPage } from "./environment.js";
 import { parkingPage } from "./parking.js";
 import { adminPage } from "./admin.js";
+import { workOrdersPage } from "./workorders.js";
 
 const main = document.getElementById("main");
 let leave = null; // the current page's clean-up
@@ -21,6 +23,7 @@ const ROUTES = [
   [/^#?\/?$/, "map", () => mapPage(main, config)],
   [/^#\/things\/(\d+)$/, "map", (m) => thingPage(main, Number(m[1]))],
   [/^#\/alerts$/, "alerts", () => alertsPage(main)],
+  [/^#\/workorders(?:\?thing=(\d+))?$/, "workorders", (m) => workOrdersPage(main, m[1] ? Number(m[1]) : null)],
   [/^#\/flood$/, "flood", () => floodPage(main)],
   [/^#\/explore$/, "explore", () => explorePage(main)],
   [/^#\/lighting$/, "lighting", () => lightingPage(main)],
@@ -90,6 +93,7 @@ function start() {
   select.addEventListener("change", () => {
     setLang(select.value);
     translatePage();
+    renderAccount();
     live.refreshState();
     show();
   });
@@ -100,7 +104,10 @@ function start() {
   window.addEventListener("hashchange", show);
   live.connect();
   watchAlertCount();
-  getJson("/api/dashboard").then((c) => { config = c; }).catch(() => {}).finally(show);
+  // The session first: pages that write need its CSRF token.
+  loadSession().then(renderAccount).finally(() => {
+    getJson("/api/dashboard").then((c) => { config = c; }).catch(() => {}).finally(show);
+  });
 }
 
 start();

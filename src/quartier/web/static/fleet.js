@@ -1,10 +1,12 @@
 // The fleet view: every vehicle where it is now (moving live with the SSE stream), its
 // tracks of the chosen day, and per vehicle the distance, operating, driving and idle
-// time of that day (from /api/fleet/day).
+// time of that day (from /api/fleet/day); its trips, each drawn on the map when chosen,
+// and the day's report (fleet-trips.js).
 import { ago, dateTime, lang, number, quantity, t } from "./i18n.js";
 import * as live from "./live.js";
-import { getJson, h } from "./util.js";
-import { escapeHtml, fitTo, symbolIcon, townMap } from "./townmap.js";
+import { announce, getJson, h } from "./util.js";
+import { escapeHtml, fitTo, markerLink, symbolIcon, townMap } from "./townmap.js";
+import { reportSection, tripsSection } from "./fleet-trips.js";
 import { hoursMinutes, isoDay, timeZone } from "./periods.js";
 
 const STATE_SYMBOLS = { driving: "▶", stopped: "‖", depot: "⌂", unknown: "?" };
@@ -73,10 +75,13 @@ export async function fleetPage(main, date = null) {
         col("fleet.level", "num"), col("fleet.distance", "num"), col("fleet.operating", "num"), col("fleet.driving", "num"),
         col("fleet.idle", "num"), col("fleet.points", "num"), h("th", { scope: "col" }, h("span", { class: "sr-only" }, t("fleet.showTrack"))))),
       h("tbody", {}, rows)));
+  const trips = tripsSection(day, vehicles, (v, trip) => showTrip(v, trip));
+  const report = await reportSection(day);
   main.replaceChildren(h("h1", {}, t("fleet.title")), form, summary,
     h("div", { class: "map-column" }, mapBox, legend),
     h("section", { "aria-labelledby": "fleet-heading" }, h("h2", { id: "fleet-heading" }, t("fleet.vehicles")),
-      h("p", { class: "hint" }, t("fleet.note")), vehicles.length ? table : h("p", {}, t("fleet.none"))));
+      h("p", { class: "hint" }, t("fleet.note")), vehicles.length ? table : h("p", {}, t("fleet.none"))),
+    trips.element, report);
 
   // Listen before the map is drawn, so that nothing said meanwhile is missed.
   const lines = new Map();
@@ -132,9 +137,8 @@ export async function fleetPage(main, date = null) {
     const where = today && v.lonlat ? v.lonlat : last ? last.slice(0, 2) : v.lonlat;
     if (!where) return;
     const state = today ? stateOf(v) : "unknown";
-    const marker = L.marker([where[1], where[0]], { keyboard: false, title: `${v.name}: ${stateText(state)}`,
-      icon: symbolIcon(`veh-${state}`, STATE_SYMBOLS[state], `${v.name}: ${stateText(state)}`, 24) });
-    marker.on("click", () => { location.hash = `#/things/${v.id}`; });
+    const marker = markerLink(L.marker([where[1], where[0]], { keyboard: true, title: `${v.name}: ${stateText(state)}`,
+      icon: symbolIcon(`veh-${state}`, STATE_SYMBOLS[state], `${v.name}: ${stateText(state)}`, 24) }), `#/things/${v.id}`);
     marker.addTo(map);
     markers.set(v.id, marker);
   });
@@ -142,7 +146,34 @@ export async function fleetPage(main, date = null) {
     ...[...markers.values()].map((m) => m.getLatLng())];
   fitTo(map, everything, base);
 
+  trips.load();
+  const tripLayer = L.layerGroup().addTo(map);
+
+  /** One trip drawn over the day's tracks: its positions from start to end, and both ends. */
+  async function showTrip(v, trip) {
+    const end = new Date(new Date(trip.end).getTime() + 1000).toISOString(); // "to" is not included
+    const params = new URLSearchParams({ from: trip.start, to: end });
+    let track;
+    try { track = await getJson(`/api/things/${v.id}/track?${params}`); }
+    catch (error) { announce(t("error", { message: error.message })); return; }
+    const points = track.points.map(([lon, lat]) => [lat, lon]);
+    if (!points.length && trip.startPlace) points.push([trip.startPlace[1], trip.startPlace[0]]);
+    tripLayer.clearLayers();
+    for (const line of lines.values()) line.setStyle({ weight: 2 });
+    const words = t("trips.onMap", { name: v.name, from: dateTime(trip.start), to: dateTime(trip.end), km: number(trip.distance, 1) });
+    L.polyline(points, { color: "#1b1f24", weight: 6, opacity: 0.85, className: "trip-line" })
+      .bindTooltip(escapeHtml(words), { sticky: true }).addTo(tripLayer);
+    const ends = [["track-start", "A", points[0]], ["track-end", "B", points.at(-1)]];
+    for (const [kind, symbol, at] of ends) {
+      if (at) L.marker(at, { keyboard: false, icon: symbolIcon(kind, symbol, words, 20) }).addTo(tripLayer);
+    }
+    mapBox.setAttribute("aria-label", `${t("fleet.map")}. ${words}`);
+    fitTo(map, points);
+    mapBox.scrollIntoView({ block: "nearest" });
+  }
+
   function focusVehicle(v) {
+    trips.choose(v.id);
     const points = [...v.track.map(([lon, lat]) => [lat, lon]), ...(markers.get(v.id) ? [markers.get(v.id).getLatLng()] : [])];
     fitTo(map, points);
     lines.get(v.id)?.bringToFront().setStyle({ weight: 6 });

@@ -1,9 +1,14 @@
 // Texts in German and English, and numbers, dates and units in the reader's locale.
+import { OPERATIONS_TEXTS } from "./texts-operations.js";
 
 const TEXTS = {
   en: {
     "skip": "Skip to content", "nav.label": "Main", "nav.map": "Map", "nav.alerts": "Alerts",
     "nav.flood": "Flood", "nav.explore": "Data explorer", "language": "Language", "apiKey": "API key", "loading": "Loading…",
+    "account.login": "Log in", "account.logout": "Log out", "account.as": "Logged in as {user} ({role})",
+    "account.label": "Account", "login.title": "Log in", "login.name": "User name", "login.password": "Password",
+    "login.submit": "Log in", "login.busy": "Logging in…", "login.failed": "Login failed: {message}",
+    "login.back": "Back to the dashboard without logging in", "login.intro": "Log in with the account an administrator of your town made for you. Without logging in you see the public data.",
     "explore.title": "Data explorer",
     "explore.intro": "Choose a Thing, its Datastreams and a time range: you get the SensorThings query that gives the same data, and a CSV download.",
     "explore.thing": "Thing", "explore.datastreams": "Datastreams", "explore.range": "Time range",
@@ -145,6 +150,10 @@ const TEXTS = {
   de: {
     "skip": "Zum Inhalt springen", "nav.label": "Hauptmenü", "nav.map": "Karte", "nav.alerts": "Alarme",
     "nav.flood": "Hochwasser", "nav.explore": "Datenexplorer", "language": "Sprache", "apiKey": "API-Schlüssel", "loading": "Wird geladen…",
+    "account.login": "Anmelden", "account.logout": "Abmelden", "account.as": "Angemeldet als {user} ({role})",
+    "account.label": "Konto", "login.title": "Anmelden", "login.name": "Benutzername", "login.password": "Passwort",
+    "login.submit": "Anmelden", "login.busy": "Anmeldung läuft…", "login.failed": "Anmeldung fehlgeschlagen: {message}",
+    "login.back": "Ohne Anmeldung zurück zum Dashboard", "login.intro": "Melden Sie sich mit dem Konto an, das eine Administratorin oder ein Administrator Ihrer Stadt für Sie angelegt hat. Ohne Anmeldung sehen Sie die öffentlichen Daten.",
     "explore.title": "Datenexplorer",
     "explore.intro": "Wählen Sie ein Ding, seine Datenströme und einen Zeitraum: Sie erhalten die SensorThings-Abfrage, die dieselben Daten liefert, und einen CSV-Download.",
     "explore.thing": "Ding", "explore.datastreams": "Datenströme", "explore.range": "Zeitraum",
@@ -284,6 +293,9 @@ const TEXTS = {
     "chan.created": "Kanal {name} angelegt.", "chan.createdSecret": "Kanal {name} angelegt. Sein Geheimnis, nur jetzt angezeigt: {secret}",
   },
 };
+
+// The operations pages (work orders, lighting control, trips) keep their texts apart.
+for (const [language, texts] of Object.entries(OPERATIONS_TEXTS)) Object.assign(TEXTS[language], texts);
 
 const KEY = "quartier.lang";
 export const LANGUAGES = Object.keys(TEXTS);

@@ -1,11 +1,15 @@
 // The lighting view: every street lamp on the map by status (on, dimmed, off, failed, no
 // report), the circuits of each cabinet with their lamps counted by status, the lamps
-// that need attention, and the energy of each circuit (energy.js).
+// that need attention, switching by hand (lighting-commands.js), the schedules
+// (lighting-schedules.js) and the energy of each circuit (energy.js).
 import { ago, dateTime, number, quantity, t } from "./i18n.js";
 import * as live from "./live.js";
 import { getJson, h } from "./util.js";
-import { fitTo, symbolIcon, townMap } from "./townmap.js";
+import { fitTo, markerLink, symbolIcon, townMap } from "./townmap.js";
 import { energySection } from "./energy.js";
+import { commandsSection } from "./lighting-commands.js";
+import { schedulesSection } from "./lighting-schedules.js";
+import { targetChoices } from "./lighting-targets.js";
 
 export const LAMP_STATUSES = ["on", "dimmed", "off", "failed", "unknown"];
 export const LAMP_SYMBOLS = { on: "●", dimmed: "◐", off: "○", failed: "✕", unknown: "?" };
@@ -51,26 +55,31 @@ function attentionTable(lamps) {
   return h("div", { class: "table-wrap" }, h("table", { id: "attention-table" },
     h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("lighting.lamp")), h("th", { scope: "col" }, t("lighting.status")),
       h("th", { scope: "col" }, t("lighting.circuit")), h("th", { scope: "col" }, t("lighting.street")),
-      h("th", { scope: "col" }, t("lighting.lastReport")))),
+      h("th", { scope: "col" }, t("lighting.lastReport")), h("th", { scope: "col" }, t("wo.heading")))),
     h("tbody", {}, needing.map((l) => h("tr", { dataset: { thing: l.id, status: l.status } },
       h("th", { scope: "row" }, h("a", { href: `#/things/${l.id}` }, l.name)), h("td", {}, statusBadge(l.status)),
-      h("td", {}, circuitName(l)), h("td", {}, l.street || "–"), h("td", {}, when(l.time)))))));
+      h("td", {}, circuitName(l)), h("td", {}, l.street || "–"), h("td", {}, when(l.time)),
+      h("td", {}, h("a", { href: `#/workorders?thing=${l.id}`, "aria-label": `${t("wo.new")}: ${l.name}` }, t("wo.new"))))))));
 }
 
 export async function lightingPage(main) {
-  let data = await getJson("/api/lighting/lamps");
+  let [data, groups] = await Promise.all([getJson("/api/lighting/lamps"),
+    getJson("/api/lighting/groups").catch(() => ({ value: [] }))]);
+  const choices = targetChoices(data, groups.value);
   const summary = h("p", { id: "lighting-summary" });
   const legend = h("ul", { class: "legend", id: "lamp-legend", "aria-label": t("lighting.legend") });
   const mapBox = h("div", { id: "lighting-map", class: "map uc-map", role: "region", "aria-label": t("lighting.map") });
   const circuitsBox = h("div", { id: "lighting-circuits" });
   const attentionBox = h("div", { id: "lighting-attention" });
   const energy = energySection();
+  const commands = commandsSection(data, choices);
+  const schedules = schedulesSection(data, choices);
   main.replaceChildren(
     h("h1", {}, t("lighting.title")), summary,
     h("div", { class: "map-column" }, mapBox, legend),
     h("section", { "aria-labelledby": "circuits-heading" }, h("h2", { id: "circuits-heading" }, t("lighting.circuits")), circuitsBox),
     h("section", { "aria-labelledby": "attention-heading" }, h("h2", { id: "attention-heading" }, t("lighting.attention")), attentionBox),
-    energy.element);
+    commands.element, schedules.element, energy.element);
   if (!data.lamps.length) {
     summary.textContent = t("lighting.none");
   }
@@ -86,8 +95,7 @@ export async function lightingPage(main) {
       const words = `${lamp.name}: ${t(`lamp.${lamp.status}`)}`;
       let marker = markers.get(lamp.id);
       if (!marker) {
-        marker = L.marker([lamp.lonlat[1], lamp.lonlat[0]], { keyboard: false, title: words });
-        marker.on("click", () => { location.hash = `#/things/${lamp.id}`; });
+        marker = markerLink(L.marker([lamp.lonlat[1], lamp.lonlat[0]], { keyboard: true, title: words }), `#/things/${lamp.id}`);
         marker.addTo(layer);
         markers.set(lamp.id, marker);
       }
@@ -108,6 +116,7 @@ export async function lightingPage(main) {
   render();
   fitTo(map, data.lamps.filter((l) => l.lonlat).map((l) => [l.lonlat[1], l.lonlat[0]]), base);
   energy.load();
+  schedules.load().catch((error) => console.error(error));
 
   // A new value of a lamp reads the view again (the status of a lamp depends on its circuit).
   let watched = new Set(data.lamps.flatMap((l) => Object.values(l.datastreams)));
@@ -123,5 +132,5 @@ export async function lightingPage(main) {
       } catch (error) { console.error(error); }
     }, RELOAD_MS);
   });
-  return () => { off(); clearTimeout(timer); map.remove(); };
+  return () => { off(); clearTimeout(timer); commands.stop(); map.remove(); };
 }

@@ -6,6 +6,7 @@ import {
   LAYERS, loadOpenAlerts, loadThings, mainValue, noteAlert, severities, STATUS_ORDER, statusOf,
   statusText, SYMBOLS,
 } from "./things.js";
+import { markerLink } from "./townmap.js";
 
 const LIST_MAX = 100; // Things listed beside the map; the search narrows them
 export const BASE_STYLES = {
@@ -96,14 +97,7 @@ export async function mapPage(main, config) {
     const status = statusOf(thing, worst);
     const marker = L.marker([thing.lonlat[1], thing.lonlat[0]], { icon: markerIcon(thing, status), keyboard: true });
     marker.status = status;
-    marker.on("click", () => { location.hash = `#/things/${thing.id}`; });
-    // A marker is a button to the keyboard too: Enter or Space opens the Thing.
-    marker.on("keypress", (event) => {
-      if (event.originalEvent.key === "Enter" || event.originalEvent.key === " ") {
-        event.originalEvent.preventDefault();
-        location.hash = `#/things/${thing.id}`;
-      }
-    });
+    markerLink(marker, `#/things/${thing.id}`); // a button to the keyboard too
     markers.set(thing.id, marker);
   }
   const bounds = L.latLngBounds([...markers.values()].map((m) => m.getLatLng()));

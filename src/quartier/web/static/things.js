@@ -43,6 +43,21 @@ export async function loadThings() {
   });
 }
 
+const thingNames = new Map(); // thing id -> name, learnt by the pages that list Things by id
+
+/** Learn the names of these Things (one request per hundred not known yet). */
+export async function learnThingNames(ids) {
+  const missing = [...new Set(ids.filter((id) => id !== null && id !== undefined && !thingNames.has(id)))];
+  for (let i = 0; i < missing.length; i += 100) {
+    const list = missing.slice(i, i + 100).join(",");
+    const page = await getJson(`/v1.1/Things?$select=id,name&$top=100&$filter=${encodeURIComponent(`id in (${list})`)}`).catch(() => ({ value: [] }));
+    for (const thing of page.value) thingNames.set(thing["@iot.id"], thing.name);
+  }
+}
+
+/** A Thing's name once learnt, else ``fallback``. */
+export function thingName(id, fallback = "") { return thingNames.get(id) ?? fallback; }
+
 /** The open and acknowledged alerts: alert id -> alert. */
 export async function loadOpenAlerts() {
   const page = await getJson("/api/alerts?status=open,acknowledged&limit=1000");

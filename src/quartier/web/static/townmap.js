@@ -54,3 +54,16 @@ export function symbolIcon(kind, symbol, words, size = 22) {
       + `<span class="sr-only">${escapeHtml(words)}</span>`,
   });
 }
+
+/** A marker that opens ``hash`` when clicked, or by Enter or Space when it has the focus
+ * (make it with ``keyboard: true``, and its icon names it). */
+export function markerLink(marker, hash) {
+  marker.on("click", () => { location.hash = hash; });
+  marker.on("keypress", (event) => {
+    if (event.originalEvent.key === "Enter" || event.originalEvent.key === " ") {
+      event.originalEvent.preventDefault();
+      location.hash = hash;
+    }
+  });
+  return marker;
+}

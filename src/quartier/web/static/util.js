@@ -35,13 +35,22 @@ export function setApiKey(key) {
   else sessionStorage.removeItem(KEY_ITEM);
 }
 
+let csrfToken = "";
+
+/** The CSRF token of the logged-in session (from GET /api/session), sent on every write
+ * that the session cookie authenticates. */
+export function setCsrfToken(token) { csrfToken = token || ""; }
+
 export async function getJson(path, options = {}) {
   const key = apiKey();
+  const writes = !["GET", "HEAD"].includes((options.method || "GET").toUpperCase());
   const response = await fetch(path.startsWith("http") ? path : BASE + path, {
+    credentials: "same-origin",
     ...options,
     headers: {
       Accept: "application/json",
       ...(options.body ? { "Content-Type": "application/json" } : {}),
+      ...(writes && !key && csrfToken ? { "X-CSRF-Token": csrfToken } : {}),
       ...(options.headers || {}),
       ...(key ? { Authorization: `Bearer ${key}` } : {}),
     },
@@ -51,8 +60,14 @@ export async function getJson(path, options = {}) {
   return body;
 }
 
+/** Every write of the dashboard (POST, PUT, PATCH, DELETE) goes through here, so that how
+ * a write is authorised is decided in this one place. */
+export function sendJson(method, path, body = undefined) {
+  return getJson(path, { method, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+}
+
 export function postJson(path, body) {
-  return getJson(path, { method: "POST", body: JSON.stringify(body) });
+  return sendJson("POST", path, body);
 }
 
 /** Every entity of a SensorThings collection, following nextLinks. */
