@@ -204,8 +204,9 @@ def _broken(change: str) -> tuple[dict[str, Any], str]:
         body["rules"][1]["target"]["observedProperty"] = {"definition": "urn:nowhere"}
         return body, "rules[1].target.observedProperty"
     if change == "rule":
-        body["rules"][2]["condition"]["after"] = "one hour"
-        return body, "rules[2].condition.after"
+        silent = [r["name"] for r in body["rules"]].index("strassenbeleuchtung-cabinet-silent")
+        body["rules"][silent]["condition"]["after"] = "one hour"
+        return body, f"rules[{silent}].condition.after"
     if change == "id":
         body["rules"][0]["target"]["observedProperty"] = 7
         return body, "rules[0].target"
