@@ -811,8 +811,8 @@ def test_a_schedule_is_created_changed_and_checked(town: Town, page: Any) -> Non
 def test_a_command_is_sent_and_its_tasks_followed(town: Town, page: Any) -> None:
     lamp, name = _lamp(town, 1)
     other, _ = _lamp(town, 2)
-    # The street-lighting package gave every lamp a LoRaWAN TaskingCapability: here one lamp
-    # takes its Tasks by MQTT instead, and the other none.
+    # The demo gives every lamp a capability delivered by LoRaWAN downlink; here one lamp
+    # takes Tasks by MQTT instead, and the other none at all.
     for thing in (lamp, other):
         for capability in town.api("GET", f"/v1.1/Things({thing})/TaskingCapabilities")["value"]:
             town.api("DELETE", f"/v1.1/TaskingCapabilities({capability['@iot.id']})")

@@ -117,12 +117,14 @@ class AccessGate:
         if rule.need is None:
             return
         if principal is None:
-            raise Unauthorized(f"this needs an API key of role {rule.need.label} or above")
+            raise Unauthorized(f"this needs the role {rule.need.label} or above: log in, or send "
+                               "an API key or an OpenID Connect token")
         if principal.role < rule.need:
-            raise Forbidden(f"this needs the role {rule.need.label}; the key has {principal.role.label}")
+            raise Forbidden(f"this needs the role {rule.need.label}; {_who(principal)} has the role "
+                            f"{principal.role.label}")
         area = access.area(path)
         if not principal.covers(area):
-            raise Forbidden(f"the key's scopes do not include {area!r}")
+            raise Forbidden(f"the scopes of {_who(principal)} do not include {area!r}")
 
     def _recording(self, trail: audit.AuditTrail, send: Any) -> Any:
         """``send``, which first records a successful write that nothing recorded yet."""
@@ -139,6 +141,13 @@ class AccessGate:
             await send(message)
 
         return recording_send
+
+
+def _who(principal: Principal) -> str:
+    """How a message names the principal: ``the API key qk_3f9a1c2b``, ``the user weber``."""
+    kind = {"api-key": "API key", "session": "user", "oidc": "token of",
+            "device": "device credential"}.get(principal.source, principal.source)
+    return f"the {kind} {principal.name}"
 
 
 def _address(scope: Any) -> str:
