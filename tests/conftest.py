@@ -31,7 +31,7 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 BACKENDS = ["sqlite", "postgresql", "archived"]
 _ARCHIVED_URLS: set[str] = set()
 _TABLES = (
-    "workorders, lighting_schedule_runs, lighting_schedules, "
+    "dashboard_views, packages, workorders, lighting_schedule_runs, lighting_schedules, "
     "lighting_groups, task_outcomes, task_deliveries, tasks, tasking_capabilities, actuators, "
     "login_failures, sessions, users, "
     "tenant_grants, audit_log, api_keys, basemap_layers, notification_cursor, notification_channels, "

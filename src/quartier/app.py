@@ -32,6 +32,7 @@ from quartier.api.lighting_control import LightingControlApi
 from quartier.api.live import DashboardApi
 from quartier.api.lorawan import LorawanApi
 from quartier.api.openapi import OpenApiDocument
+from quartier.api.packages import PackageApi
 from quartier.api.parking import ParkingApi
 from quartier.api.responses import error_response, json_response
 from quartier.api.retention import RetentionApi
@@ -187,6 +188,7 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
     routes: list[BaseRoute] = []
     imports = ImportApi(store, settings)
     rules = RulesApi(store, settings)
+    packages = PackageApi(store, settings, rules)
     channel_api, cap_api = ChannelApi(store, settings), CapApi(store, settings)
     basemap = BaseMapApi(store, settings)
     retention = RetentionApi(store, settings)
@@ -206,7 +208,7 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
     routes += Dashboard(store).routes()
     for prefix in ("", "/t/{tenant}"):
         routes += lorawan.routes(prefix) + letters.routes(prefix)
-        routes += rules.routes(prefix)
+        routes += rules.routes(prefix) + packages.routes(prefix)
         routes += channel_api.routes(prefix) + cap_api.routes(prefix)
         routes += basemap.routes(prefix) + description.routes(prefix) + grants.routes(prefix)
         routes += retention.routes(prefix)

@@ -368,6 +368,61 @@ def devices_import(file: str, tenant: str, **options: Any) -> None:
 
 
 @main.group()
+def package() -> None:
+    """Use-case packages: export a use case to a file, import one from a file."""
+
+
+@package.command("export")
+@click.argument("name")
+@click.option("--tenant", default="default", show_default=True, help="The tenant's name.")
+@_setting_options
+def package_export(name: str, tenant: str, **options: Any) -> None:
+    """Print the package NAME (e.g. street-lighting, fleet) as the tenant has it now, as
+    JSON; what could not be exported is listed on standard error."""
+    import orjson
+
+    from quartier.usecases.packages.export import export
+
+    async def run(store: Any) -> Any:
+        return await export(store, await _tenant_id(store, tenant), name)
+
+    body = _with_store(_settings(options), run)
+    for line in body.get("leftOut", []):
+        click.echo(f"left out: {line}", err=True)
+    click.echo(orjson.dumps(body, option=orjson.OPT_INDENT_2).decode())
+
+
+@package.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.option("--tenant", default="default", show_default=True, help="The tenant's name.")
+@_setting_options
+def package_import(file: str, tenant: str, **options: Any) -> None:
+    """Install the package in FILE: all of it or nothing. What exists already is matched
+    by name or definition, so importing again creates nothing new."""
+    import orjson
+
+    from quartier.errors import BadRequest
+    from quartier.usecases.packages.format import parse_package
+    from quartier.usecases.packages.install import install
+
+    with (sys.stdin.buffer if file == "-" else open(file, "rb")) as source:
+        data = source.read()
+
+    async def run(store: Any) -> Any:
+        try:
+            body = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise BadRequest(f"{file} is not JSON: {exc}") from None
+        return await install(store, await _tenant_id(store, tenant), parse_package(body))
+
+    report = _with_store(_settings(options), run)
+    for kind in ("created", "updated", "skipped"):
+        for line in report[kind]:
+            click.echo(f"{kind}: {line}")
+    click.echo(f"installed {report['package']} {report['version']}")
+
+
+@main.group()
 def lorawan() -> None:
     """LoRaWAN network-server integrations (The Things Stack, ChirpStack)."""
 
@@ -475,7 +530,8 @@ def demo(town_file: str | None, days: float, speed: float, start: str | None, ke
 @click.option("--mqtt-prefix", default="", help="The target's topic prefix (its --mqtt-prefix).")
 @click.option("--api-key", envvar="QUARTIER_API_KEY", default="",
               help="An editor or admin key of the tenant, which the simulator needs to create "
-                   "the town (quartier key create) [env: QUARTIER_API_KEY].")
+                   "the town (quartier key create); with an admin key it installs the street-"
+                   "lighting and fleet packages too [env: QUARTIER_API_KEY].")
 def simulate(target: str, tenant: str, town_file: str | None, days: float, speed: float,
              start: str | None, scale: int, fast: bool, duration: str | None,
              mqtt_url: str | None, mqtt_prefix: str, api_key: str) -> None:

@@ -896,3 +896,18 @@ def test_the_fleet_view_shows_trips_and_the_daily_report(town: Town, page: Any) 
     screenshot(page, "fleet-trips")
     assert axe_violations(page) == []
     assert len(fleet["vehicles"]) == len(report["vehicles"])
+
+
+def test_the_navigation_shows_the_views_the_tenant_chose(town: Town, page: Any) -> None:
+    town.api("PUT", "/api/dashboard/views", json={"views": ["lighting", "fleet"]})
+    try:
+        page.goto(f"{town.base}/")
+        nav = page.locator("nav[aria-label] li")
+        playwright_api.expect(nav.filter(has=page.locator("a[data-route=flood]"))).to_be_hidden()
+        playwright_api.expect(nav.filter(has=page.locator("a[data-route=parking]"))).to_be_hidden()
+        for route in ("map", "alerts", "lighting", "fleet", "admin"):
+            playwright_api.expect(nav.filter(has=page.locator(f"a[data-route={route}]"))).to_be_visible()
+    finally:
+        town.api("PUT", "/api/dashboard/views", json={"views": None})
+    page.reload()  # the choice is read when the dashboard loads
+    playwright_api.expect(page.locator("nav a[data-route=flood]")).to_be_visible()

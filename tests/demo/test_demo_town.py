@@ -151,8 +151,12 @@ def test_the_town_has_its_size(town: TownRun) -> None:
     devices = town.get("/api/devices", limit="1")
     assert devices["total"] == len([d for d in town.sim.devices if d.dev_eui])
     rules = sorted(r["name"] for r in town.get("/api/rules")["value"])
-    assert rules == ["fuhrpark-stadtgebiet", "hochwasser", "hochwasser-anstieg", "pegel-ausfall",
+    assert rules == ["depot", "fuhrpark-stadtgebiet", "hochwasser", "hochwasser-anstieg", "pegel-ausfall",
+                     "strassenbeleuchtung-cabinet-silent", "strassenbeleuchtung-power",
+                     "strassenbeleuchtung-power-low", "strassenbeleuchtung-schedule",
                      "trinkwasser-chlor", "trinkwasser-truebung"]
+    packages = {p["name"]: p["version"] for p in town.get("/api/packages")["value"]}
+    assert packages == {"fleet": "1.0.0", "street-lighting": "1.0.0"}
 
 
 # -- the flood wave ----------------------------------------------------------------------

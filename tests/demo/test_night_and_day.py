@@ -159,8 +159,10 @@ async def _run(app: Any, base: str) -> Day:
         day = Day(sim, lamps, dead, truck, simulation.sent, provisioned.things)
         made = await client.post("/api/lighting/schedules", json=SCHEDULE)
         assert made.status_code == 201, made.text
-        rules = await client.post("/api/rules/templates/street-lighting", json={"grace": "PT30M"})
-        assert rules.status_code == 201, rules.text
+        # The fault rules came with the street-lighting package the provisioning installed.
+        rules = await client.get("/api/rules/strassenbeleuchtung-schedule")
+        assert rules.status_code == 200, rules.text
+        assert rules.json()["condition"]["for"] == "PT30M"
         while simulation.clock < END:
             await simulation.step(min(simulation.clock + STEP, END))
         assert not simulation.channels or not simulation.channels.failed

@@ -51,7 +51,7 @@ class RulesApi:
         self.alerts = Alerts(store)
         self.engine: Any = None  # this process's RuleEngine, told of changes at once
 
-    async def _changed(self) -> None:
+    async def changed(self) -> None:
         """The engine of this process looks at the rules again at once (others within
         seconds, on their own clock)."""
         if self.engine is not None:
@@ -88,7 +88,7 @@ class RulesApi:
         tenant_id = await self._tenant(request)
         body = await self._json(request)
         rule = await self.book.create(tenant_id, body)
-        await self._changed()
+        await self.changed()
         return json_response(rule_json(rule), 201, {"Location": f"{request.url.path}/{rule.name}"})
 
     async def listing(self, request: Request) -> Response:
@@ -109,12 +109,12 @@ class RulesApi:
         tenant_id = await self._tenant(request)
         rule = await self.book.update(tenant_id, request.path_params["name"],
                                       await self._json(request), merge)
-        await self._changed()
+        await self.changed()
         return json_response(rule_json(rule))
 
     async def delete(self, request: Request) -> Response:
         await self.book.delete(await self._tenant(request), request.path_params["name"])
-        await self._changed()
+        await self.changed()
         return Response(status_code=204)
 
     async def flood_warning(self, request: Request) -> Response:
@@ -168,7 +168,7 @@ class RulesApi:
             for rule in created:
                 await self.book.delete(tenant_id, rule.name)
             raise
-        await self._changed()
+        await self.changed()
         return json_response({"value": [rule_json(r) for r in created]}, 201)
 
     # -- alerts -----------------------------------------------------------------------

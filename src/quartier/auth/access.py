@@ -43,6 +43,10 @@ RULES: tuple[Rule, ...] = (
     # Deleting data on a schedule is a decision of the tenant's administrators.
     _rule(_WRITE, r"/api/(datastreams|things|observed-properties)/\d+/retention", Role.ADMIN),
     _rule(_WRITE, r"/api/fleet/(retention|vehicles/\d+/position-visibility)", Role.ADMIN),
+    # Installing a package changes profiles, rules and settings at once; choosing the
+    # dashboard's views is a setting of the tenant. An export shows rules and settings.
+    _rule(_WRITE, r"/api/(packages|dashboard/views)(/.*)?", Role.ADMIN),
+    _rule(_READ, r"/api/packages/[^/]+/export", Role.EDITOR),
     _rule(_WRITE, r"/api/alerts/\d+/(acknowledge|resolve|comments)", Role.OPERATOR),
     # Operators switch and dim the lights: a command, or a Task of a TaskingCapability.
     _rule(frozenset({"POST"}), r"/api/lighting/commands", Role.OPERATOR),
@@ -101,4 +105,5 @@ def action(method: str, path: str) -> str:
 
 AREAS = ("sensorthings", "rules", "alerts", "channels", "lorawan", "devices", "device-profiles",
          "dead-letters", "imports", "basemap", "keys", "audit", "visibility", "lighting",
-         "datastreams", "things", "observed-properties", "grants", "users", "session")
+         "datastreams", "things", "observed-properties", "grants", "users", "session", "packages",
+         "dashboard")

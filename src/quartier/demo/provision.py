@@ -1,18 +1,22 @@
 """Creating the demo town in a running Quartier, through its public API only.
 
-LoRaWAN devices (luminaires, cabinets, parking bays, vehicle trackers) get device profiles
-and are registered with ``POST /api/devices``; the other devices become Things with their
-Location and Datastreams by deep insert. What exists already (found by the Things'
-``properties/device``) is kept, so a second run against the same Quartier goes on where the
-first stopped. Each network server gets an integration whose fresh webhook secret the
-simulator then uses; The Things Stack's also gets the ``downlink`` settings of the
-simulator's downlink receiver, when it runs one, and each lamp a TaskingCapability (switch
-and dim), so that Tasks reach the simulated lamps.
+Street lighting and the fleet come as the built-in use-case packages (``POST
+/api/packages``: their device profiles, TaskingCapability templates, rules and groups),
+set to this town's place and depot. The other LoRaWAN devices (parking bays) get device
+profiles of their own; all are registered with ``POST /api/devices``. Devices without
+LoRaWAN become Things with their Location and Datastreams by deep insert. What exists
+already (found by the Things' ``properties/device``) is kept, so a second run against the
+same Quartier goes on where the first stopped. Each network server gets an integration
+whose fresh webhook secret the simulator then uses; The Things Stack's also gets the
+``downlink`` settings of the simulator's downlink receiver, when it runs one, and each
+lamp without one (the package's profile gives each lamp its own) a TaskingCapability
+(switch and dim), so that Tasks reach the simulated lamps.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +28,10 @@ from quartier.demo.build import SimTown
 from quartier.demo.catalog import Field
 from quartier.demo.devices import Lamp, SimDevice
 from quartier.tasking import streetlight
+from quartier.usecases.fleet.geofences import depot_area
+from quartier.usecases.packages.builtin import BUILT_IN, built_in
 
+log = logging.getLogger(__name__)
 _REGISTER_CHUNK = 2_000
 _IN_FLIGHT = 8  # requests at once while making TaskingCapabilities
 _ACTUATOR = "Luminaire controller output"
@@ -75,6 +82,7 @@ class Provisioner:
     async def run(self) -> Provisioned:
         lorawan = [d for d in self.sim.devices if d.dev_eui is not None]
         others = [d for d in self.sim.devices if d.dev_eui is None]
+        await self._packages()
         await self._profiles(lorawan)
         await self._register(lorawan)
         await self._things(others)
@@ -91,6 +99,18 @@ class Provisioner:
         layer replaced, so a changed town file shows)."""
         for name, collection in town_basemap(self.sim).items():
             await self._call("PUT", f"{self.api}/basemap/{name}", (200, 201), json=collection)
+
+    async def _packages(self) -> None:
+        """The built-in packages of the use cases the town has, installed (again: an
+        import matches what exists) with the town's own place and depot."""
+        for body in town_packages(self.sim):
+            response = await self.client.post(f"{self.api}/packages", json=body)
+            if response.status_code == 403:  # an editor's key: the profiles come without them
+                log.warning("installing the use-case packages needs an admin key; the town's "
+                            "lamps and vehicles get their device profiles without the packages")
+                return
+            if response.status_code != 201:
+                raise ProvisionError(f"POST /api/packages: {response.status_code} {response.text[:500]}")
 
     async def _rules(self) -> None:
         """The rules a town office would start with; kept if they exist."""
@@ -311,6 +331,31 @@ def town_basemap(sim: SimTown) -> dict[str, dict[str, Any]]:
               for name, xy in town.places.items()]
     return {name: {"type": "FeatureCollection", "features": features} for name, features in
             (("districts", districts), ("waters", waters), ("streets", streets), ("places", places))}
+
+
+def town_packages(sim: SimTown) -> list[dict[str, Any]]:
+    """The built-in packages for the kinds of device the town has: the lamp fault rules
+    watch the sun at the town's lamps, the depot geofence lies around its depot."""
+    kinds = {d.kind for d in sim.devices}
+    out = []
+    for name in BUILT_IN:
+        body = built_in(name)
+        assert body is not None
+        if not kinds & set(body["kinds"]):
+            continue
+        lamps = [sim.town.to_lonlat(*d.xy) for d in sim.devices if d.kind == "streetlight"]
+        for rule in body["rules"]:
+            condition = rule["condition"]
+            if condition["type"] == "daylight" and lamps:
+                condition["latitude"] = round(sum(p[1] for p in lamps) / len(lamps), 5)
+                condition["longitude"] = round(sum(p[0] for p in lamps) / len(lamps), 5)
+            if condition["type"] == "geofence" and rule["name"] == "depot":
+                condition["area"] = depot_area(sim.town)
+        if "lighting" in body:
+            # The demo's lamps keep to the town file's switching times, not the package's.
+            body["lighting"]["schedules"] = []
+        out.append(body)
+    return out
 
 
 def demo_rules(sim: SimTown) -> list[tuple[str, dict[str, Any]]]:

@@ -3,7 +3,8 @@ feeds.
 
 Registering a device writes, in one transaction, its Thing (with its Location when one is
 given), one Datastream per field of its profile (linked to the profile's Sensor and
-ObservedProperties) and the registry row. Many devices (a CSV of 500) are one batch: all
+ObservedProperties), one TaskingCapability per template of the profile and the registry
+row. Many devices (a CSV of 500) are one batch: all
 of them are registered, or none.
 """
 
@@ -29,6 +30,7 @@ _DEV_EUI = re.compile(r"[0-9A-Fa-f]{16}")
 _KEYS = {"devEui", "name", "profile", "description", "location", "properties"}
 _THING = ENTITY_TYPES["Thing"]
 _DATASTREAM = ENTITY_TYPES["Datastream"]
+_CAPABILITY = ENTITY_TYPES["TaskingCapability"]
 MAX_DEVICES = 10_000  # in one registration
 CACHE_SECONDS = 10.0  # how long a worker trusts what it read of a device
 
@@ -312,6 +314,14 @@ def _add_registration(batch: Batch, tenant_id: int, device: NewDevice, profile: 
                 "Sensor": {"@iot.id": profile.sensor_id},
                 "ObservedProperty": {"@iot.id": spec.observed_property_id}}
         streams[spec.key] = parse_create(_DATASTREAM, body, (datastreams, thing_ref), into=batch)[1]
+    capabilities = _THING.find_relation("TaskingCapabilities")
+    assert capabilities is not None
+    for template in profile.capabilities:
+        parse_create(_CAPABILITY, {
+            "name": template.name, "description": template.description,
+            "taskingParameters": template.parameters,
+            "properties": {**template.properties, "devEui": device.dev_eui},
+            "Actuator": {"@iot.id": template.actuator_id}}, (capabilities, thing_ref), into=batch)
     batch.records.append(Record("devices", {
         "tenant_id": tenant_id, "dev_eui": device.dev_eui, "name": device.name,
         "profile_id": profile.id, "thing_id": thing_ref, "datastreams": streams,

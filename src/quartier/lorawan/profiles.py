@@ -17,7 +17,14 @@ The JSON form, as ``POST /api/device-profiles`` takes it::
                              "observedProperty": {"name": "Distance", "definition": "…"},
                              "unitOfMeasurement": {"name": "millimetre", "symbol": "mm",
                                                    "definition": "…"}}},
-     "position": {"latitude": "latitude", "longitude": "longitude"}}
+     "position": {"latitude": "latitude", "longitude": "longitude"},
+     "taskingCapabilities": [{"name": "Switch and dim", "description": "…",
+                              "taskingParameters": {"type": "DataRecord", "field": […]},
+                              "actuator": {…}, "properties": {…}}]}
+
+``taskingCapabilities`` are templates: each device registered with the profile gets one
+TaskingCapability per template on its Thing, linked to the template's Actuator (created
+with the profile, like the Sensor).
 """
 
 from __future__ import annotations
@@ -31,17 +38,22 @@ from quartier.lorawan.decoders import get_decoder
 from quartier.model.changes import Batch, Create, IdRef, NewRef, Record, Ref
 from quartier.model.entities import ENTITY_TYPES
 from quartier.model.parse import known_members, parse_members
+from quartier.model.swe import parse_data_record
 from quartier.model.values import JSON
 from quartier.store import Store
 
 MEASUREMENT = "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,99}")
-_KEYS = {"name", "description", "decoder", "sensor", "fields", "position"}
+_KEYS = {"name", "description", "decoder", "sensor", "fields", "position", "taskingCapabilities"}
+_CAPABILITY_KEYS = {"name", "description", "taskingParameters", "actuator", "properties"}
+MAX_CAPABILITIES = 10
 _FIELD_KEYS = {"name", "observedProperty", "unitOfMeasurement", "observationType"}
 _SENSOR = ENTITY_TYPES["Sensor"]
 _OBSERVED_PROPERTY = ENTITY_TYPES["ObservedProperty"]
 _DATASTREAM = ENTITY_TYPES["Datastream"]
+_ACTUATOR = ENTITY_TYPES["Actuator"]
+_CAPABILITY = ENTITY_TYPES["TaskingCapability"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +69,23 @@ class FieldSpec:
 
 
 @dataclass(frozen=True)
+class CapabilityTemplate:
+    """A TaskingCapability each device of the profile gets."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]  # a SWE Common DataRecord
+    actuator: dict[str, Any]
+    properties: dict[str, Any]
+    actuator_id: int | None = None  # once stored
+
+    def as_json(self) -> dict[str, Any]:
+        return {"name": self.name, "description": self.description,
+                "taskingParameters": self.parameters, "actuator": self.actuator,
+                "properties": self.properties}
+
+
+@dataclass(frozen=True)
 class Profile:
     id: int | None
     name: str
@@ -66,6 +95,7 @@ class Profile:
     position: dict[str, str] | None  # latitude, longitude[, altitude] -> decoded field
     sensor: dict[str, Any]
     sensor_id: int | None = None
+    capabilities: tuple[CapabilityTemplate, ...] = ()
 
     def field(self, key: str) -> FieldSpec | None:
         return next((f for f in self.fields if f.key == key), None)
@@ -80,10 +110,12 @@ class Profile:
                 for f in self.fields
             },
             "position": self.position,
+            "taskingCapabilities": [c.as_json() for c in self.capabilities],
         }
         if self.id is not None:
             out = {"id": self.id, **out, "sensorId": self.sensor_id, "observedPropertyIds": {
-                f.key: f.observed_property_id for f in self.fields}}
+                f.key: f.observed_property_id for f in self.fields},
+                "actuatorIds": [c.actuator_id for c in self.capabilities]}
         return out
 
 
@@ -112,7 +144,40 @@ def parse_profile(body: Any) -> Profile:
                          '{"temperature": {"observedProperty": {…}, "unitOfMeasurement": {…}}}')
     specs = tuple(_field(key, raw) for key, raw in fields.items())
     return Profile(None, name, description, decoder, specs, _position(body.get("position")),
-                   sensor)
+                   sensor, capabilities=_capabilities(body.get("taskingCapabilities", []), name))
+
+
+def _capabilities(raw: Any, profile: str) -> tuple[CapabilityTemplate, ...]:
+    if not isinstance(raw, list) or len(raw) > MAX_CAPABILITIES:
+        raise BadRequest(f"taskingCapabilities must be a list of at most {MAX_CAPABILITIES} "
+                         "TaskingCapability templates")
+    out = []
+    for i, item in enumerate(raw):
+        what = f"taskingCapabilities[{i}]"
+        if not isinstance(item, dict):
+            raise BadRequest(f"{what} must be an object with name, description and "
+                             "taskingParameters (a DataRecord)")
+        known_members(item, _CAPABILITY_KEYS, what)
+        actuator = {"name": f"{profile} actuator", "description": f"Actuator of {profile}",
+                    "encodingType": "text/plain", "metadata": profile}
+        if item.get("actuator") is not None:
+            if not isinstance(item["actuator"], dict):
+                raise BadRequest(f"{what}.actuator must be a JSON object (a SensorThings Actuator)")
+            actuator.update(item["actuator"])
+        properties = item.get("properties", {})
+        if not all(isinstance(item.get(k), str) and item[k] for k in ("name", "description")):
+            raise BadRequest(f"{what}: name and description must be non-empty strings")
+        probe = {"name": item.get("name"), "description": item.get("description"),
+                 "taskingParameters": item.get("taskingParameters"), "properties": properties}
+        try:
+            parse_members(_ACTUATOR, actuator)
+            parse_members(_CAPABILITY, probe)
+            parse_data_record(probe["taskingParameters"], "taskingParameters")
+        except BadRequest as exc:
+            raise BadRequest(f"{what}: {exc.message}") from None
+        out.append(CapabilityTemplate(str(item["name"]), str(item["description"]),
+                                      probe["taskingParameters"], actuator, properties))
+    return tuple(out)
 
 
 def _sensor(raw: Any, name: str, description: str) -> dict[str, Any]:
@@ -179,37 +244,42 @@ async def create(store: Store, tenant_id: int, profile: Profile) -> Profile:
         if await conn.fetchval("SELECT 1 FROM device_profiles WHERE tenant_id = ? AND name = ?",
                                (tenant_id, profile.name)) is not None:
             raise Conflict(f"a device profile named {profile.name!r} exists already")
-        existing: dict[str, int] = {}
+        known: dict[str, Ref] = {}
         for spec in profile.fields:
             found = await conn.fetchval(
                 "SELECT min(id) FROM observed_properties WHERE tenant_id = ? AND definition = ?",
                 (tenant_id, spec.observed_property["definition"]))
             if found is not None:
-                existing[spec.key] = int(found)
+                known[spec.observed_property["definition"]] = IdRef(_OBSERVED_PROPERTY, int(found))
     batch = Batch()
-    sensor = NewRef(_SENSOR, batch.add(Create(_SENSOR, parse_members(_SENSOR, profile.sensor)[0])))
-    observed: dict[str, Ref] = {}
-    by_definition: dict[str, Ref] = {}
-    for spec in profile.fields:
-        definition = spec.observed_property["definition"]
-        if spec.key in existing:
-            observed[spec.key] = IdRef(_OBSERVED_PROPERTY, existing[spec.key])
-        elif definition in by_definition:
-            observed[spec.key] = by_definition[definition]
-        else:
-            values = parse_members(_OBSERVED_PROPERTY, spec.observed_property)[0]
-            observed[spec.key] = by_definition[definition] = NewRef(
-                _OBSERVED_PROPERTY, batch.add(Create(_OBSERVED_PROPERTY, values)))
-    definition = profile.as_json()
-    definition["sensorId"] = sensor
-    definition["observedPropertyIds"] = observed
-    batch.records.append(Record(
-        "device_profiles", {"tenant_id": tenant_id, "name": profile.name, "definition": definition},
-        unique=Conflict(f"a device profile named {profile.name!r} exists already")))
+    add_profile(batch, tenant_id, profile, known)
     await store.write(tenant_id, batch)
     found = await find(store, tenant_id, profile.name)
     assert found is not None
     return found
+
+
+def add_profile(batch: Batch, tenant_id: int, profile: Profile, observed: dict[str, Ref]) -> None:
+    """Add to ``batch`` the profile's row with its Sensor, Actuators and the
+    ObservedProperties ``observed`` (definition -> reference) has not; those it creates
+    join ``observed``."""
+    sensor = NewRef(_SENSOR, batch.add(Create(_SENSOR, parse_members(_SENSOR, profile.sensor)[0])))
+    fields: dict[str, Ref] = {}
+    for spec in profile.fields:
+        definition = spec.observed_property["definition"]
+        if definition not in observed:
+            values = parse_members(_OBSERVED_PROPERTY, spec.observed_property)[0]
+            observed[definition] = NewRef(_OBSERVED_PROPERTY, batch.add(Create(_OBSERVED_PROPERTY, values)))
+        fields[spec.key] = observed[definition]
+    actuators = [NewRef(_ACTUATOR, batch.add(Create(_ACTUATOR, parse_members(_ACTUATOR, c.actuator)[0])))
+                 for c in profile.capabilities]
+    definition = profile.as_json()
+    definition["sensorId"] = sensor
+    definition["observedPropertyIds"] = fields
+    definition["actuatorIds"] = actuators
+    batch.records.append(Record(
+        "device_profiles", {"tenant_id": tenant_id, "name": profile.name, "definition": definition},
+        unique=Conflict(f"a device profile named {profile.name!r} exists already")))
 
 
 async def find(store: Store, tenant_id: int, name: str) -> Profile | None:
@@ -259,5 +329,11 @@ def _from_row(store: Store, row: Any) -> Profile:
                   spec["observationType"], ids.get(key))
         for key, spec in data["fields"].items()
     )
+    actuators = data.get("actuatorIds", [])
+    capabilities = tuple(
+        CapabilityTemplate(c["name"], c["description"], c["taskingParameters"], c["actuator"],
+                           c.get("properties", {}), actuators[i] if i < len(actuators) else None)
+        for i, c in enumerate(data.get("taskingCapabilities", []))
+    )
     return Profile(int(row[0]), str(row[1]), data["description"], data.get("decoder"), fields,
-                   data.get("position"), data["sensor"], data.get("sensorId"))
+                   data.get("position"), data["sensor"], data.get("sensorId"), capabilities)

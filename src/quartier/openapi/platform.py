@@ -79,6 +79,13 @@ _WORK_ORDER_BODY = {"type": "object", "additionalProperties": False, "properties
     "status": {"type": "string", "enum": ["open", "in_progress", "done"]},
     "thingId": {"type": "integer", "minimum": 1}, "alertId": {"type": "integer", "minimum": 1},
     "createdBy": _TEXT}}
+_VIEWS = {"type": "object", "required": ["views"], "additionalProperties": False,
+          "properties": {"views": {"type": ["array", "null"], "items": _TEXT}}}
+_PACKAGE = {"type": "object", "required": ["format", "name", "version"],
+            "properties": {"format": {"type": "integer"}, "name": _TEXT, "version": _TEXT}}
+_PACKAGE_REPORT = {"type": "object", "required": ["package", "version", "created", "updated", "skipped"],
+                   "properties": {k: {"type": "array", "items": _TEXT}
+                                  for k in ("created", "updated", "skipped")}}
 _TIME_RANGE = [query("from", _TEXT, "ISO 8601 instant"), query("to", _TEXT, "ISO 8601 instant")]
 
 
@@ -210,6 +217,17 @@ def _ops() -> list[Op]:
         Op("delete", "/api/basemap/{layer}", "drop a layer", "basemap", gone),
         # the dashboard and the use-case views
         Op("get", "/api/dashboard", "the dashboard's settings", "dashboard", ok),
+        Op("get", "/api/dashboard/views", "the use-case views the navigation shows (null: all)",
+           "dashboard", {"200": answer(_VIEWS)}),
+        Op("put", "/api/dashboard/views", "choose the views the navigation shows", "dashboard",
+           {"200": answer(_VIEWS)}, BODY_ERRORS, body=json_body(_VIEWS)),
+        # use-case packages
+        Op("get", "/api/packages", "the packages installed in the tenant, and the built-in ones",
+           "packages", {"200": answer(_listing("builtIn"))}),
+        Op("post", "/api/packages", "install a package file: all of it or nothing", "packages",
+           {"201": answer(_PACKAGE_REPORT)}, writes, body=free_body),
+        Op("get", "/api/packages/{name}/export", "the package as the tenant has it now", "packages",
+           {"200": answer(_PACKAGE)}),
         Op("get", "/api/datastreams/{id}/series", "a Datastream's values for a chart", "dashboard", ok,
            parameters=(*_TIME_RANGE, query("points", _WHOLE))),
         Op("get", "/api/environment/air", "air-quality stations now", "dashboard", ok,

@@ -25,7 +25,8 @@ class RuleBook:
         self.store = store
         self.alerts = Alerts(store)
 
-    def _rule(self, row: Any) -> Rule:
+    def rule_of(self, row: Any) -> Rule:
+        """The rule of a row of ``rules`` (its columns as selected here)."""
         body = self.store.dialect.decode(JSON, row[3])
         body = {**body, "name": row[2], "enabled": bool(row[4])}
         rule = parse_rule(body)
@@ -35,7 +36,7 @@ class RuleBook:
         sql = f"SELECT {_COLUMNS} FROM rules" + (" WHERE tenant_id = ?" if tenant_id else "")
         async with self.store.reader() as conn:
             rows = await conn.fetch(sql + " ORDER BY id", (tenant_id,) if tenant_id else ())
-        return [self._rule(r) for r in rows]
+        return [self.rule_of(r) for r in rows]
 
     async def by_ids(self, ids: list[int]) -> list[Rule]:
         out: list[Rule] = []
@@ -44,7 +45,7 @@ class RuleBook:
                 chunk = ids[start:start + 500]
                 rows = await conn.fetch(f"SELECT {_COLUMNS} FROM rules WHERE id IN "
                                         f"({', '.join('?' for _ in chunk)})", chunk)
-                out += [self._rule(r) for r in rows]
+                out += [self.rule_of(r) for r in rows]
         return out
 
     async def find(self, tenant_id: int, name: str) -> Rule:
@@ -53,25 +54,29 @@ class RuleBook:
                                       (tenant_id, name))
         if row is None:
             raise NotFound(f"no rule named {name!r}")
-        return self._rule(row)
+        return self.rule_of(row)
 
     async def create(self, tenant_id: int, body: Any) -> Rule:
         rule = parse_rule(body)
         await self._check_target(tenant_id, rule)
-        stored = {k: v for k, v in body.items() if k not in ("name", "enabled")}
         async with self.store.transaction() as conn:
-            if await conn.fetchval("SELECT 1 FROM rules WHERE tenant_id = ? AND name = ?",
-                                   (tenant_id, rule.name)) is not None:
-                raise Conflict(f"a rule named {rule.name!r} exists already")
-            count = await conn.fetchval("SELECT count(*) FROM rules WHERE tenant_id = ?", (tenant_id,))
-            if int(count) >= MAX_RULES:
-                raise Conflict(f"a tenant may have at most {MAX_RULES} rules")
-            at = self.store.dialect.encode(TIME, now())
-            await conn.execute(
-                "INSERT INTO rules (tenant_id, name, definition, enabled, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (tenant_id, rule.name, self.store.dialect.encode(JSON, stored), rule.enabled, at, at))
+            await self.insert(conn, tenant_id, rule)
         return await self.find(tenant_id, rule.name)
+
+    async def insert(self, conn: Any, tenant_id: int, rule: Rule) -> None:
+        """Store a new (checked) rule on ``conn``, inside the caller's transaction."""
+        stored = {k: v for k, v in rule.body.items() if k not in ("name", "enabled")}
+        if await conn.fetchval("SELECT 1 FROM rules WHERE tenant_id = ? AND name = ?",
+                               (tenant_id, rule.name)) is not None:
+            raise Conflict(f"a rule named {rule.name!r} exists already")
+        count = await conn.fetchval("SELECT count(*) FROM rules WHERE tenant_id = ?", (tenant_id,))
+        if int(count) >= MAX_RULES:
+            raise Conflict(f"a tenant may have at most {MAX_RULES} rules")
+        at = self.store.dialect.encode(TIME, now())
+        await conn.execute(
+            "INSERT INTO rules (tenant_id, name, definition, enabled, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (tenant_id, rule.name, self.store.dialect.encode(JSON, stored), rule.enabled, at, at))
 
     async def update(self, tenant_id: int, name: str, body: Any, merge: bool) -> Rule:
         old = await self.find(tenant_id, name)
@@ -81,19 +86,24 @@ class RuleBook:
         new_body.setdefault("name", name)
         rule = parse_rule(new_body)
         await self._check_target(tenant_id, rule)
-        stored = {k: v for k, v in new_body.items() if k not in ("name", "enabled")}
         async with self.store.transaction() as conn:
-            if rule.name != name and await conn.fetchval(
-                    "SELECT 1 FROM rules WHERE tenant_id = ? AND name = ?", (tenant_id, rule.name)):
-                raise Conflict(f"a rule named {rule.name!r} exists already")
-            await conn.execute(
-                "UPDATE rules SET name = ?, definition = ?, enabled = ?, revision = revision + 1, "
-                "updated_at = ? WHERE id = ?",
-                (rule.name, self.store.dialect.encode(JSON, stored), rule.enabled,
-                 self.store.dialect.encode(TIME, now()), old.id))
-            if old.enabled and not rule.enabled:
-                await self._retire(conn, tenant_id, old, "the rule was disabled")
+            await self.rewrite(conn, tenant_id, old, rule)
         return await self.find(tenant_id, rule.name)
+
+    async def rewrite(self, conn: Any, tenant_id: int, old: Rule, rule: Rule) -> None:
+        """Replace the stored rule ``old`` by the (checked) ``rule`` on ``conn``, inside the
+        caller's transaction."""
+        stored = {k: v for k, v in rule.body.items() if k not in ("name", "enabled")}
+        if rule.name != old.name and await conn.fetchval(
+                "SELECT 1 FROM rules WHERE tenant_id = ? AND name = ?", (tenant_id, rule.name)):
+            raise Conflict(f"a rule named {rule.name!r} exists already")
+        await conn.execute(
+            "UPDATE rules SET name = ?, definition = ?, enabled = ?, revision = revision + 1, "
+            "updated_at = ? WHERE id = ?",
+            (rule.name, self.store.dialect.encode(JSON, stored), rule.enabled,
+             self.store.dialect.encode(TIME, now()), old.id))
+        if old.enabled and not rule.enabled:
+            await self._retire(conn, tenant_id, old, "the rule was disabled")
 
     async def delete(self, tenant_id: int, name: str) -> None:
         rule = await self.find(tenant_id, name)

@@ -188,6 +188,12 @@ class Store(ABC):
         """Whether a tenant (looked up by :meth:`tenant_id` before) is a region."""
         return tenant_id in self._regions
 
+    def check_writable(self, tenant_id: int) -> None:
+        """405 for a region tenant, whose view is read-only; for writers that do not go
+        through :meth:`write`."""
+        if tenant_id in self._regions:
+            raise _read_only()
+
 
 def _read_only() -> Exception:
     from quartier.errors import MethodNotAllowed

@@ -29,7 +29,11 @@ def demo_depot() -> dict[str, Any]:
     """The demo town's depot as a GeoJSON Polygon."""
     from quartier.demo.town import load_town
 
-    town = load_town()
+    return depot_area(load_town())
+
+
+def depot_area(town: Any) -> dict[str, Any]:
+    """The depot of a demo town (:class:`quartier.demo.town.Town`) as a GeoJSON Polygon."""
     x, y = town.places[town.root.table("fleet").text("depot")]
     h = DEPOT_HALF_SIDE
     ring = [town.to_lonlat(x + dx, y + dy) for dx, dy in ((-h, -h), (h, -h), (h, h), (-h, h), (-h, -h))]

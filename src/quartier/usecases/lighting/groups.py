@@ -37,4 +37,4 @@ def parse_group(body: Any) -> tuple[str, dict[str, Any]]:
 
 
 _BOOK = NamedDefinitions("lighting_groups", "lighting group")
-create, listing, find, delete = _BOOK.create, _BOOK.listing, _BOOK.find, _BOOK.delete
+create, listing, find, delete, put = _BOOK.create, _BOOK.listing, _BOOK.find, _BOOK.delete, _BOOK.put

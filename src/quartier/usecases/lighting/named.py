@@ -9,6 +9,8 @@ from typing import Any
 from quartier.errors import Conflict, NotFound
 from quartier.model.values import JSON
 from quartier.store import Store
+from quartier.store.connection import Connection
+from quartier.store.dialect import Dialect
 
 UPDATE_ATTEMPTS = 5
 
@@ -29,6 +31,22 @@ class NamedDefinitions:
                 (tenant_id, name, store.dialect.encode(JSON, definition)))
         if stored is None:
             raise Conflict(f"a {self.what} named {name!r} exists already")
+
+    async def put(self, conn: Connection, dialect: Dialect, tenant_id: int, name: str,
+                  definition: dict[str, Any]) -> str:
+        """Create or replace the definition on ``conn``, inside the caller's transaction:
+        "created", "updated" or "unchanged"."""
+        row = await conn.fetchrow(f"SELECT id, definition FROM {self.table} WHERE tenant_id = ? "
+                                  "AND name = ?", (tenant_id, name))
+        if row is None:
+            await conn.execute(f"INSERT INTO {self.table} (tenant_id, name, definition) "
+                               "VALUES (?, ?, ?)", (tenant_id, name, dialect.encode(JSON, definition)))
+            return "created"
+        if dialect.decode(JSON, row[1]) == definition:
+            return "unchanged"
+        await conn.execute(f"UPDATE {self.table} SET definition = ? WHERE id = ?",
+                           (dialect.encode(JSON, definition), row[0]))
+        return "updated"
 
     async def replace(self, store: Store, tenant_id: int, name: str, definition: dict[str, Any]) -> None:
         """The definition of ``name`` becomes ``definition``; 404 when there is none."""

@@ -74,7 +74,7 @@ def parse_schedule(body: Any) -> tuple[str, dict[str, Any]]:
 
 
 _BOOK = NamedDefinitions("lighting_schedules", "lighting schedule")
-create, listing, find, delete = _BOOK.create, _BOOK.listing, _BOOK.find, _BOOK.delete
+create, listing, find, delete, put = _BOOK.create, _BOOK.listing, _BOOK.find, _BOOK.delete, _BOOK.put
 # Replacing keeps the schedule's id, so an event it sent already is not sent again.
 replace = _BOOK.replace
 

@@ -72,8 +72,20 @@ function keyField() {
   input.addEventListener("change", () => { setApiKey(input.value.trim()); show(); });
 }
 
+/** Hide the navigation's use-case views the tenant did not choose (GET /api/dashboard/views:
+ * null shows them all); the map, alerts and administration always stay. */
+function chosenViews() {
+  getJson("/api/dashboard/views").then(({ views }) => {
+    for (const link of document.querySelectorAll("nav a[data-route]")) {
+      const always = ["map", "alerts", "admin"].includes(link.dataset.route);
+      link.closest("li").hidden = Array.isArray(views) && !always && !views.includes(link.dataset.route);
+    }
+  }).catch(() => {});
+}
+
 function start() {
   keyField();
+  chosenViews();
   setLang(lang());
   translatePage();
   const select = document.getElementById("lang");
