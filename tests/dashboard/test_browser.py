@@ -364,7 +364,7 @@ def test_the_fleet_view_shows_vehicles_tracks_and_times(town: Town, page: Any) -
     assert busiest["operating"] > 0 and busiest["operating"] == busiest["driving"] + busiest["idle"]
     row = page.locator(f"#fleet-table tr[data-thing='{busiest['id']}']")
     playwright_api.expect(row.locator("[data-field=operating]")).not_to_have_text("0 min")
-    playwright_api.expect(row.locator("[data-field=distance]")).to_have_text(f"{busiest['distance']:,.1f}\u00a0km")
+    playwright_api.expect(row.locator("[data-field=distance]")).to_have_text(_km(busiest["distance"]))
     screenshot(page, "fleet")
     row.get_by_role("button", name=re.compile("^Show on map")).click()
     assert axe_violations(page) == []
