@@ -134,10 +134,14 @@ class BrokerLink:
         """Wait, while the broker is connected, until fewer than :data:`HIGH_WATER` of our
         publications await its acknowledgement. (While it is away, publications wait,
         up to :data:`MAX_QUEUED`, and nobody is held up.)"""
-        while self.connected.is_set() and (self.pending() >= HIGH_WATER or self._wire_full):
+        while self.connected.is_set() and self.crowded():
             self._room.clear()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._room.wait(), 1.0)
+
+    def crowded(self) -> bool:
+        """Whether :meth:`room` would wait now (a cheap test before awaiting it)."""
+        return self.pending() >= HIGH_WATER or self._wire_full
 
     def pending(self) -> int:
         """Our publications the broker has not acknowledged yet."""

@@ -159,10 +159,12 @@ class MqttService:
         created = await self._created(events)
         newest = await self._newest_of_datastreams(created) if self.settings.mqtt_retain_latest else {}
         answers: dict[tuple[int, str], bytes | None] = {}
+        link, names = self.link, self._tenant_names
         for event in events:
-            await self.link.room()
+            if link.crowded():
+                await link.room()
             etype = ENTITY_TYPES[event.entity_type]
-            tenant = await self._tenant_name(event.tenant_id)
+            tenant = names.get(event.tenant_id) or await self._tenant_name(event.tenant_id)
             root = tenant_root(self.prefix, tenant)
             row = created.get((event.entity_type, event.id))
             links = row.get(_LINKS) if row is not None else None

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from quartier.model.entities import ENTITY_TYPES, EntityType, RelationKind
 
@@ -34,9 +34,9 @@ _CREATE = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class Notice:
-    """One message to publish: its topic, and the path whose GET answer it carries."""
+class Notice(NamedTuple):
+    """One message to publish: its topic, and the path whose GET answer it carries.
+    (A named tuple: several are made for every announced change.)"""
 
     topic: str
     path: str
