@@ -6,6 +6,7 @@ entity yields a 400 and no change at all.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from quartier.errors import BadRequest
@@ -42,9 +43,8 @@ def known_members(body: dict[str, Any], known: set[str] | frozenset[str], what: 
 
 def _ignored_key(key: str) -> bool:
     # Clients echo server annotations back (selfLink, navigationLink); they carry no data.
-    return key.startswith("@iot.") or key.endswith("@iot.navigationLink") or key.endswith(
-        "@iot.selfLink"
-    )
+    return "@" in key and (key.startswith("@iot.") or key.endswith("@iot.navigationLink")
+                           or key.endswith("@iot.selfLink"))
 
 
 def _unknown(etype: EntityType, key: str) -> BadRequest:
@@ -152,17 +152,26 @@ class _CreateParser:
             values.setdefault("resultTime", None)
             if "result" not in values:
                 raise BadRequest(f"{what}: Observation.result is required (it may be null)")
-        for prop in etype.properties:
-            if prop.required and values.get(prop.name) is None and prop.name != "result":
-                raise BadRequest(f"{etype.name}.{prop.name} is required{_at(what, etype)}")
-        for rel in etype.relations:
-            if rel.required and rel.name not in to_one:
+        properties, relations = _required(etype)
+        for name in properties:
+            if values.get(name) is None:
+                raise BadRequest(f"{etype.name}.{name} is required{_at(what, etype)}")
+        for name in relations:
+            if name not in to_one:
                 raise BadRequest(
-                    f"{etype.name} needs a {rel.name}{_at(what, etype)}, either nested or as "
+                    f"{etype.name} needs a {name}{_at(what, etype)}, either nested or as "
                     f'{{"@iot.id": …}}'
                 )
         check_encoding(etype, values)
         _check_data_record(etype, values)
+
+
+@cache
+def _required(etype: EntityType) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The names of the properties (but an Observation's result, which may be null) and of
+    the relations a new entity of ``etype`` must have."""
+    return (tuple(p.name for p in etype.properties if p.required and p.name != "result"),
+            tuple(r.name for r in etype.relations if r.required))
 
 
 def _check_data_record(etype: EntityType, values: dict[str, Any]) -> None:

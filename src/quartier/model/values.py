@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from functools import cache
 from typing import Any
 
 from quartier.errors import BadRequest
@@ -52,10 +51,18 @@ PropertyParser = Callable[[Any], Any]
 def property_parser(etype: EntityType, prop: Property) -> PropertyParser:
     """:func:`parse_property` for one property, its checks chosen once: bulk input
     (a dataArray) parses many values of the same property."""
-    return _parser(etype.name, prop)
+    # Kept by the two names (strings hash once): hashing the Property itself, a dataclass,
+    # would hash every field on each call, and every value of every body comes here.
+    key = (etype.name, prop.name)
+    parser = _PARSERS_MADE.get(key)
+    if parser is None:
+        parser = _PARSERS_MADE[key] = _parser(etype.name, prop)
+    return parser
 
 
-@cache
+_PARSERS_MADE: dict[tuple[str, str], PropertyParser] = {}
+
+
 def _parser(etype_name: str, prop: Property) -> PropertyParser:
     what = f"{etype_name}.{prop.name}"
     kind = prop.kind
