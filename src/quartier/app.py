@@ -43,6 +43,7 @@ from quartier.auth.gate import AccessGate
 from quartier.auth.keys import KeyBook
 from quartier.background import cancel_all
 from quartier.errors import QuartierError
+from quartier.guard.ratelimit import PrincipalLimits
 from quartier.live import LiveFeed
 from quartier.lorawan.ingest import UplinkIngest
 from quartier.lorawan.mqtt import LorawanMqtt
@@ -214,7 +215,8 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[*guard.middleware(settings), Middleware(AccessGate, store=store, keys=keys)],
+        middleware=[*guard.middleware(settings), Middleware(AccessGate, store=store, keys=keys),
+                    Middleware(PrincipalLimits, settings=settings)],
         exception_handlers={
             QuartierError: _quartier_error,
             HTTPException: _http_error,

@@ -118,6 +118,17 @@ class Settings:
         metadata=_meta("Requests one API key may make at once above its rate.",
                        "--rate-burst-key"),
     )
+    rate_limit_principal: int = field(
+        default=0,
+        metadata=_meta("Requests per second one authenticated principal (an API key's id, "
+                       "whatever proved it) may make on average, counted after the key is "
+                       "checked; more get 429. 0: no limit.", "--rate-limit-principal"),
+    )
+    rate_burst_principal: int = field(
+        default=200,
+        metadata=_meta("Requests one principal may make at once above its rate.",
+                       "--rate-burst-principal"),
+    )
     rate_limit_ingest: int = field(
         default=0,
         metadata=_meta(
@@ -338,11 +349,11 @@ class Settings:
         for name in ("max_import_bytes", "max_expand_depth", "max_filter_length",
                      "exact_count_limit", "max_batch_requests", "max_expanded_entities",
                      "max_filter_nodes", "rate_burst_address", "rate_burst_key",
-                     "rate_burst_ingest"):
+                     "rate_burst_ingest", "rate_burst_principal"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name} must be at least 1")
         for name in ("request_timeout", "rate_limit_address", "rate_limit_key",
-                     "rate_limit_ingest", "hsts_seconds", "retention_every"):
+                     "rate_limit_principal", "rate_limit_ingest", "hsts_seconds", "retention_every"):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{name} must be 0 (off) or more")
         for name in ("cors_credentials", "security_headers"):
