@@ -10,6 +10,8 @@ reader may not see are 404, never 403.
 
 from __future__ import annotations
 
+import csv
+import io
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -126,7 +128,10 @@ def world(settings: Settings) -> Iterator[World]:
 TODAY = NOW.astimezone(UTC).date().isoformat()
 VIEWS = ["/api/environment/air", f"/api/environment/day?date={TODAY}", "/api/parking/lots",
          f"/api/parking/day?date={TODAY}", "/api/lighting/lamps", f"/api/fleet/day?date={TODAY}",
-         f"/api/fleet/trips?date={TODAY}", "/api/alerts"]
+         f"/api/fleet/trips?date={TODAY}", "/api/alerts", f"/api/lighting/energy?from={TODAY}&to={TODAY}",
+         # Exports: CSV downloads of the views and of SensorThings.
+         f"/api/fleet/report?date={TODAY}&format=csv", "/v1.1/Things?$resultFormat=CSV&$select=id,name",
+         "/v1.1/Datastreams?$resultFormat=CSV&$select=id,name"]
 # Who reads, and which of the town's devices each view must show them.
 READERS = {"viewer": {"Offen", "Geheim", "Geteilt"}, "anonymous": {"Offen"},
            "region": {"Geteilt"}, "region-anonymous": set()}
@@ -171,3 +176,15 @@ def test_single_entities_a_reader_may_not_see_are_not_found(world: World) -> Non
                 assert response.json()["code"] == "not_found"
     series = world.get("anonymous", _single(world)[0][1]).json()
     assert [v[1] for v in series["values"]] == [150, 160]  # the public values are all there
+
+
+@SQL_BACKENDS
+def test_the_energy_export_counts_only_the_lamps_a_reader_may_see(world: World) -> None:
+    path = f"/api/lighting/energy?by=day&from={TODAY}&to={TODAY}&format=csv"
+    lamps = {}
+    for who in READERS:
+        response = world.get(who, path)
+        assert response.status_code == 200, response.text
+        rows = list(csv.DictReader(io.StringIO(response.text)))
+        lamps[who] = sum(int(row["lamps"]) for row in rows)
+    assert lamps == {"viewer": 3, "anonymous": 1, "region": 1, "region-anonymous": 0}
