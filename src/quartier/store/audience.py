@@ -14,12 +14,9 @@ says ``WHERE {condition}`` instead of ``WHERE tenant_id = ?`` and cannot forget 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from quartier.model.entities import ENTITY_TYPES
 from quartier.store import visibility
 from quartier.store.base import Store
-from quartier.store.connection import Connection
 from quartier.store.tenancy import Condition, Reader, RegionView, tenant_predicate
 
 
@@ -51,16 +48,3 @@ def alerts(reader: Reader, alias: str) -> Condition:
             f"WHERE aud.id = {alias}.datastream_id AND {stream_sql})) AND ({alias}.thing_id IS NULL "
             f"OR EXISTS (SELECT 1 FROM things aut WHERE aut.id = {alias}.thing_id AND {thing_sql}))",
             (*own[1], *stream_params, *thing_params))
-
-
-async def visible(conn: Connection, reader: Reader, kind: str, ids: Iterable[int]) -> set[int]:
-    """Which of ``ids`` (of Things or Datastreams) the reader sees."""
-    wanted = sorted(set(ids))
-    if not wanted:
-        return set()
-    table = ENTITY_TYPES[kind].table
-    condition, params = sees(reader, kind, "t")
-    rows = await conn.fetch(
-        f"SELECT t.id FROM {table} t WHERE t.id IN ({', '.join('?' * len(wanted))}) AND {condition}",
-        (*wanted, *params))
-    return {int(row[0]) for row in rows}
