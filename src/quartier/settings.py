@@ -219,6 +219,16 @@ class Settings:
             "--mqtt-prefix",
         ),
     )
+    mqtt_internal_prefix: str = field(
+        default="",
+        metadata=_meta(
+            "Topic part after --mqtt-prefix under which changes of internal Things and "
+            "Datastreams (and their Observations) are published, e.g. 'internal/'; protect "
+            "it with a broker ACL ('quartier mqtt acl'). Empty: internal changes are not "
+            "published over MQTT at all. They are never published on the public topics.",
+            "--mqtt-internal-prefix",
+        ),
+    )
     mqtt_client_id: str = field(
         default="quartier",
         metadata=_meta(
@@ -372,6 +382,13 @@ class Settings:
             raise SettingsError(
                 f"mqtt_prefix must end with '/' and hold no '#', '+' or '$', not {self.mqtt_prefix!r}"
             )
+        if self.mqtt_internal_prefix and (
+                not self.mqtt_internal_prefix.endswith("/")
+                or any(c in self.mqtt_internal_prefix for c in "#+$")
+                or self.mqtt_internal_prefix.startswith(("v1.", "t/"))):
+            raise SettingsError(
+                "mqtt_internal_prefix must end with '/', hold no '#', '+' or '$' and not start "
+                f"with 'v1.' or 't/' (the public topics), not {self.mqtt_internal_prefix!r}")
         if self.mqtt_retain_latest not in (0, 1):
             raise SettingsError("mqtt_retain_latest must be 0 or 1")
         if not self.mqtt_client_id:
