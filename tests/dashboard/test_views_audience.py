@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from starlette.routing import Route
 from starlette.testclient import TestClient as AnonymousClient
 
 from conftest import Api, TestClient, issue_key, make_app
@@ -188,3 +189,27 @@ def test_the_energy_export_counts_only_the_lamps_a_reader_may_see(world: World) 
         rows = list(csv.DictReader(io.StringIO(response.text)))
         lamps[who] = sum(int(row["lamps"]) for row in rows)
     assert lamps == {"viewer": 3, "anonymous": 1, "region": 1, "region-anonymous": 0}
+
+
+@SQL_BACKENDS
+def test_no_anonymous_read_of_any_api_route_names_an_internal_entity(world: World) -> None:
+    """Every GET route under /api, its id (if any) that of an internal Datastream and
+    Thing in turn: an anonymous reader never gets an internal name in any answer. (The
+    live stream never ends: it has its own test in test_tenant_isolation_streams.)"""
+    inner = getattr(world.admin.app, "app", world.admin.app)
+    paths = sorted({route.path for route in inner.routes if isinstance(route, Route)
+                    and "GET" in (route.methods or ()) and route.path.startswith("/api/")
+                    and route.path != "/api/live"})
+    made = world.made["Geheim"]
+    tried = 0
+    for path in paths:
+        for entity_id in (made["air"], made["car"], world.alerts["Geheim"]):
+            filled = path.replace("{id:id}", str(entity_id)).replace("{plural}", "Things")
+            if "{" in filled:
+                continue
+            tried += 1
+            for who in ("anonymous", "region-anonymous"):
+                response = world.get(who, filled)
+                assert response.status_code < 500, (who, filled, response.text)
+                assert "Geheim" not in response.text and "Geteilt" not in response.text, (who, filled)
+    assert tried > 20
