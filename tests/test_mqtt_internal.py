@@ -112,3 +112,11 @@ def test_internal_changes_go_to_internal_topics_that_only_named_readers_read(
             assert any('"result":5' in text for _topic, text in _texts(anyone))
             assert not [m for m in _texts(control_room) if m[0].startswith(f"{prefix}v1.1/")
                         and '"result":7' in m[1]]
+
+
+def test_acl_readers_need_an_internal_prefix() -> None:
+    refused = CliRunner().invoke(main, ["mqtt", "acl", "--reader", "leitstelle"])
+    assert refused.exit_code == 2 and "--mqtt-internal-prefix" in refused.output
+    plain = CliRunner().invoke(main, ["mqtt", "acl"])
+    assert plain.exit_code == 0 and "topic read v1.1/#" in plain.output
+    assert "internal" not in plain.output.replace("# Written", "")
