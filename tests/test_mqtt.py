@@ -98,7 +98,8 @@ class MqttClient:
     publishes with QoS 1, waiting for the broker's PUBACK."""
 
     def __init__(self, port: int = SHARED_PORT, filters: Sequence[str] = (),
-                 client_id: str | None = None, persistent: bool = False) -> None:
+                 client_id: str | None = None, persistent: bool = False,
+                 username: str | None = None, password: str | None = None) -> None:
         self.port = port
         self.filters = list(filters)
         self.persistent = persistent
@@ -112,6 +113,8 @@ class MqttClient:
                              client_id=client_id or f"test-{uuid4().hex[:12]}",
                              protocol=paho.MQTTv5)
         client.reconnect_delay_set(min_delay=1, max_delay=2)
+        if username is not None:
+            client.username_pw_set(username, password)
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
         client.on_unsubscribe = self._on_unsubscribe

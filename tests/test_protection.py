@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,23 @@ def test_rate_limit_per_key_apart_from_address(make_client: Any) -> None:
     assert client.get("/v1.1/Things", headers=second).status_code == 200
     anonymous = AnonymousClient(client.app)
     assert anonymous.get("/v1.1/Things").status_code == 200  # no key: no key limit
+
+
+def test_rate_limit_per_principal_whatever_proved_it(make_client: Any) -> None:
+    client = make_client(rate_limit_principal=1, rate_burst_principal=2)
+    one, two = (issue_key(client.app, client.portal, "viewer") for _ in range(2))
+    basic = base64.b64encode(f"user:{one}".encode()).decode()
+    assert client.get("/v1.1/Things", headers={"X-API-Key": one}).status_code == 200
+    # The same principal by Basic auth (which the key limit cannot see) shares its bucket.
+    assert client.get("/v1.1/Things", headers={"Authorization": f"Basic {basic}"}).status_code == 200
+    _too_many(client.get("/api/rules", headers={"Authorization": f"Bearer {one}"}))
+    assert client.get("/v1.1/Things", headers={"X-API-Key": two}).status_code == 200
+    anonymous = AnonymousClient(client.app)
+    assert [anonymous.get("/v1.1/Things").status_code for _ in range(3)] == [200] * 3
+    # A key the gate refuses is a 401, and takes nothing from anyone's bucket.
+    assert client.get("/v1.1/Things", headers={"X-API-Key": "qk_made_up"}).status_code == 401
+    assert client.get("/v1.1/Things", headers={"X-API-Key": two}).status_code == 200
+    _too_many(client.get("/v1.1/Things", headers={"X-API-Key": two}))
 
 
 def test_ingest_paths_are_exempt_by_default(make_client: Any) -> None:
@@ -140,7 +158,8 @@ def test_cors_for_allowed_origins(make_client: Any) -> None:
 
 @pytest.mark.parametrize("values", [
     {"cors_origins": "https://a.example/path"}, {"cors_origins": "*", "cors_credentials": "1"},
-    {"rate_limit_address": "-1"}, {"request_timeout": "-1"}, {"security_headers": "2"},
+    {"rate_limit_address": "-1"}, {"rate_limit_principal": "-1"}, {"rate_burst_principal": "0"},
+    {"request_timeout": "-1"}, {"security_headers": "2"},
     {"max_filter_nodes": "0"}, {"referrer_policy": "a\nb"},
 ])
 def test_bad_protection_settings_are_refused(values: dict[str, str]) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx2 as httpx
 import pytest
@@ -25,6 +26,7 @@ from test_mqtt import (  # noqa: F401  (fixtures)
     shared_broker,
     wait_until,
 )
+from test_tenant_sharing import create_region
 
 SQL_BACKENDS = pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 
@@ -114,3 +116,63 @@ def test_live_stream_carries_only_the_tenants_values_and_alerts(tmp_path: Path) 
                 alerts = [e["data"]["alert"]["datastreamId"] for e in seen if e["event"] == "alert"]
                 assert values == [streams[prefix]], seen
                 assert alerts == [streams[prefix]], seen
+
+
+def test_live_stream_tells_anonymous_pages_public_data_and_a_region_what_was_granted(
+        tmp_path: Path) -> None:
+    settings = Settings.validated({"data_dir": tmp_path})
+    create_region(settings, "kreis")
+    app = build_app(settings)
+    admin = {"Authorization": f"Bearer {admin_key(app)}"}
+    region = {"Authorization": f"Bearer {admin_key(app, 'kreis', role='viewer')}"}
+    with serving(app) as base, httpx.Client(base_url=base, timeout=20, headers=admin) as client:
+        streams: dict[str, int] = {}
+        for label in ("Offen", "Geheim", "Geteilt"):
+            response = client.post("/v1.1/Things", json=full_thing_body(f"{label} Pegel"))
+            thing = int(response.headers["location"].rsplit("(", 1)[1].rstrip(")"))
+            streams[label] = client.get(f"/v1.1/Things({thing})/Datastreams").json()["value"][0]["@iot.id"]
+            if label != "Offen":
+                assert client.put(f"/api/visibility/Things/{thing}",
+                                  json={"visibility": "internal"}).status_code == 200
+            if label == "Geteilt":
+                grant = {"region": "kreis", "entityType": "Thing", "entityId": thing}
+                assert client.post("/api/grants", json=grant).status_code == 201
+            rule = {"name": f"hoch-{label}", "target": {"datastream": streams[label]},
+                    "severity": "severe", "condition": {"type": "threshold", "above": 100}}
+            assert client.post("/api/rules", json=rule).status_code == 201
+        readers = {"admin": ("/api/live", admin), "anonymous": ("/api/live", {}),
+                   "region": ("/t/kreis/api/live", region)}
+        wanted = {"admin": {"Offen", "Geheim", "Geteilt"}, "anonymous": {"Offen"}, "region": {"Geteilt"}}
+        wanted_ids = {who: {streams[label] for label in labels} for who, labels in wanted.items()}
+        with ExitStack() as opened:
+            listening = {who: sse_events(opened.enter_context(client.stream(
+                "GET", path, headers={"Authorization": ""} | headers)))
+                for who, (path, headers) in readers.items()}
+            hello = {who: next(events) for who, events in listening.items()}
+            assert {e["event"] for e in hello.values()} == {"hello"}
+            now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+            batch = [{"Datastream": {"@iot.id": ds}, "components": ["phenomenonTime", "result"],
+                      "dataArray": [[now, 150]]} for ds in streams.values()]
+            assert client.post("/v1.1/CreateObservations", json=batch).status_code == 201
+            for who, events in listening.items():
+                seen: list[dict[str, Any]] = []
+                alerted: set[int] = set()
+                for event in events:  # up to the alerts it should hear of, live
+                    seen.append(event)
+                    if event["event"] == "alert":
+                        alerted.add(event["data"]["alert"]["datastreamId"])
+                    if alerted == wanted_ids[who]:
+                        break
+                values = {d for e in seen if e["event"] == "values" for d, _t, _r in e["data"]}
+                assert values == wanted_ids[who], (who, seen)
+                assert alerted == wanted_ids[who], (who, seen)
+        # A reconnect that names the greeting's id catches up on exactly its alerts.
+        for who, (path, headers) in readers.items():
+            catch_up = {"Authorization": "", "Last-Event-ID": str(hello[who]["id"])} | headers
+            with client.stream("GET", path, headers=catch_up) as stream:
+                missed = []
+                for event in sse_events(stream):
+                    if event["event"] == "hello":
+                        break
+                    missed.append(event["data"]["alert"]["datastreamId"])
+            assert sorted(missed) == sorted(wanted_ids[who]), (who, missed)

@@ -50,6 +50,7 @@ from quartier.auth.sessions import SessionBook
 from quartier.auth.users import UserBook
 from quartier.background import cancel_all
 from quartier.errors import QuartierError
+from quartier.guard.ratelimit import PrincipalLimits
 from quartier.live import LiveFeed
 from quartier.lorawan.ingest import UplinkIngest
 from quartier.lorawan.mqtt import LorawanMqtt
@@ -225,9 +226,10 @@ def build_app(settings: Settings, store: Store | None = None) -> Starlette:
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[*guard.middleware(settings), Middleware(
-            AccessGate, store=store, keys=keys, sessions=sessions,
-            tokens=TokenCheck.from_settings(store, settings))],
+        middleware=[*guard.middleware(settings),
+                    Middleware(AccessGate, store=store, keys=keys, sessions=sessions,
+                               tokens=TokenCheck.from_settings(store, settings)),
+                    Middleware(PrincipalLimits, settings=settings)],
         exception_handlers={
             QuartierError: _quartier_error,
             HTTPException: _http_error,

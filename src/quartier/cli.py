@@ -125,6 +125,31 @@ def tenant_list(**options: Any) -> None:
 
 
 @main.group()
+def mqtt() -> None:
+    """The MQTT broker's side of Quartier."""
+
+
+@mqtt.command("acl")
+@click.option("--server-user", default="quartier", show_default=True,
+              help="The MQTT user Quartier itself connects as (in its --mqtt URL).")
+@click.option("--reader", "readers", multiple=True,
+              help="A broker user who may read internal topics: NAME for every tenant's, "
+                   "NAME:TENANT for one tenant's. Repeatable.")
+@_setting_options
+def mqtt_acl(server_user: str, readers: tuple[str, ...], **options: Any) -> None:
+    """Print a Mosquitto acl_file: anyone reads the public topics and publishes
+    Observations and Tasks; only the --reader users read the internal topics
+    (--mqtt-internal-prefix)."""
+    from quartier.mqtt.internal import acl
+
+    settings = _settings(options)
+    if readers and not settings.mqtt_internal_prefix:
+        raise click.UsageError("readers need --mqtt-internal-prefix: without it internal "
+                               "changes are not published at all")
+    click.echo(acl(settings.mqtt_prefix, settings.mqtt_internal_prefix, server_user, readers), nl=False)
+
+
+@main.group()
 def key() -> None:
     """Manage API keys: each belongs to a tenant and has a role (viewer, operator, editor,
     admin). The first admin key of a new install is made here."""

@@ -11,6 +11,9 @@
   change, whichever process made it. A page that reconnects names the last event it had
   (SSE ``Last-Event-ID``) and gets what it missed.
 
+Each listener hears only what its reader may see (:mod:`quartier.live_view`): an
+anonymous page only public Datastreams and Things, a region what its members granted it.
+
 Nothing here knows HTTP; :mod:`quartier.api.live` turns a :class:`Listener` into a
 Server-Sent Events stream.
 """
@@ -26,12 +29,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from quartier.live_view import REFRESH, LiveView, view_of
 from quartier.model.changes import ChangeEvent
 from quartier.model.entities import ENTITY_TYPES
 from quartier.model.times import format_instant, parse_instant_or_interval
 from quartier.model.values import JSON, TIME
 from quartier.relay import Relay
-from quartier.store import Store
+from quartier.store import Store, audience
 from quartier.store.read import decode_row, returning_columns
 
 log = logging.getLogger(__name__)
@@ -61,13 +65,18 @@ CLOSED = Message("closed", None)  # the listener fell too far behind; it should 
 
 @dataclass(eq=False)
 class Listener:
-    tenant_id: int
+    view: LiveView
     queue: asyncio.Queue[Message] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
     closed: bool = False
 
     def offer(self, message: Message) -> None:
         if self.closed:
             return
+        if message is not CLOSED and not self.view.everything:
+            data = self.view.admit(message.kind, message.data)
+            if data is None:
+                return
+            message = Message(message.kind, data, message.id)
         try:
             self.queue.put_nowait(message)
         except asyncio.QueueFull:
@@ -85,7 +94,8 @@ class LiveFeed:
         self.store = store
         self.poll_every = poll_every
         self.relay = Relay(store, workers, self._offer, lambda: set(self._listeners))
-        self._listeners: dict[int, set[Listener]] = defaultdict(set)
+        self._listeners: dict[int, set[Listener]] = defaultdict(set)  # by the tenant heard
+        self._views: dict[Any, LiveView] = {}  # shared by the listeners of one reader
         self._poller: asyncio.Task[None] | None = None
         self._cursor: int | None = None  # every alert event up to here was handed on
         self._delivered: set[int] = set()  # ids above the cursor handed on
@@ -112,16 +122,22 @@ class LiveFeed:
 
     @property
     def listening(self) -> int:
-        return sum(len(v) for v in self._listeners.values())
+        return len({listener for group in self._listeners.values() for listener in group})
 
-    async def listen(self, tenant_id: int) -> tuple[Listener, int]:
-        """A new listener of a tenant, and the id of the newest alert event it need not
-        be told of (what a later reconnect names as its last event)."""
+    async def listen(self, tenant_id: int, public_only: bool = False) -> tuple[Listener, int]:
+        """A new listener of a tenant (anonymous: ``public_only``), and the id of the
+        newest alert event it need not be told of (what a later reconnect names as its
+        last event)."""
         if self._cursor is None:
             self._cursor = await self._newest_event()
-        listener = Listener(tenant_id)
-        new_tenant = tenant_id not in self._listeners
-        self._listeners[tenant_id].add(listener)
+        key = (audience.reader_of(self.store, tenant_id), public_only)
+        view = self._views.get(key)
+        if view is None:
+            view = self._views[key] = await view_of(self.store, tenant_id, public_only)
+        listener = Listener(view)
+        new_tenant = not view.tenants <= set(self._listeners)
+        for heard in view.tenants:
+            self._listeners[heard].add(listener)
         if new_tenant:
             self.relay.listening()
         if self._poller is None or self._poller.done():
@@ -129,16 +145,39 @@ class LiveFeed:
         return listener, self._cursor
 
     def leave(self, listener: Listener) -> None:
-        self._listeners[listener.tenant_id].discard(listener)
-        if not self._listeners[listener.tenant_id]:
-            del self._listeners[listener.tenant_id]
+        for heard in listener.view.tenants:
+            self._listeners[heard].discard(listener)
+            if not self._listeners[heard]:
+                del self._listeners[heard]
 
-    async def missed(self, tenant_id: int, after: int) -> list[Message]:
-        """The alert events of a tenant after ``after`` (a reconnect's Last-Event-ID)."""
+    async def missed(self, listener: Listener, after: int) -> list[Message]:
+        """The alert events a listener may hear after ``after`` (a reconnect's
+        Last-Event-ID)."""
+        tenants = sorted(listener.view.tenants)
+        if not tenants:
+            return []
         async with self.store.reader() as conn:
-            rows = await conn.fetch(f"SELECT {_EVENT_COLUMNS} FROM alert_events WHERE tenant_id = ? "
-                                    "AND id > ? ORDER BY id LIMIT ?", (tenant_id, after, CATCH_UP))
-        return [self._alert_message(r) for r in rows]
+            rows = await conn.fetch(
+                f"SELECT {_EVENT_COLUMNS} FROM alert_events WHERE tenant_id IN "
+                f"({', '.join('?' * len(tenants))}) AND id > ? ORDER BY id LIMIT ?",
+                (*tenants, after, CATCH_UP))
+        out = []
+        for row in rows:
+            message = self._alert_message(row)
+            data = listener.view.admit(message.kind, message.data)
+            if data is not None:
+                out.append(message)
+        return out
+
+    async def _refresh_views(self) -> None:
+        """Read again what the restricted views see; forget the views nobody uses."""
+        used = {listener.view.key for group in self._listeners.values() for listener in group}
+        now = time.monotonic()
+        for key, view in list(self._views.items()):
+            if key not in used:
+                del self._views[key]
+            elif not view.everything and now - view.read_at >= REFRESH:
+                await view.refresh(self.store)
 
     # -- alert events, polled -------------------------------------------------------
 
@@ -149,6 +188,7 @@ class LiveFeed:
     async def _poll_forever(self) -> None:
         while self._listeners:
             try:
+                await self._refresh_views()
                 await self.poll()
             except asyncio.CancelledError:
                 raise

@@ -17,7 +17,7 @@ from typing import Any
 from quartier.errors import BadRequest, NotFound
 from quartier.model.times import format_instant
 from quartier.model.values import JSON, TIME, decode_result
-from quartier.store import Store
+from quartier.store import Store, audience
 
 MAX_POINTS = 10_000
 DEFAULT_POINTS = 2_000
@@ -72,14 +72,17 @@ class Series:
         start, end = t(TIME, request.start), t(TIME, request.end)
         skip = block_skip(self.dialect.name)
         skip_params: tuple[Any, ...] = (start, end) if skip else ()
-        where = ("o.datastream_id = ? AND o.tenant_id = ? AND o.phenomenon_time_start >= ? "
-                 "AND o.phenomenon_time_start < ?" + skip)
-        params = (request.datastream_id, tenant_id, start, end, *skip_params)
+        seen, seen_params = audience.sees(audience.reader_of(self.store, tenant_id), "Datastream", "d")
         async with self.store.reader() as conn:
-            found = await conn.fetchval("SELECT count(*) FROM datastreams WHERE id = ? AND tenant_id = ?",
-                                        (request.datastream_id, tenant_id))
-            if not found:
+            # The owner's id (a region reads its members' Datastreams) keeps the
+            # Observations' (tenant, datastream, time) index in use.
+            owner = await conn.fetchval(f"SELECT d.tenant_id FROM datastreams d WHERE d.id = ? AND {seen}",
+                                        (request.datastream_id, *seen_params))
+            if owner is None:
                 raise NotFound(f"no Datastream {request.datastream_id}")
+            where = ("o.datastream_id = ? AND o.tenant_id = ? AND o.phenomenon_time_start >= ? "
+                     "AND o.phenomenon_time_start < ?" + skip)
+            params = (request.datastream_id, owner, start, end, *skip_params)
             count = int(await conn.fetchval(f"SELECT count(*) FROM observation_rows o WHERE {where}",
                                             params))
             out: dict[str, Any] = {

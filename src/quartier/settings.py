@@ -118,6 +118,17 @@ class Settings:
         metadata=_meta("Requests one API key may make at once above its rate.",
                        "--rate-burst-key"),
     )
+    rate_limit_principal: int = field(
+        default=0,
+        metadata=_meta("Requests per second one authenticated principal (an API key's id, "
+                       "whatever proved it) may make on average, counted after the key is "
+                       "checked; more get 429. 0: no limit.", "--rate-limit-principal"),
+    )
+    rate_burst_principal: int = field(
+        default=200,
+        metadata=_meta("Requests one principal may make at once above its rate.",
+                       "--rate-burst-principal"),
+    )
     rate_limit_ingest: int = field(
         default=0,
         metadata=_meta(
@@ -280,6 +291,16 @@ class Settings:
             "--mqtt-prefix",
         ),
     )
+    mqtt_internal_prefix: str = field(
+        default="",
+        metadata=_meta(
+            "Topic part after --mqtt-prefix under which changes of internal Things and "
+            "Datastreams (and their Observations) are published, e.g. 'internal/'; protect "
+            "it with a broker ACL ('quartier mqtt acl'). Empty: internal changes are not "
+            "published over MQTT at all. They are never published on the public topics.",
+            "--mqtt-internal-prefix",
+        ),
+    )
     mqtt_client_id: str = field(
         default="quartier",
         metadata=_meta(
@@ -421,12 +442,12 @@ class Settings:
         for name in ("max_import_bytes", "max_expand_depth", "max_filter_length",
                      "exact_count_limit", "max_batch_requests", "max_expanded_entities",
                      "max_filter_nodes", "rate_burst_address", "rate_burst_key",
-                     "rate_burst_ingest", "session_idle_minutes", "session_max_hours",
-                     "login_max_failures", "login_lockout_minutes"):
+                     "rate_burst_ingest", "rate_burst_principal", "session_idle_minutes",
+                     "session_max_hours", "login_max_failures", "login_lockout_minutes"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name} must be at least 1")
         for name in ("request_timeout", "rate_limit_address", "rate_limit_key",
-                     "rate_limit_ingest", "hsts_seconds", "retention_every",
+                     "rate_limit_principal", "rate_limit_ingest", "hsts_seconds", "retention_every",
                      "oidc_jwks_refetch_seconds"):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{name} must be 0 (off) or more")
@@ -446,6 +467,13 @@ class Settings:
             raise SettingsError(
                 f"mqtt_prefix must end with '/' and hold no '#', '+' or '$', not {self.mqtt_prefix!r}"
             )
+        if self.mqtt_internal_prefix and (
+                not self.mqtt_internal_prefix.endswith("/")
+                or any(c in self.mqtt_internal_prefix for c in "#+$")
+                or self.mqtt_internal_prefix.startswith(("v1.", "t/"))):
+            raise SettingsError(
+                "mqtt_internal_prefix must end with '/', hold no '#', '+' or '$' and not start "
+                f"with 'v1.' or 't/' (the public topics), not {self.mqtt_internal_prefix!r}")
         if self.mqtt_retain_latest not in (0, 1):
             raise SettingsError("mqtt_retain_latest must be 0 or 1")
         if self.mqtt_announce_qos not in (0, 1):

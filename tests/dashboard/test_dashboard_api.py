@@ -111,8 +111,9 @@ def test_live_feed_passes_on_the_newest_value_per_datastream_and_skips_history()
 
     async def run() -> list[Message]:
         from quartier.live import Listener
+        from quartier.live_view import LiveView
 
-        listener = Listener(1)
+        listener = Listener(LiveView(1, False, frozenset({1})))
         feed._listeners[1].add(listener)
         await feed._committed([obs(7, now - timedelta(minutes=2), 1.0), obs(7, now, 2.0),
                                obs(8, now - timedelta(days=3), 5.0), obs(9, now, 3.0, tenant=2)])

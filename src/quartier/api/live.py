@@ -33,7 +33,7 @@ from quartier.live import CLOSED, LiveFeed, Message
 from quartier.model.times import format_instant, parse_instant
 from quartier.series import DEFAULT_POINTS, Series, SeriesRequest
 from quartier.settings import Settings
-from quartier.store import Store
+from quartier.store import Store, visibility
 
 KEEP_ALIVE = 15.0  # seconds between comments on a quiet stream, so proxies keep it open
 RETRY_MS = 3000  # how soon a browser reconnects after the stream broke
@@ -82,9 +82,9 @@ class DashboardApi:
             if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
                 raise BadRequest(f"Last-Event-ID must be a whole number, not {raw!r}")
             after = int(raw)
-        listener, newest = await self.feed.listen(tenant_id)
+        listener, newest = await self.feed.listen(tenant_id, visibility.public_only.get())
         try:
-            missed = await self.feed.missed(tenant_id, after) if after is not None else []
+            missed = await self.feed.missed(listener, after) if after is not None else []
         except BaseException:
             self.feed.leave(listener)
             raise

@@ -55,9 +55,10 @@ RULES: tuple[Rule, ...] = (
     _rule(frozenset({"POST"}), r"/api/workorders", Role.OPERATOR),
     _rule(frozenset({"PATCH"}), r"/api/workorders/\d+", Role.OPERATOR),
     # Settings with secrets or addresses in them, messages as they came in, and work orders
-    # (names of people).
-    _rule(_READ, r"/api/(channels|lorawan|devices|device-profiles|dead-letters|visibility|workorders)"
-          r"(/.*)?", Role.VIEWER),
+    # (names of people). Rules, grants and retention name internal Datastreams and Things.
+    _rule(_READ, r"/api/(channels|lorawan|devices|device-profiles|dead-letters|visibility|workorders"
+          r"|rules|grants)(/.*)?", Role.VIEWER),
+    _rule(_READ, r"/api/(datastreams|things|observed-properties)/\d+/retention", Role.VIEWER),
     _rule(_READ, r".*", None),
     _rule(_WRITE, r".*", Role.EDITOR),
 )

@@ -1,4 +1,5 @@
-"""Rate limits: a token bucket per client address and per API key, in each worker.
+"""Rate limits: a token bucket per client address, per API key and per principal, in
+each worker.
 
 A bucket holds up to ``burst`` tokens and gains ``rate`` per second; a request takes one,
 and a request that finds none gets 429 with ``Retry-After``. Every limit that applies must
@@ -12,6 +13,10 @@ would give exact figures across machines.
 
 The API key is read as an opaque text from ``Authorization: Bearer`` or ``X-API-Key``
 and only its hash is kept: whether it is valid is for the API's authentication to say.
+That limit runs before the key is looked up, so a flood of made-up keys costs no
+database reads. The principal's limit (:class:`PrincipalLimits`) runs after the access
+gate has said who asks: it counts every request of one principal (``Principal.id``,
+``key:qk_…`` for an API key, whatever proved it, Basic auth included) in one bucket.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from collections.abc import Callable
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from quartier.api.responses import error_response
+from quartier.auth.context import current_principal
 from quartier.errors import TooManyRequests
 from quartier.settings import Settings
 
@@ -107,9 +113,32 @@ class RateLimits:
             if bucket is not None and name is not None:
                 wait = max(wait, bucket.take(name))
         if wait > 0:
-            retry = max(1, math.ceil(wait))
-            await error_response(TooManyRequests(
-                f"too many requests; try again in {retry} s", retry_after=retry,
-            ))(scope, receive, send)
+            await _refuse(wait, scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+
+class PrincipalLimits:
+    """ASGI middleware inside the access gate: the rate of each authenticated principal.
+    The ingest paths are left to their own limit (see :class:`RateLimits`)."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        rate = settings.rate_limit_principal
+        self._buckets = Buckets(rate, settings.rate_burst_principal) if rate else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        principal = current_principal.get() if scope["type"] == "http" else None
+        if self._buckets is not None and principal is not None and not _INGEST.fullmatch(scope["path"]):
+            wait = self._buckets.take(principal.id)
+            if wait > 0:
+                await _refuse(wait, scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+async def _refuse(wait: float, scope: Scope, receive: Receive, send: Send) -> None:
+    retry = max(1, math.ceil(wait))
+    await error_response(TooManyRequests(
+        f"too many requests; try again in {retry} s", retry_after=retry,
+    ))(scope, receive, send)

@@ -15,6 +15,8 @@
   leaves it with the broker. Several workers share one subscription (``$share``), so
   each message reaches one of them; one worker subscribes plainly with "No Local", so
   that the broker does not send it its own announcements.
+* Internal Things and Datastreams, and what hangs off them, are never announced on these
+  public topics (:mod:`quartier.mqtt.internal`).
 * ``$select`` topics: each worker follows the broker's log of subscriptions
   (:mod:`quartier.mqtt.select`) and publishes a change also on the ``$select`` topics
   clients want, narrowed as a GET with that ``$select`` answers.
@@ -48,6 +50,7 @@ from quartier.mqtt.ingest import (
     link_base,
     tenant_of,
 )
+from quartier.mqtt.internal import internal_changes, internal_topic
 from quartier.mqtt.link import BrokerLink, Message
 from quartier.mqtt.select import LOG_TOPICS, SelectTopic, SelectTopics
 from quartier.mqtt.topics import Notice, create_subscriptions, notices, tenant_root
@@ -158,9 +161,14 @@ class MqttService:
         assert self.link is not None
         created = await self._created(events)
         newest = await self._newest_of_datastreams(created) if self.settings.mqtt_retain_latest else {}
+        internal = await internal_changes(self.store, events, created)
+        internal_prefix = self.settings.mqtt_internal_prefix
         answers: dict[tuple[int, str], bytes | None] = {}
         link, names = self.link, self._tenant_names
         for event in events:
+            hidden = (event.entity_type, event.id) in internal
+            if hidden and not internal_prefix:
+                continue  # internal, and no protected topics to put it on
             if link.crowded():
                 await link.room()
             etype = ENTITY_TYPES[event.entity_type]
@@ -185,6 +193,10 @@ class MqttService:
                     and notice.topic == f"{root}Datastreams({row['Datastream']})/Observations"
                     and newest.get(row["Datastream"]) == _end(row["phenomenonTime"])
                 )
+                if hidden:
+                    topic = internal_topic(self.prefix, internal_prefix, notice.topic)
+                    self.link.publish(topic, payload, retain=retain)
+                    continue
                 self.link.publish(notice.topic, payload, retain=retain)
                 narrowed = self.selects.get(notice.topic)
                 if narrowed:

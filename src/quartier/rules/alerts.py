@@ -15,7 +15,7 @@ from quartier.errors import BadRequest, Conflict, NotFound
 from quartier.model.times import format_instant
 from quartier.model.values import JSON, TIME
 from quartier.rules.definition import Rule
-from quartier.store import Store
+from quartier.store import Store, audience
 from quartier.workorders import WorkOrders
 
 _COLUMNS = ("id, tenant_id, rule_id, rule_name, subject, datastream_id, thing_id, status, level, "
@@ -182,10 +182,16 @@ class Alerts:
 
     # -- reading ----------------------------------------------------------------------
 
+    def _seen(self, tenant_id: int) -> tuple[str, tuple[Any, ...]]:
+        """Which alerts the reader of ``tenant_id`` sees: those about Datastreams and
+        Things it may see (:func:`quartier.store.audience.alerts`)."""
+        return audience.alerts(audience.reader_of(self.store, tenant_id), "alerts")
+
     async def find(self, tenant_id: int, alert_id: int) -> dict[str, Any]:
         async with self.store.reader() as conn:
-            row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM alerts WHERE id = ? AND tenant_id = ?",
-                                      (alert_id, tenant_id))
+            seen, seen_params = self._seen(tenant_id)
+            row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM alerts WHERE id = ? AND {seen}",
+                                      (alert_id, *seen_params))
             if row is None:
                 raise NotFound(f"no alert {alert_id}")
             events = await conn.fetch(
@@ -202,8 +208,9 @@ class Alerts:
     async def listing(self, tenant_id: int, status: list[str], severity: list[str],
                       since: datetime | None, until: datetime | None, area: Any,
                       limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
-        where: list[str] = ["tenant_id = ?"]
-        params: list[Any] = [tenant_id]
+        seen, seen_params = self._seen(tenant_id)
+        where: list[str] = [seen]
+        params: list[Any] = [*seen_params]
         if status:
             where.append(f"status IN ({', '.join('?' for _ in status)})")
             params += status

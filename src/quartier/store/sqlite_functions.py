@@ -97,6 +97,17 @@ def geo_relate(a: str, b: str, pattern: str) -> int:
     return int(geometry(a).relate_pattern(geometry(b), pattern))
 
 
+def simple_case(text: str, change: Callable[[str], str]) -> str:
+    """``text`` in upper or lower case one character at a time, as PostgreSQL's upper()
+    and lower() map it: a character whose mapping takes more than one (ß to SS, İ to i̇)
+    stays as it is, so that ``toupper(name)`` finds the same rows on both backends."""
+    out = []
+    for char in text:
+        changed = change(char)
+        out.append(changed if len(changed) == 1 else char)
+    return "".join(out)
+
+
 def _array_position(array: Any, value: Any) -> None:
     # Only the archive's block conditions call it, on NULL arrays: SQLite has no blocks.
     return None
@@ -104,8 +115,8 @@ def _array_position(array: Any, value: Any) -> None:
 
 def register(conn: sqlite3.Connection) -> None:
     functions: list[tuple[str, int, Callable[..., Any]]] = [
-        ("quartier_lower", 1, lambda s: _text(s).lower()),
-        ("quartier_upper", 1, lambda s: _text(s).upper()),
+        ("quartier_lower", 1, lambda s: simple_case(_text(s), str.lower)),
+        ("quartier_upper", 1, lambda s: simple_case(_text(s), str.upper)),
         ("quartier_floor", 1, lambda x: float(math.floor(_number(x)))),
         ("quartier_ceiling", 1, lambda x: float(math.ceil(_number(x)))),
         ("quartier_mod", 2, lambda a, b: math.fmod(_number(a), _number(b)) if b else None),

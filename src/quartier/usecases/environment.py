@@ -14,6 +14,7 @@ from typing import Any
 
 from quartier.model.times import format_instant
 from quartier.store import Store
+from quartier.store.audience import reader_of
 from quartier.usecases.airquality import POLLUTANTS, definitions, pollutant_of, weather_of
 from quartier.usecases.localday import LocalDay
 from quartier.usecases.readings import DatastreamInfo, Readings, by_thing
@@ -49,7 +50,7 @@ class Environment:
         """Each station's latest values, and each pollutant's mean over its averaging
         period up to ``at``, rated."""
         async with self.store.reader() as conn:
-            reads = Readings(conn, self.store.dialect, tenant_id)
+            reads = Readings(conn, self.store.dialect, reader_of(self.store, tenant_id))
             things, roles = await self._stations(reads)
             all_ids = [d.id for r in roles.values() for d in r.values()]
             latest = await reads.latest(all_ids)
@@ -88,7 +89,7 @@ class Environment:
         """Hourly means of each pollutant at each station through ``day``, and each counting
         sensor's counts: in all, per Datastream and per hour."""
         async with self.store.reader() as conn:
-            reads = Readings(conn, self.store.dialect, tenant_id)
+            reads = Readings(conn, self.store.dialect, reader_of(self.store, tenant_id))
             things, roles = await self._stations(reads)
             pollutant_ids = [r[p.key].id for r in roles.values() for p in POLLUTANTS if p.key in r]
             hourly = await reads.buckets(pollutant_ids, day.start, day.end, HOUR)

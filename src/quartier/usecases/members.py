@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from quartier.model.values import JSON, TIME, decode_result
-from quartier.store import Store, visibility
+from quartier.store import Store, audience
 from quartier.store.connection import Connection
 
 
@@ -49,25 +49,27 @@ def _marks(values: Iterable[Any]) -> str:
 
 
 async def members(store: Store, tenant_id: int, kind: str) -> list[Member]:
-    """Every Thing of the tenant whose ``properties/kind`` is ``kind``, by name. An
-    anonymous reader (:data:`visibility.public_only`) gets only public Things, and their
-    internal Datastreams' fields in ``hidden`` rather than in ``datastreams``."""
+    """Every Thing whose ``properties/kind`` is ``kind`` that the reader sees
+    (:mod:`quartier.store.audience`: the tenant's own, a region's granted ones, only
+    public ones for an anonymous reader), by name. The fields of Datastreams of those
+    Things that the reader may not see go to ``hidden`` rather than to ``datastreams``."""
     decode = store.dialect.decode
-    public_only = visibility.public_only.get()
+    reader = audience.reader_of(store, tenant_id)
+    things_sql, things_params = audience.sees(reader, "Thing", "t")
+    streams_sql, streams_params = audience.sees(reader, "Datastream", "d")
     kind_sql = _json_text(store, "t.properties")
-    where = f"t.tenant_id = ? AND {kind_sql} = ?"
-    params = (tenant_id, _json_key(store, "kind"), kind)
+    where = f"{things_sql} AND {kind_sql} = ?"
+    params = (*things_params, _json_key(store, "kind"), kind)
     async with store.reader() as conn:
-        if public_only:
-            where += " AND t.visibility = 'public'"
         things = await conn.fetch(f"SELECT t.id, t.name, t.properties FROM things t WHERE {where} "
                                   "ORDER BY t.name, t.id", params)
         places = await conn.fetch(
             "SELECT tl.thing_id, l.location FROM things t JOIN things_locations tl ON tl.thing_id = t.id "
             f"JOIN locations l ON l.id = tl.location_id WHERE {where} ORDER BY l.id", params)
         streams = await conn.fetch(
-            "SELECT d.thing_id, d.id, d.properties, d.visibility FROM things t "
-            f"JOIN datastreams d ON d.thing_id = t.id WHERE {where} ORDER BY d.id", params)
+            f"SELECT d.thing_id, d.id, d.properties, CASE WHEN {streams_sql} THEN 1 ELSE 0 END "
+            f"FROM things t JOIN datastreams d ON d.thing_id = t.id WHERE {where} ORDER BY d.id",
+            (*streams_params, *params))
     out = {int(r[0]): Member(int(r[0]), str(r[1]), decode(JSON, r[2]) or {}) for r in things}
     for thing_id, raw in places:
         geometry = decode(JSON, raw)
@@ -78,7 +80,7 @@ async def members(store: Store, tenant_id: int, kind: str) -> list[Member]:
     for thing_id, datastream_id, raw, seen in streams:
         properties = decode(JSON, raw) or {}
         key = properties.get("field") if isinstance(properties, dict) else None
-        if isinstance(key, str) and public_only and seen != "public":
+        if isinstance(key, str) and not seen:
             out[int(thing_id)].hidden.add(key)
         elif isinstance(key, str):
             out[int(thing_id)].datastreams.setdefault(key, int(datastream_id))

@@ -16,6 +16,7 @@ from typing import Any
 from quartier.errors import BadRequest
 from quartier.model.times import format_instant
 from quartier.store import Store
+from quartier.store.audience import reader_of
 from quartier.usecases.localday import LocalDay
 from quartier.usecases.readings import DatastreamInfo, Reading, Readings, by_thing
 
@@ -85,7 +86,7 @@ class Parking:
         """Every lot with its bays, free, occupied and occupancy now, and each bay's state
         (so that a page can apply new values itself)."""
         async with self.store.reader() as conn:
-            reads = Readings(conn, self.store.dialect, tenant_id)
+            reads = Readings(conn, self.store.dialect, reader_of(self.store, tenant_id))
             lots = await self._lots(reads)
             latest = await reads.latest([b for lot in lots for b in lot.bays])
         out = []
@@ -104,7 +105,7 @@ class Parking:
             raise BadRequest(f"step must be between {MIN_STEP} and {MAX_STEP} seconds")
         stop = min(day.end, now)
         async with self.store.reader() as conn:
-            reads = Readings(conn, self.store.dialect, tenant_id)
+            reads = Readings(conn, self.store.dialect, reader_of(self.store, tenant_id))
             lots = await self._lots(reads)
             ids = [b for lot in lots for b in lot.bays]
             before = await reads.latest(ids, before=day.start)

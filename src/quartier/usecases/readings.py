@@ -14,8 +14,10 @@ from typing import Any
 
 from quartier.model.values import JSON, TIME, decode_result
 from quartier.series import block_skip, bucket_sql
+from quartier.store import audience
 from quartier.store.connection import Connection
 from quartier.store.dialect import Dialect
+from quartier.store.tenancy import Reader
 
 _CHUNK = 900  # ids per IN (…) list
 
@@ -55,12 +57,16 @@ class Reading:
 
 
 class Readings:
-    """The shared reads, on one connection."""
+    """The shared reads, on one connection, of what ``reader`` may see
+    (:mod:`quartier.store.audience`): a tenant's own rows, or a region's granted ones;
+    public ones only for an anonymous reader."""
 
-    def __init__(self, conn: Connection, dialect: Dialect, tenant_id: int) -> None:
+    def __init__(self, conn: Connection, dialect: Dialect, reader: Reader) -> None:
         self.conn = conn
         self.dialect = dialect
-        self.tenant_id = tenant_id
+        self._things = audience.sees(reader, "Thing", "t")
+        self._streams = audience.sees(reader, "Datastream", "d")
+        self._observations = audience.sees(reader, "Observation", "o")
 
     def _property_text(self, column: str, key: str) -> tuple[str, str]:
         """SQL for a JSON member of ``column`` as text, and the parameter naming it."""
@@ -78,23 +84,23 @@ class Readings:
         """Things whose ``properties.<key>`` is the text ``value``."""
         member, path = self._property_text("t.properties", key)
         rows = await self.conn.fetch(
-            f"SELECT t.id FROM things t WHERE t.tenant_id = ? AND {member} = ? ORDER BY t.id",
-            (self.tenant_id, path, value))
+            f"SELECT t.id FROM things t WHERE {self._things[0]} AND {member} = ? ORDER BY t.id",
+            (*self._things[1], path, value))
         return [int(r[0]) for r in rows]
 
     async def thing_ids_measuring(self, definitions: Sequence[str]) -> list[int]:
         """Things with a Datastream of an ObservedProperty with one of these definitions."""
         rows = await self.conn.fetch(
             "SELECT DISTINCT d.thing_id FROM datastreams d JOIN observed_properties p "
-            f"ON p.id = d.observed_property_id WHERE d.tenant_id = ? AND p.definition IN "
-            f"({marks(definitions)}) ORDER BY d.thing_id", (self.tenant_id, *definitions))
+            f"ON p.id = d.observed_property_id WHERE {self._streams[0]} AND p.definition IN "
+            f"({marks(definitions)}) ORDER BY d.thing_id", (*self._streams[1], *definitions))
         return [int(r[0]) for r in rows]
 
     async def thing_ids_of_type(self, observation_type: str) -> list[int]:
         """Things with a Datastream of this observationType."""
         rows = await self.conn.fetch(
-            "SELECT DISTINCT d.thing_id FROM datastreams d WHERE d.tenant_id = ? AND "
-            "d.observation_type = ? ORDER BY d.thing_id", (self.tenant_id, observation_type))
+            f"SELECT DISTINCT d.thing_id FROM datastreams d WHERE {self._streams[0]} AND "
+            "d.observation_type = ? ORDER BY d.thing_id", (*self._streams[1], observation_type))
         return [int(r[0]) for r in rows]
 
     async def things(self, ids: Sequence[int]) -> list[ThingInfo]:
@@ -103,8 +109,8 @@ class Readings:
             rows = await self.conn.fetch(
                 "SELECT t.id, t.name, t.properties, (SELECT l.location FROM things_locations tl "
                 "JOIN locations l ON l.id = tl.location_id WHERE tl.thing_id = t.id "
-                f"ORDER BY l.id LIMIT 1) FROM things t WHERE t.tenant_id = ? AND t.id IN "
-                f"({marks(part)})", (self.tenant_id, *part))
+                f"ORDER BY l.id LIMIT 1) FROM things t WHERE {self._things[0]} AND t.id IN "
+                f"({marks(part)})", (*self._things[1], *part))
             for r in rows:
                 location = self.dialect.decode(JSON, r[3])
                 point = None
@@ -120,8 +126,8 @@ class Readings:
             rows = await self.conn.fetch(
                 "SELECT d.id, d.thing_id, d.name, d.unit_of_measurement, d.observation_type, "
                 "p.definition, d.properties FROM datastreams d JOIN observed_properties p "
-                "ON p.id = d.observed_property_id WHERE d.tenant_id = ? AND d.thing_id IN "
-                f"({marks(part)}) ORDER BY d.id", (self.tenant_id, *part))
+                f"ON p.id = d.observed_property_id WHERE {self._streams[0]} AND d.thing_id IN "
+                f"({marks(part)}) ORDER BY d.id", (*self._streams[1], *part))
             decode = self.dialect.decode
             out += [DatastreamInfo(int(r[0]), int(r[1]), str(r[2]), decode(JSON, r[3]) or {},
                                    str(r[4]), str(r[5]), decode(JSON, r[6]) or {}) for r in rows]
@@ -139,9 +145,9 @@ class Readings:
                 "o.result_number, o.result_string, o.result_json FROM observation_rows o JOIN "
                 "(SELECT d.id AS ds, (SELECT max(o2.phenomenon_time_start) FROM observation_rows o2 "
                 f"WHERE o2.datastream_id = d.id{bound}) AS at FROM datastreams d "
-                f"WHERE d.tenant_id = ? AND d.id IN ({marks(part)})) newest "
+                f"WHERE {self._streams[0]} AND d.id IN ({marks(part)})) newest "
                 "ON o.datastream_id = newest.ds AND o.phenomenon_time_start = newest.at "
-                "ORDER BY o.id", (*extra, self.tenant_id, *part))
+                "ORDER BY o.id", (*extra, *self._streams[1], *part))
             for r in rows:  # ordered by id: the last of equal times wins
                 out[int(r[0])] = Reading(self.dialect.decode(TIME, r[2]), decode_result(
                     r[3], r[4], r[5], self.dialect.decode(JSON, r[6])))
@@ -154,10 +160,10 @@ class Readings:
         for part in chunks(ids):
             rows = await self.conn.fetch(
                 "SELECT o.datastream_id, o.phenomenon_time_start, o.result_type, o.result_number, "
-                "o.result_string, o.result_json FROM observation_rows o WHERE o.tenant_id = ? AND "
+                f"o.result_string, o.result_json FROM observation_rows o WHERE {self._observations[0]} AND "
                 f"o.datastream_id IN ({marks(part)}) AND o.phenomenon_time_start >= ? AND "
                 "o.phenomenon_time_start < ?" + block_skip(self.dialect.name),
-                (self.tenant_id, *part, *self._range(start, end)))
+                (*self._observations[1], *part, *self._range(start, end)))
             out += [(int(r[0]), self.dialect.decode(TIME, r[1]),
                      decode_result(r[2], r[3], r[4], self.dialect.decode(JSON, r[5]))) for r in rows]
         out.sort(key=lambda c: c[1])
@@ -170,11 +176,11 @@ class Readings:
         for part in chunks(ids):
             rows = await self.conn.fetch(
                 "SELECT o.datastream_id, avg(o.result_number), count(*) FROM observation_rows o "
-                f"WHERE o.tenant_id = ? AND o.datastream_id IN ({marks(part)}) AND "
+                f"WHERE {self._observations[0]} AND o.datastream_id IN ({marks(part)}) AND "
                 "o.phenomenon_time_start >= ? AND o.phenomenon_time_start < ? AND "
                 "o.result_number IS NOT NULL" + block_skip(self.dialect.name)
                 + " GROUP BY o.datastream_id",
-                (self.tenant_id, *part, *self._range(start, end)))
+                (*self._observations[1], *part, *self._range(start, end)))
             out.update({int(r[0]): (float(r[1]), int(r[2])) for r in rows})
         return out
 
@@ -188,11 +194,12 @@ class Readings:
         for part in chunks(ids):
             rows = await self.conn.fetch(
                 f"SELECT o.datastream_id, {bucket} AS b, avg(o.result_number), sum(o.result_number), "
-                f"count(*) FROM observation_rows o WHERE o.tenant_id = ? AND o.datastream_id IN "
+                f"count(*) FROM observation_rows o WHERE {self._observations[0]} AND o.datastream_id IN "
                 f"({marks(part)}) AND o.phenomenon_time_start >= ? AND o.phenomenon_time_start < ? "
                 "AND o.result_number IS NOT NULL" + block_skip(self.dialect.name)
                 + " GROUP BY o.datastream_id, b ORDER BY o.datastream_id, b",
-                (t(TIME, start), float(width), self.tenant_id, *part, *self._range(start, end)))
+                (t(TIME, start), float(width), *self._observations[1], *part,
+                 *self._range(start, end)))
             out += [(int(r[0]), int(r[1]), float(r[2]), float(r[3]), int(r[4])) for r in rows]
         return out
 

@@ -17,7 +17,7 @@ from typing import Any
 from quartier.errors import NotFound
 from quartier.model.times import format_instant
 from quartier.model.values import JSON, TIME
-from quartier.store import Store, visibility
+from quartier.store import Store, audience
 from quartier.usecases.members import Member, values_between
 
 Point = tuple[float, float, datetime]  # lon, lat, time
@@ -80,19 +80,22 @@ async def thing_track(store: Store, tenant_id: int, thing_id: int, start: dateti
     reader finds no internal Thing, and gets no points (source ``internal``) when its
     position Datastreams are internal."""
     decode = store.dialect.decode
-    public_only = visibility.public_only.get()
+    reader = audience.reader_of(store, tenant_id)
+    thing_seen, thing_params = audience.sees(reader, "Thing", "t")
+    stream_seen, stream_params = audience.sees(reader, "Datastream", "d")
     async with store.reader() as conn:
-        found = await conn.fetchrow("SELECT id, name, properties, visibility FROM things "
-                                    "WHERE id = ? AND tenant_id = ?", (thing_id, tenant_id))
-        if found is None or (public_only and found[3] != "public"):
+        found = await conn.fetchrow(f"SELECT t.id, t.name, t.properties FROM things t "
+                                    f"WHERE t.id = ? AND {thing_seen}", (thing_id, *thing_params))
+        if found is None:
             raise NotFound(f"no Thing {thing_id}")
-        streams = await conn.fetch("SELECT id, properties, visibility FROM datastreams "
-                                   "WHERE thing_id = ? ORDER BY id", (thing_id,))
+        streams = await conn.fetch(f"SELECT d.id, d.properties, CASE WHEN {stream_seen} THEN 1 ELSE 0 END "
+                                   "FROM datastreams d WHERE d.thing_id = ? ORDER BY d.id",
+                                   (*stream_params, thing_id))
     fields: dict[str, int] = {}
     for datastream_id, raw, seen in streams:
         properties = decode(JSON, raw) or {}
         if isinstance(properties, dict) and isinstance(properties.get("field"), str):
-            if public_only and seen != "public" and properties["field"] in ("latitude", "longitude"):
+            if not seen and properties["field"] in ("latitude", "longitude"):
                 return "internal", []
             fields.setdefault(properties["field"], int(datastream_id))
     if "latitude" in fields and "longitude" in fields:
