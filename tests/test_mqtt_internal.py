@@ -120,3 +120,52 @@ def test_acl_readers_need_an_internal_prefix() -> None:
     plain = CliRunner().invoke(main, ["mqtt", "acl"])
     assert plain.exit_code == 0 and "topic read v1.1/#" in plain.output
     assert "internal" not in plain.output.replace("# Written", "")
+
+
+def test_device_users_publish_only_to_their_own_datastreams(
+        tmp_path: Path, make_settings: Callable[..., Settings], shared_broker: None) -> None:  # noqa: F811
+    """``quartier mqtt acl --closed --device NAME:THING``: the broker lets a device's user
+    create Observations in its own Thing's Datastreams and nowhere else, and anonymous
+    clients none at all (device credentials for MQTT ingest, enforced by the broker)."""
+    settings = make_settings("sqlite")
+    with running(settings) as client:
+        api = Api(client)
+        own_thing = api.create("Things", full_thing_body("Pegel Nord"))
+        other_thing = api.create("Things", full_thing_body("Pegel Süd"))
+        own = api.ok(f"Things({own_thing})/Datastreams")["value"][0]["@iot.id"]
+        other = api.ok(f"Things({other_thing})/Datastreams")["value"][0]["@iot.id"]
+    prefix = settings.mqtt_prefix
+    acl = CliRunner().invoke(main, ["mqtt", "acl", "--mqtt-prefix", prefix, "--data-dir",
+                                    str(settings.data_dir), "--closed",
+                                    "--device", f"pegel-nord:{own_thing}"])
+    assert acl.exit_code == 0, acl.output
+    assert f"topic write {prefix}v1.1/Datastreams({own})/Observations" in acl.output
+    assert f"Datastreams({other})" not in acl.output
+    missing = CliRunner().invoke(main, ["mqtt", "acl", "--data-dir", str(settings.data_dir),
+                                        "--device", "ghost:999999"])
+    assert missing.exit_code != 0 and "no Thing 999999" in missing.output
+    broker_dir = tmp_path / "device-broker"
+    broker_dir.mkdir()
+    (broker_dir / "acl").write_text(acl.output)
+    passwords = broker_dir / "passwd"
+    for n, user in enumerate(("quartier", "pegel-nord")):
+        subprocess.run(["mosquitto_passwd", "-b", *(["-c"] if n == 0 else []), str(passwords),
+                        user, f"{user}-secret"], check=True)
+    extra = f"password_file {passwords}\nacl_file {broker_dir / 'acl'}\n"
+    with started_broker(broker_dir, extra) as broker:
+        settings = dataclasses.replace(
+            settings, mqtt=f"mqtt://quartier:quartier-secret@127.0.0.1:{broker.port}")
+        with running(settings) as client, \
+                MqttClient(broker.port, filters=[]) as anyone, \
+                MqttClient(broker.port, filters=[], username="pegel-nord",
+                           password="pegel-nord-secret") as device:
+            api = Api(client)
+            root = f"{prefix}v1.1/"
+            denied = [device.publish(f"{root}Datastreams({other})/Observations", {"result": 66}),
+                      anyone.publish(f"{root}Datastreams({own})/Observations", {"result": 77})]
+            device.publish(f"{root}Datastreams({own})/Observations", {"result": 1})
+            wait_until(lambda: api.ok(f"Datastreams({own})/Observations")["value"] != [],
+                       "the device's own Observation")
+            stored = {o["result"] for ds in (own, other)
+                      for o in api.ok(f"Datastreams({ds})/Observations")["value"]}
+            assert stored == {1}, (stored, denied)

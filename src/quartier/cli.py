@@ -135,18 +135,30 @@ def mqtt() -> None:
 @click.option("--reader", "readers", multiple=True,
               help="A broker user who may read internal topics: NAME for every tenant's, "
                    "NAME:TENANT for one tenant's. Repeatable.")
+@click.option("--device", "devices", multiple=True,
+              help="A broker user that stands for one device, NAME:THING_ID (NAME:THING_ID:"
+                   "TENANT for another tenant than the default): it may publish Observations "
+                   "only to that Thing's Datastreams. Repeatable.")
+@click.option("--closed", is_flag=True,
+              help="Anonymous clients (and --reader users) may only read: Observations come "
+                   "from --device users alone.")
 @_setting_options
-def mqtt_acl(server_user: str, readers: tuple[str, ...], **options: Any) -> None:
+def mqtt_acl(server_user: str, readers: tuple[str, ...], devices: tuple[str, ...],
+             closed: bool, **options: Any) -> None:
     """Print a Mosquitto acl_file: anyone reads the public topics and publishes
-    Observations and Tasks; only the --reader users read the internal topics
-    (--mqtt-internal-prefix)."""
-    from quartier.mqtt.internal import acl
+    Observations and Tasks (unless --closed); only the --reader users read the internal
+    topics (--mqtt-internal-prefix); each --device user publishes only to its Thing's
+    Datastreams."""
+    from quartier.mqtt.internal import acl, device_users
 
     settings = _settings(options)
     if readers and not settings.mqtt_internal_prefix:
         raise click.UsageError("readers need --mqtt-internal-prefix: without it internal "
                                "changes are not published at all")
-    click.echo(acl(settings.mqtt_prefix, settings.mqtt_internal_prefix, server_user, readers), nl=False)
+    users = _with_store(settings, lambda store: device_users(store, settings.mqtt_prefix, devices)) \
+        if devices else []
+    click.echo(acl(settings.mqtt_prefix, settings.mqtt_internal_prefix, server_user, readers,
+                   users, closed), nl=False)
 
 
 @main.group()

@@ -13,11 +13,13 @@ topics are public topics: internal changes never go there.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from quartier.errors import BadRequest, NotFound
 from quartier.model.changes import ChangeEvent
 from quartier.model.entities import ENTITY_TYPES
-from quartier.mqtt.topics import VERSION
+from quartier.mqtt.topics import DEFAULT_TENANT, VERSION, tenant_root
 from quartier.store import Store, visibility
 
 # The entity types whose rows may be internal, and the table whose row decides it.
@@ -88,15 +90,27 @@ def internal_topic(prefix: str, internal_prefix: str, topic: str) -> str:
     return prefix + internal_prefix + topic[len(prefix):]
 
 
-def acl(prefix: str, internal_prefix: str, server: str, readers: Sequence[str]) -> str:
-    """A Mosquitto ``acl_file``: anyone reads the public topics and publishes to the
-    topics that create; ``server`` (Quartier's own MQTT user) may do everything;
-    each reader (``NAME`` for every tenant, ``NAME:TENANT`` for one) also reads the
-    internal topics."""
+@dataclass(frozen=True)
+class DeviceUser:
+    """A broker user that stands for one device: it may publish Observations only to the
+    Datastreams of its Thing (``root`` is the tenant's topic root, e.g. ``v1.1/``)."""
+
+    name: str
+    root: str
+    datastreams: tuple[int, ...]
+
+
+def acl(prefix: str, internal_prefix: str, server: str, readers: Sequence[str],
+        devices: Sequence[DeviceUser] = (), closed: bool = False) -> str:
+    """A Mosquitto ``acl_file``: anyone reads the public topics and (unless ``closed``)
+    publishes to the topics that create; ``server`` (Quartier's own MQTT user) may do
+    everything; each reader (``NAME`` for every tenant, ``NAME:TENANT`` for one) also
+    reads the internal topics; each device user publishes only to its Datastreams."""
     public = [f"{prefix}{VERSION}/#", f"{prefix}t/+/{VERSION}/#"]
     creating = [f"{root}{path}" for root in (f"{prefix}{VERSION}/", f"{prefix}t/+/{VERSION}/")
                 for path in ("Observations", "+/Observations", "Tasks", "+/Tasks")]
-    common = [f"topic read {t}" for t in public] + [f"topic write {t}" for t in creating]
+    reading = [f"topic read {t}" for t in public]
+    common = reading + ([] if closed else [f"topic write {t}" for t in creating])
     lines = ["# Written by 'quartier mqtt acl' for Mosquitto (acl_file). Anonymous clients:",
              *common, "", f"user {server}", "topic readwrite #", "topic read $SYS/broker/log/#"]
     for reader in readers:
@@ -107,4 +121,31 @@ def acl(prefix: str, internal_prefix: str, server: str, readers: Sequence[str]) 
                f"{prefix}{internal_prefix}{VERSION}/#" if tenant == "default" else
                f"{prefix}{internal_prefix}t/{tenant}/{VERSION}/#")
         lines += ["", f"user {name}", *common, f"topic read {own}"]
+    for device in devices:
+        lines += ["", f"user {device.name}", *reading,
+                  *(f"topic write {device.root}Datastreams({ds})/Observations"
+                    for ds in device.datastreams)]
     return "\n".join(lines) + "\n"
+
+
+async def device_users(store: Store, prefix: str, specs: Sequence[str]) -> list[DeviceUser]:
+    """The :class:`DeviceUser` of each ``NAME:THING_ID[:TENANT]``, its Datastreams read
+    from the store; 400 for a malformed one, 404 for a Thing the tenant does not have."""
+    users = []
+    for spec in specs:
+        name, _, rest = spec.partition(":")
+        thing, _, tenant = rest.partition(":")
+        tenant = tenant or DEFAULT_TENANT
+        if not name or not thing.isdigit():
+            raise BadRequest(f"--device takes NAME:THING_ID or NAME:THING_ID:TENANT, not {spec!r}")
+        tenant_id = await store.tenant_id(tenant)
+        if tenant_id is None:
+            raise NotFound(f"no tenant {tenant!r}")
+        async with store.reader() as conn:
+            if await conn.fetchval("SELECT id FROM things WHERE id = ? AND tenant_id = ?",
+                                   (int(thing), tenant_id)) is None:
+                raise NotFound(f"tenant {tenant!r} has no Thing {thing}")
+            rows = await conn.fetch("SELECT id FROM datastreams WHERE thing_id = ? AND "
+                                    "tenant_id = ? ORDER BY id", (int(thing), tenant_id))
+        users.append(DeviceUser(name, tenant_root(prefix, tenant), tuple(int(r[0]) for r in rows)))
+    return users
