@@ -834,6 +834,8 @@ def test_a_command_is_sent_and_its_tasks_followed(town: Town, page: Any) -> None
     rows = page.locator("#command-tasks tbody tr")
     playwright_api.expect(rows).to_have_count(1)
     playwright_api.expect(rows.first).to_contain_text(name)
+    # Every lamp had a capability: no note about lamps without one, and no stray "null".
+    assert "null" not in page.locator("#command-result").inner_text()
     task_id = int(rows.first.get_attribute("data-task") or 0)
     task = town.api("GET", f"/v1.1/Tasks({task_id})?$expand=TaskingCapability($expand=Thing($select=id))")
     assert task["taskingParameters"] == {"switch": "off", "dim": 40}
