@@ -189,6 +189,11 @@ def test_the_fleet_template_defaults_to_the_demo_depot_and_refuses_bad_bodies(cl
         answer = client.post("/api/rules/templates/fleet", json=body)
         assert 400 <= answer.status_code < 500, (body, answer.text)
         assert answer.json()["code"] in ("bad_request", "conflict")
+    point = {"type": "Point", "coordinates": [8.96, 50.40]}
+    answer = client.post("/api/rules/templates/fleet", json={"zones": [
+        {"name": "hof", "area": DEPOT, "kind": "service"}, {"name": "punkt", "area": point}]})
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["message"].startswith("zones[1].area must be a valid GeoJSON Polygon")
     assert [r["name"] for r in client.get("/api/rules").json()["value"]] == ["depot"]
 
 
