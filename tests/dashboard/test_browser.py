@@ -789,6 +789,13 @@ def test_a_schedule_is_created_changed_and_checked(town: Town, page: Any) -> Non
     playwright_api.expect(row).to_contain_text("20 min after sunset")
     assert town.api("GET", "/api/lighting/schedules/test-nacht")["on"] == {"offset": 20}
     # The compliance check: as many lamps as the district has, those that disagree listed.
+    # One lamp burns at 37 %, a level the profile never asks for: by night it disagrees in
+    # its dimming, by day in its state.
+    odd = next(lamp for lamp in lamps if lamp["district"] == district)
+    now = datetime.now(UTC).isoformat()
+    for stream, result in (("state", "on"), ("dimming", 37)):
+        town.api("POST", f"/v1.1/Datastreams({odd['datastreams'][stream]})/Observations",
+                 json={"phenomenonTime": now, "result": result})
     row.get_by_role("button", name="Check compliance: test-nacht").click()
     summary = page.locator("#compliance-summary")
     in_district = sum(1 for lamp in lamps if lamp["district"] == district)
@@ -797,9 +804,21 @@ def test_a_schedule_is_created_changed_and_checked(town: Town, page: Any) -> Non
     listed = page.locator("#compliance-table tbody tr")
     if report["disagreeing"] or report["unknown"]:
         playwright_api.expect(listed.first).to_be_attached()
+    words = {"on": "on", "off": "off"}
     for lamp in report["disagreeing"]:
         listed_lamp = page.locator(f"#compliance-table tr[data-thing='{lamp['thingId']}']")
         playwright_api.expect(listed_lamp).to_contain_text("does not follow")
+        # What was expected and reported, the dimming levels too where they differ.
+        expected, reported = words[lamp["expected"]], words.get(lamp["reported"], lamp["reported"])
+        if "expectedDimming" in lamp:
+            expected += f", {lamp['expectedDimming']:g} %"
+            reported += f", {lamp['reportedDimming']:g} %"
+        playwright_api.expect(listed_lamp.locator("td.expected")).to_have_text(expected)
+        playwright_api.expect(listed_lamp.locator("td.reported")).to_have_text(reported)
+    odd_row = [x for x in report["disagreeing"] if x["thingId"] == odd["id"]]
+    if odd_row and odd_row[0]["expected"] == "on":  # not listed only in a schedule's grace
+        playwright_api.expect(page.locator(f"#compliance-table tr[data-thing='{odd['id']}'] td.reported")
+                              ).to_have_text("on, 37 %")
     screenshot(page, "lighting-schedules")
     assert axe_violations(page) == []
     page.once("dialog", lambda dialog: dialog.accept())
@@ -834,6 +853,8 @@ def test_a_command_is_sent_and_its_tasks_followed(town: Town, page: Any) -> None
     rows = page.locator("#command-tasks tbody tr")
     playwright_api.expect(rows).to_have_count(1)
     playwright_api.expect(rows.first).to_contain_text(name)
+    # Every lamp had a capability: no note about lamps without one, and no stray "null".
+    assert "null" not in page.locator("#command-result").inner_text()
     task_id = int(rows.first.get_attribute("data-task") or 0)
     task = town.api("GET", f"/v1.1/Tasks({task_id})?$expand=TaskingCapability($expand=Thing($select=id))")
     assert task["taskingParameters"] == {"switch": "off", "dim": 40}

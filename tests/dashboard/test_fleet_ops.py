@@ -107,6 +107,8 @@ def test_the_report_adds_up_the_day_and_the_trips(client: TestClient, api: Api) 
     assert rows[bus["thing"]]["energy_used_percent"] == 2.0
     assert report["fleet"]["trips"] == 5
     assert report["energyByField"] == {"fuel": 2.5, "charge": 2.0}
+    # Fuel and charge are no one quantity: the fleet has no total of them, only one per kind.
+    assert report["fleet"]["energy_used_percent"] is None
     assert report["fleet"]["distance_km"] == pytest.approx(sum(r["distance_km"] for r in rows.values()))
 
     response = client.get("/api/fleet/report", params={**DAY, "format": "csv"})
@@ -114,9 +116,21 @@ def test_the_report_adds_up_the_day_and_the_trips(client: TestClient, api: Api) 
     table = list(csv.DictReader(io.StringIO(response.text)))
     assert [r["name"] for r in table] == ["Müllfahrzeug 1", "Stadtbus 1", "fleet"]
     *vehicles, total = table
-    for column in ("distance_km", "operating_hours", "idle_hours", "energy_used_percent", "trips"):
+    for column in ("distance_km", "operating_hours", "idle_hours", "trips"):
         assert float(total[column]) == pytest.approx(sum(float(r[column]) for r in vehicles), abs=0.002)
+    assert total["energy_used_percent"] == "" and total["energy_field"] == ""
     assert all(r["date"] == "2026-03-10" for r in table)
+
+
+def test_a_fleet_of_one_kind_of_level_has_its_energy_total(client: TestClient, api: Api) -> None:
+    a_bus(api)
+    second = device(api, "Stadtbus 2", {"kind": "vehicle", "vehicle": "bus"}, ["charge", "state"])
+    write(api, second["state"], [(at(11), "driving"), (at(11, 30), "depot")])
+    write(api, second["charge"], [(at(11), 70.0), (at(11, 30), 66.5)])
+    report = client.get("/api/fleet/report", params=DAY).json()
+    assert report["energyByField"] == {"charge": 5.5}
+    assert report["fleet"]["energy_used_percent"] == 5.5
+    assert report["fleet"]["energy_field"] == "charge"
 
 
 @pytest.mark.parametrize("path, params", [
@@ -189,6 +203,11 @@ def test_the_fleet_template_defaults_to_the_demo_depot_and_refuses_bad_bodies(cl
         answer = client.post("/api/rules/templates/fleet", json=body)
         assert 400 <= answer.status_code < 500, (body, answer.text)
         assert answer.json()["code"] in ("bad_request", "conflict")
+    point = {"type": "Point", "coordinates": [8.96, 50.40]}
+    answer = client.post("/api/rules/templates/fleet", json={"zones": [
+        {"name": "hof", "area": DEPOT, "kind": "service"}, {"name": "punkt", "area": point}]})
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["message"].startswith("zones[1].area must be a valid GeoJSON Polygon")
     assert [r["name"] for r in client.get("/api/rules").json()["value"]] == ["depot"]
 
 

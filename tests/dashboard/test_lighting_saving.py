@@ -108,6 +108,25 @@ def test_full_power_minus_saving_is_the_metered_energy(client: TestClient, api: 
     one = circuits[("SK-01", "1")]
     assert line["full_power_kwh"] == f"{one['fullPower'][0]:.3f}"
     assert line["saving_kwh"] == f"{one['saving'][0]:.3f}"
+    for per, key, pick in (("district", "district", lambda row: row["district"]),
+                           ("lamp", "name", lambda row: row["name"])):
+        rows = list(csv.DictReader(io.StringIO(client.get("/api/lighting/energy", params={
+            "by": "day", "from": "2026-03-10", "to": "2026-03-11", "format": "csv",
+            "per": per}).text)))
+        entries = {x[key]: x for x in report[f"{per}s"]}
+        assert len(rows) == len(DAYS) * len(entries)
+        for row in rows:
+            i = ["2026-03-10", "2026-03-11"].index(row["period"])
+            entry = entries[pick(row)]
+            for column, figure in (("energy_kwh", "energy"), ("full_power_kwh", "fullPower"),
+                                   ("saving_kwh", "saving")):
+                assert row[column] == f"{entry[figure][i]:.3f}", (per, row)
+    lamp_rows = csv.DictReader(io.StringIO(client.get("/api/lighting/energy", params={
+        "format": "csv", "per": "lamp"}).text))
+    assert {r["rated_power_w"] for r in lamp_rows} == {"40.0", "56.0", "38.0"}
+    wrong = client.get("/api/lighting/energy", params={"format": "csv", "per": "street"})
+    assert wrong.status_code == 400
+    assert "per must be one of circuit, district, lamp" in wrong.json()["message"]
 
 
 def test_a_lamp_without_rated_power_has_no_full_power_figure(client: TestClient, api: Api) -> None:

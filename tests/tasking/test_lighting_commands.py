@@ -60,13 +60,34 @@ def test_saved_groups_by_ids_and_by_filter(client: TestClient, api: Api) -> None
     assert command(client, {"group": "Markt"}, switch="on").status_code == 404
 
 
+def test_only_lamps_are_commanded(client: TestClient, api: Api) -> None:
+    ids = lamps(api)
+    pump = api.create("Things", {
+        "name": "Pumpe", "description": "a pump with a switch, not a lamp",
+        "properties": {"kind": "pump", "district": "Altstadt"},
+        "TaskingCapabilities": [capability_body(mqtt={"topic": "pump"})]})
+    refused = command(client, {"thing": pump}, switch="on")
+    assert refused.status_code == 404, refused.text
+    assert "properties/kind is 'streetlight'" in refused.json()["message"]
+    assert client.post("/api/lighting/groups",
+                       json={"name": "Gemischt", "things": [ids[0], pump]}).status_code == 201
+    assert tasked(command(client, {"group": "Gemischt"}, switch="on")) == [ids[0]]
+    assert client.post("/api/lighting/groups",
+                       json={"name": "Pumpen", "things": [pump]}).status_code == 201
+    empty = command(client, {"group": "Pumpen"}, switch="on")
+    assert empty.status_code == 404, empty.text
+    assert empty.json()["message"].startswith('no lamps at {"group": "Pumpen"}')
+    assert api.ok("Tasks", **{"$count": "true"})["@iot.count"] == 1
+
+
 @pytest.mark.parametrize("body,status,message", [
     ({"target": {"district": "Altstadt"}, "parameters": {"dim": 150}}, 400, "0.0..100.0"),
     ({"target": {"district": "Altstadt"}, "parameters": {"switch": "bright"}}, 400, "'on', 'off'"),
     ({"target": {"district": "Altstadt"}, "parameters": {}}, 400, "parameters"),
     ({"target": {"street": "Markt"}, "parameters": {"switch": "on"}}, 400, "target is"),
     ({"target": {"district": "Mond"}, "parameters": {"switch": "on"}}, 404, "no lamps"),
-    ({"target": {"thing": 999999}, "parameters": {"switch": "on"}}, 400, "TaskingCapability"),
+    ({"target": {"thing": 999999}, "parameters": {"switch": "on"}}, 404, "no lamp with @iot.id 999999"),
+    ({"target": {"group": "nirgends"}, "parameters": {"switch": "on"}}, 404, "no lighting group"),
     ([], 400, "a command is"),
 ])
 def test_a_bad_command_writes_no_task(client: TestClient, api: Api, body: Any, status: int,

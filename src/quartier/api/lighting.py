@@ -3,7 +3,7 @@
     GET /api/lighting/lamps        every lamp with its latest state and status (on, dimmed,
                                    off, failed, unknown), and per circuit the lamps counted
                                    by status with the cabinet's voltage and load
-    GET /api/lighting/energy?by=day|month&from=&to=&tz=&format=json|csv
+    GET /api/lighting/energy?by=day|month&from=&to=&tz=&format=json|csv&per=circuit|district|lamp
                                    kWh per circuit and local day (from/to: YYYY-MM-DD,
                                    default the last 7 days) or month (YYYY-MM, default the
                                    last 12 months), both ends included; tz an IANA zone
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -59,18 +60,29 @@ def energy_periods(request: Request) -> tuple[str, str, list[Period]]:
     return by, tz_name, months(first, last, tz)
 
 
-def energy_csv(report: dict[str, Any]) -> str:
-    """One line per circuit and period: the figures of the JSON report (metered energy,
-    energy at full power for the same burning hours, saving), for a spreadsheet."""
+# The CSV's rows, per ``per``: the report's list and the columns naming each entry.
+_CSV_ROWS: dict[str, tuple[str, list[str], Callable[[dict[str, Any]], list[Any]]]] = {
+    "circuit": ("circuits", ["cabinet", "cabinet_name", "circuit", "lamps"],
+                lambda c: [c["cabinet"] or "", c["cabinetName"] or "", c["circuit"] or "", c["lamps"]]),
+    "district": ("districts", ["district", "lamps"], lambda d: [d["district"] or "", d["lamps"]]),
+    "lamp": ("lamps", ["lamp", "name", "cabinet", "circuit", "district", "rated_power_w"],
+             lambda x: [x["id"], x["name"], x["cabinet"] or "", x["circuit"] or "", x["district"] or "",
+                        "" if x["ratedPower"] is None else x["ratedPower"]]),
+}
+
+
+def energy_csv(report: dict[str, Any], per: str = "circuit") -> str:
+    """One line per circuit (or district, or lamp) and period: the figures of the JSON
+    report (metered energy, energy at full power for the same burning hours, saving), for a
+    spreadsheet."""
+    key, columns, names = _CSV_ROWS[per]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["period", "start", "end", "cabinet", "cabinet_name", "circuit", "lamps",
-                     "energy_kwh", "full_power_kwh", "saving_kwh"])
+    writer.writerow(["period", "start", "end", *columns, "energy_kwh", "full_power_kwh", "saving_kwh"])
     for i, period in enumerate(report["periods"]):
-        for c in report["circuits"]:
-            writer.writerow([period["period"], period["start"], period["end"], c["cabinet"] or "",
-                             c["cabinetName"] or "", c["circuit"] or "", c["lamps"],
-                             *(_kwh(c[key][i]) for key in ("energy", "fullPower", "saving"))])
+        for entry in report[key]:
+            writer.writerow([period["period"], period["start"], period["end"], *names(entry),
+                             *(_kwh(entry[k][i]) for k in ("energy", "fullPower", "saving"))])
     return out.getvalue()
 
 
@@ -96,10 +108,11 @@ class LightingApi:
         tenant_id = await request_tenant(self.store, request)
         by, tz_name, periods = energy_periods(request)
         fmt = _choice(request, "format", ("json", "csv"))
+        per = _choice(request, "per", tuple(_CSV_ROWS))
         report = {"by": by, "from": periods[0].label, "to": periods[-1].label, "timezone": tz_name,
                   **await circuit_energy(self.store, tenant_id, periods)}
         if fmt == "json":
             return json_response(report)
-        name = f"lighting-energy-{by}-{report['from']}-{report['to']}.csv"
-        return Response(energy_csv(report), media_type="text/csv; charset=utf-8",
+        name = f"lighting-energy-{per}-{by}-{report['from']}-{report['to']}.csv"
+        return Response(energy_csv(report, per), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -242,7 +242,9 @@ def _ops() -> list[Op]:
            {"200": _json_or_csv()}, parameters=(
                query("by", {"type": "string", "enum": ["day", "month"]}),
                query("from", _TEXT), query("to", _TEXT), query("tz", _TEXT),
-               query("format", {"type": "string", "enum": ["json", "csv"]}))),
+               query("format", {"type": "string", "enum": ["json", "csv"]}),
+               query("per", {"type": "string", "enum": ["circuit", "district", "lamp"]},
+                     "the CSV's rows: one per circuit (default), district or lamp and period"))),
         Op("get", "/api/fleet/day", "every vehicle and its day", "dashboard", ok, parameters=tuple(_DAY)),
         Op("get", "/api/fleet/trips", "every vehicle's trips of a day", "dashboard", ok,
            parameters=(*_DAY, query("vehicle", _WHOLE, "one vehicle's Thing id"))),

@@ -202,6 +202,18 @@ def _number(raw: Any, what: str) -> float:
     return float(raw)
 
 
+def polygon(raw: Any, what: str) -> Any:
+    """The shapely area of a GeoJSON Polygon or MultiPolygon; 400 naming ``what`` if it is
+    not a valid one."""
+    try:
+        area = shape(raw)
+    except Exception:
+        area = None
+    if area is None or area.geom_type not in ("Polygon", "MultiPolygon") or not area.is_valid:
+        raise BadRequest(f"{what} must be a valid GeoJSON Polygon or MultiPolygon")
+    return area
+
+
 def _condition(raw: Any, what: str, nested: bool = False) -> Condition:
     if not isinstance(raw, dict) or raw.get("type") not in CONDITION_TYPES:
         raise BadRequest(f"{what} must be an object whose type is one of "
@@ -268,13 +280,7 @@ def _condition(raw: Any, what: str, nested: bool = False) -> Condition:
         when = raw.get("when", "leave")
         if when not in ("leave", "enter"):
             raise BadRequest(f'{what}.when is "leave" or "enter"')
-        try:
-            area = shape(raw.get("area"))
-        except Exception:
-            area = None
-        if area is None or area.geom_type not in ("Polygon", "MultiPolygon") or not area.is_valid:
-            raise BadRequest(f"{what}.area must be a valid GeoJSON Polygon or MultiPolygon")
-        return Condition(kind, when, area=area, hold=hold)
+        return Condition(kind, when, area=polygon(raw.get("area"), f"{what}.area"), hold=hold)
     known_members(raw, {"type", "conditions", "for"}, what)
     parts = raw.get("conditions")
     if not isinstance(parts, list) or not 2 <= len(parts) <= 8:

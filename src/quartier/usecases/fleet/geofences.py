@@ -16,6 +16,7 @@ from functools import cache
 from typing import Any
 
 from quartier.errors import BadRequest
+from quartier.rules.definition import polygon
 
 DEPOT_HALF_SIDE = 150.0  # metres
 ZONE_KINDS = ("depot", "service")
@@ -62,6 +63,7 @@ def geofence_rules(body: Any) -> list[dict[str, Any]]:
         if kind not in ZONE_KINDS:
             raise BadRequest(f'zones[{i}].kind is "depot" or "service", not {kind!r}')
         area = zone.get("area", demo_depot() if kind == "depot" else None)
+        polygon(area, f"zones[{i}].area")  # named as the caller wrote it
         rules.append({
             "name": zone["name"], "category": "Transport",
             "description": f"Vehicles entering and leaving the {kind} {zone['name']}",

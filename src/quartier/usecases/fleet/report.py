@@ -4,7 +4,9 @@ idle hours, energy used and number of trips.
 Distance, operating and idle time are the fleet's day (:func:`fleet_day`); the trips are
 :func:`fleet_trips`. Energy used is how far the fuel or charge level (percent) fell over
 the day: the sum of its drops between consecutive readings (refuelling and charging do
-not count against it). The fleet's total adds every column; ``energyByField`` adds
+not count against it). The fleet's total adds every column, except that the energy
+used is added up only when every vehicle has the same kind of level (else it is null:
+percent points of tanks and of batteries are no one quantity); ``energyByField`` adds
 the energy used of the vehicles with fuel and of those with a charge level apart.
 """
 
@@ -54,12 +56,17 @@ async def fleet_report(store: Store, tenant_id: int, day: Period) -> dict[str, A
     for column in ("distance_km", "operating_hours", "driving_hours", "idle_hours",
                    "energy_used_percent", "trips"):
         total[column] = round(sum(r[column] or 0 for r in rows), 3)
-    # Percent points of tanks and of batteries are no one quantity: also each by itself.
+    # Percent points of tanks and of batteries are no one quantity: each by itself, and a
+    # total only for a fleet with one kind.
     by_field: dict[str, float] = {}
     for r in rows:
         if r["energy_field"]:
             used = by_field.get(r["energy_field"], 0.0) + r["energy_used_percent"]
             by_field[r["energy_field"]] = round(used, 1)
+    if len(by_field) > 1:
+        total["energy_used_percent"] = None
+    elif by_field:
+        total["energy_field"] = next(iter(by_field))
     return {"date": figures["date"], "from": figures["from"], "to": figures["to"],
             "vehicles": rows, "fleet": total, "energyByField": by_field}
 

@@ -8,6 +8,7 @@ Targets: ``{"thing": id}``, ``{"cabinet": "SK-01", "circuit": "1"}``, ``{"distri
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -42,18 +43,25 @@ def parse_command(body: Any) -> tuple[dict[str, Any], dict[str, Any]]:
 
 async def lamps(store: Store, tenant_id: int, target: dict[str, Any],
                 filter_things: FilterThings) -> list[int]:
-    """The Thing ids of the lamps a target names; 404 when it names none."""
+    """The Thing ids of the lamps a target names; 404 when it names none. Only lamps count:
+    a Thing id or a group member that is not a lamp of the tenant is not commanded."""
+    known = await members(store, tenant_id, LAMP)
     if "thing" in target:
-        return [parse_id(target["thing"], "target.thing")]
+        thing = parse_id(target["thing"], "target.thing")
+        if not any(m.id == thing for m in known):
+            raise NotFound(f"no lamp with @iot.id {thing}: a lamp is a Thing whose "
+                           f"properties/kind is '{LAMP}'")
+        return [thing]
     if "group" in target:
         group = await groups.find(store, tenant_id, str(target["group"]))
-        found = group["things"] if "things" in group else await filter_things(group["filter"])
+        chosen = set(group["things"] if "things" in group else await filter_things(group["filter"]))
+        found = [m.id for m in known if m.id in chosen]
     else:
         wanted = {k: str(v) for k, v in target.items()}
-        found = [m.id for m in await members(store, tenant_id, LAMP)
-                 if all(str(m.properties.get(k)) == v for k, v in wanted.items())]
+        found = [m.id for m in known if all(str(m.properties.get(k)) == v for k, v in wanted.items())]
     if not found:
-        raise NotFound(f"no lamps at {target}")
+        raise NotFound(f"no lamps at {json.dumps(target, ensure_ascii=False)}: lamps are "
+                       f"Things whose properties/kind is '{LAMP}'")
     return sorted(found)
 
 

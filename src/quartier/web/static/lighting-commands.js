@@ -61,8 +61,9 @@ export function commandsSection(data, choices) {
         const page = await getJson(`/v1.1/Tasks?$select=id,status,statusTime,statusReason&$top=100&$filter=${filter}`);
         for (const task of page.value) states.set(task["@iot.id"], task);
       }
-      result.replaceChildren(h("p", { role: "status" }, t(ids.length === 1 ? "cmd.sent.one" : "cmd.sent", { n: number(ids.length) })), note,
-        tasksTable(answer.tasks, states, lampName));
+      // replaceChildren would write a missing note as the text "null".
+      result.replaceChildren(...[h("p", { role: "status" }, t(ids.length === 1 ? "cmd.sent.one" : "cmd.sent", { n: number(ids.length) })), note,
+        tasksTable(answer.tasks, states, lampName)].filter(Boolean));
       const open = ids.some((id) => !FINAL.has(states.get(id)?.status));
       if (open) timer = setTimeout(() => read().catch((error) => console.error(error)), POLL_MS);
     };

@@ -16,6 +16,14 @@ function dimText(dim) {
   return dim ? t("sched.dimming", { level: number(dim.level), from: dim.from, until: dim.until }) : t("sched.noDim");
 }
 
+// A lamp's state in words, with its dimming level when the check names one (a lamp that
+// burns at another level than the profile asks for).
+function lampStateText(state, dimming) {
+  if (state === null || state === undefined) return "–";
+  const word = state === "on" || state === "off" ? t(`lamp.${state}`) : String(state);
+  return dimming === null || dimming === undefined ? word : `${word}, ${number(dimming)} %`;
+}
+
 function complianceView(report) {
   const rows = [...report.disagreeing.map((x) => [x, "disagrees"]), ...report.unknown.map((x) => [x, "unknown"])];
   const summary = h("p", { id: "compliance-summary" }, t("sched.complianceSummary", {
@@ -29,8 +37,8 @@ function complianceView(report) {
     h("tbody", {}, rows.map(([x, finding]) => h("tr", { dataset: { thing: x.thingId, finding } },
       h("th", { scope: "row" }, h("a", { href: `#/things/${x.thingId}` }, x.name)),
       h("td", {}, h("span", { "aria-hidden": "true" }, finding === "disagrees" ? "✕ " : "? "), t(`sched.finding.${finding}`)),
-      h("td", {}, t(`lamp.${x.expected}`)),
-      h("td", {}, x.reported === null || x.reported === undefined ? "–" : String(x.reported)),
+      h("td", { class: "expected" }, lampStateText(x.expected, x.expectedDimming)),
+      h("td", { class: "reported" }, lampStateText(x.reported, x.reportedDimming)),
       h("td", {}, x.reportedAt ? dateTime(x.reportedAt) : "–"))))))];
 }
 
