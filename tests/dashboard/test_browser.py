@@ -630,6 +630,13 @@ def test_an_operator_logs_in_through_the_form_and_acknowledges(office: Office, b
         cookie = next(c for c in context.cookies() if c["name"] == "quartier_session")
         assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
         assert page.evaluate("document.cookie") == ""  # out of the scripts' reach
+        # The rules engine opens the alert a moment after the fixture's reading (later on
+        # a loaded machine); this test is about logging in, so it waits for the alert.
+        deadline = time.monotonic() + 30
+        while not any(office.alert_name in json.dumps(alert)
+                      for alert in office.api("GET", "/api/alerts")["value"]):
+            assert time.monotonic() < deadline, "the rules engine opened no alert"
+            time.sleep(0.2)
         page.goto(f"{office.base}/#/alerts")
         row = page.locator("tr[data-alert]", has_text=office.alert_name)
         playwright_api.expect(row).to_have_attribute("data-status", "open")
