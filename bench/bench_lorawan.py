@@ -239,7 +239,7 @@ def main() -> None:
         if spy is not None:
             spy.wait(60)
         say("baseline: one SensorThings Observation per POST")
-        post = wrk(base, ["post", streams, "1", "0"], args.baseline_seconds or args.seconds,
+        post = wrk(base, ["post", streams, Server.key, "0"], args.baseline_seconds or args.seconds,
                    args.connections, args.threads)
 
         print()

@@ -4,7 +4,8 @@
 --   1. mode: "uplink" (a The Things Stack v3 uplink to the webhook) or "post" (one
 --      SensorThings Observation to Datastreams(id)/Observations, the baseline)
 --   2. uplink: the webhook secret; post: Datastream ids, comma separated
---   3. the number of devices (DevEUIs 70B3D57E00000000 + n) or ignored
+--   3. uplink: the number of devices (DevEUIs 70B3D57E00000000 + n); post: an API key
+--      that may write Observations
 --   4. the first request's number (runs with different numbers send different uplinks)
 --   5. the number of wrk threads (each thread gets its own frame counters)
 --
@@ -32,7 +33,7 @@ function init(args)
       for id in string.gmatch(args[2] or "1", "%d+") do
          datastreams[#datastreams + 1] = id
       end
-      headers = { ["Content-Type"] = "application/json" }
+      headers = { ["Content-Type"] = "application/json", ["X-API-Key"] = args[3] or "" }
    end
    devices = tonumber(args[3]) or 1
    first = tonumber(args[4]) or 0
