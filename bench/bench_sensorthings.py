@@ -509,7 +509,7 @@ def run_wrk(base: str, mode: str, datastreams: list[int], connections: int, seco
     root = base.rsplit("/v1.1", 1)[0]
     command = [wrk, "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
                "-s", str(LUA_SCRIPT), root, "--", mode, ",".join(map(str, datastreams)),
-               str(first_ms), "1"]
+               str(first_ms), "1", Server.key]
     done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60,
                           check=False)
     line = next((ln for ln in done.stdout.splitlines() if ln.startswith("WRK_RESULT ")), None)

@@ -6,6 +6,7 @@
 --   2. Datastream ids, comma separated; requests go round-robin over them
 --   3. post: the phenomenonTime of the first Observation, in Unix milliseconds
 --   4. the number of wrk threads (each thread gets its own, disjoint times)
+--   5. an API key that may write Observations (sent as X-API-Key)
 --
 -- When the run ends, one line "WRK_RESULT {json}" carries the counts and latency
 -- percentiles (microseconds) for the Python side to read.
@@ -31,6 +32,7 @@ function init(args)
    end
    first_ms = tonumber(args[3]) or 0
    stride = tonumber(args[4]) or 1
+   if args[5] and args[5] ~= "" then json_headers["X-API-Key"] = args[5] end
    -- thread_index is set by setup() in this thread's own Lua state
    thread_index = thread_index or 1
 end
