@@ -280,7 +280,8 @@ def ingest(args: argparse.Namespace, prefix: str, workdir: Path) -> dict[str, An
         server = Server(["--database", url, "--archive-after-days", "0", "--mqtt",
                          f"mqtt://{args.broker}", "--mqtt-prefix", prefix,
                          "--mqtt-client-id", f"bench-{prefix.strip('/')}",
-                         "--mqtt-announce-qos", str(args.announce_qos)],
+                         # only when asked for: servers before 2026-12-06 (--src) lack it
+                         *(["--mqtt-announce-qos", "0"] if args.announce_qos == 0 else [])],
                         args.workers, workdir / "server.log")
         server.wait_ready()
         say(f"creating {args.datastreams} Datastreams")
