@@ -110,11 +110,14 @@ MERGE_LIMIT = 16
 def is_bulk_batch(batch: Batch) -> bool:
     """A few new Observations of existing Datastreams (and FeaturesOfInterest), with
     records of plain values (an uplink's mark): a batch the write group merges with others."""
-    return (
-        0 < len(batch.changes) <= MERGE_LIMIT
-        and all(_plain_observation(c) for c in batch.changes)
-        and all(_plain_values(r) for r in batch.records)
-    )
+    # Loops rather than all(generator): this runs for every message of MQTT ingest.
+    changes = batch.changes
+    if not 0 < len(changes) <= MERGE_LIMIT:
+        return False
+    for change in changes:
+        if not _plain_observation(change):
+            return False
+    return not batch.records or all(_plain_values(r) for r in batch.records)
 
 
 def _plain_values(record: Record) -> bool:
