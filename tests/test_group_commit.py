@@ -211,3 +211,40 @@ def test_batches_with_records_claim_them_together(settings: Settings) -> None:
             await store.close()
 
     asyncio.run(scenario())
+
+
+def test_group_of_observations_keeps_each_rows_optional_values(settings: Settings) -> None:
+    """Observations merged into one INSERT, some with optional values and most without
+    (a column of NULLs in every row goes differently from a mixed one): each row is
+    stored with exactly its own values."""
+    async def scenario() -> None:
+        store = open_store(settings)
+        await store.open()
+        try:
+            tenant, (ds,) = await _seed(store)
+
+            def observation(n: int, extra: dict[str, Any]) -> Batch:
+                batch, _ = parse_create(_OBSERVATION, {
+                    "result": n, "phenomenonTime": f"2026-11-22T11:{n:02d}:00Z",
+                    "Datastream": {"@iot.id": ds}, **extra})
+                return batch
+
+            extras: list[dict[str, Any]] = [{} for _ in range(12)]
+            extras[3] = {"resultTime": "2026-11-22T12:00:00Z", "parameters": {"gain": 3}}
+            extras[7] = {"resultQuality": "ok",
+                         "validTime": "2026-11-22T00:00:00Z/2026-11-23T00:00:00Z"}
+            results = await asyncio.gather(
+                *(store.write(tenant, observation(n, extra)) for n, extra in enumerate(extras)))
+            async with store.reader() as conn:
+                stored = {o["result"]: o for o in await fetch_entities(
+                    conn, store.dialect, tenant, Scope(_OBSERVATION), limit=100)}
+            assert sorted(stored) == list(range(12))
+            for n, extra in enumerate(extras):
+                row = stored[n]
+                assert results[n].rows[0] == row
+                for name in ("resultTime", "parameters", "resultQuality", "validTime"):
+                    assert row.get(name) == extra.get(name), (n, name, row)
+        finally:
+            await store.close()
+
+    asyncio.run(scenario())

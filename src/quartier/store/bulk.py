@@ -110,11 +110,14 @@ MERGE_LIMIT = 16
 def is_bulk_batch(batch: Batch) -> bool:
     """A few new Observations of existing Datastreams (and FeaturesOfInterest), with
     records of plain values (an uplink's mark): a batch the write group merges with others."""
-    return (
-        0 < len(batch.changes) <= MERGE_LIMIT
-        and all(_plain_observation(c) for c in batch.changes)
-        and all(_plain_values(r) for r in batch.records)
-    )
+    # Loops rather than all(generator): this runs for every message of MQTT ingest.
+    changes = batch.changes
+    if not 0 < len(changes) <= MERGE_LIMIT:
+        return False
+    for change in changes:
+        if not _plain_observation(change):
+            return False
+    return not batch.records or all(_plain_values(r) for r in batch.records)
 
 
 def _plain_values(record: Record) -> bool:
@@ -127,19 +130,28 @@ async def write_bulk_batches(writer: BatchWriter, batches: list[Batch]) -> list[
     per table, their rows in one multi-row INSERT. Each batch gets its own outcome: a
     batch that cannot be written (an unknown Datastream, a claimed record, no Location to
     make a FeatureOfInterest from) is left out whole, and the others are written."""
-    await writer.load_datastreams([_parent(c).id for b in batches for c in _creates(b)])
+    creates = [_creates(b) for b in batches]
+    await writer.load_datastreams([_parent(c).id for batch in creates for c in batch])
     outcomes = [Outcome() for _ in batches]
     states: dict[int, list[Any]] = {}
-    for index, batch in enumerate(batches):
+    loaded = writer.loaded_datastream
+    for index, batch_creates in enumerate(creates):
+        found = []
         try:
-            states[index] = [
-                await writer.datastream(_parent(c).id, NotFound if _parent(c).from_path else BadRequest)
-                for c in _creates(batch)
-            ]
+            for change in batch_creates:
+                parent = _parent(change)
+                state = loaded(parent.id)
+                if state is None:  # not there: raises the error a single write gets
+                    state = await writer.datastream(
+                        parent.id, NotFound if parent.from_path else BadRequest)
+                found.append(state)
         except QuartierError as exc:
             outcomes[index].error = exc
+            continue
+        states[index] = found
     claimed = await _claim_records(writer, {i: batches[i].records for i in states})
     ready: list[tuple[int, Create, Any, int, list[Any]]] = []
+    known = writer.known_feature
     for index, error in claimed.items():
         if error is not None:
             outcomes[index].error = error
@@ -149,9 +161,11 @@ async def write_bulk_batches(writer: BatchWriter, batches: list[Batch]) -> list[
         mark = len(writer.events)
         planned = []
         try:
-            for change, state in zip(_creates(batches[index]), batch_states, strict=True):
+            for change, state in zip(creates[index], batch_states, strict=True):
                 given = change.foreign_keys.get("FeatureOfInterest")
-                feature = await writer.observation_feature(state, given)
+                feature = known(state, given)
+                if feature is None:
+                    feature = await writer.observation_feature(state, given)
                 planned.append((index, change, state, feature,
                                 _row(writer, change, state.id, feature)))
         except QuartierError as exc:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from quartier.model.changes import Batch, ChangeEvent, Create, IdRef
+from quartier.store.bulk import is_bulk_batch
 from quartier.store.connection import Connection
 from quartier.store.dialect import Dialect
 
@@ -38,8 +39,6 @@ class _Pending:
     bulk: bool = False  # merged with the group's other bulk batches (bulk.is_bulk_batch)
 
     def __post_init__(self) -> None:
-        from quartier.store.bulk import is_bulk_batch
-
         self.bulk = is_bulk_batch(self.batch)
 
 

@@ -80,14 +80,18 @@ class PostgresConnection:
         self, table: str, names: Sequence[str], columns: Sequence[Sequence[Any]], returning: str
     ) -> list[Sequence[Any]]:
         # One array per column: the same statement for any number of rows, so it is
-        # prepared once per connection (VALUES lists of varying length are not).
+        # prepared once per connection (VALUES lists of varying length are not). A column
+        # of NULLs only (after the first) goes as an empty array, which unnest pads with
+        # NULLs: the driver encodes (and checks) each array element, at some cost.
         types = await self._column_types(table)
         arrays = ", ".join(f"${n}::{types[name]}[]" for n, name in enumerate(names, 1))
+        rows = len(columns[0])
         with _values_checked():
             return await self.raw.fetch(
                 f"INSERT INTO {table} ({', '.join(names)}) SELECT * FROM unnest({arrays}) "
                 f"RETURNING {returning}",
-                *(list(column) for column in columns),
+                list(columns[0]),
+                *([] if column.count(None) == rows else list(column) for column in columns[1:]),
             )
 
     async def _column_types(self, table: str) -> dict[str, str]:

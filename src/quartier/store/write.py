@@ -530,6 +530,16 @@ class BatchWriter:
             raise missing(f"no Datastream with @iot.id {datastream_id}")
         return state
 
+    def loaded_datastream(self, datastream_id: int) -> _DatastreamState | None:
+        """The Datastream's state when it is read already (no await: bulk ingest's hot path)."""
+        return self._datastreams.get(datastream_id)
+
+    def known_feature(self, state: _DatastreamState, given: Ref | None) -> int | None:
+        """What :meth:`observation_feature` answers, when it is at hand without a query."""
+        if given is not None:
+            return None
+        return self._thing_feature.get(state.thing_id)
+
     async def load_datastreams(self, ids: Sequence[int]) -> None:
         """Read (and on PostgreSQL lock, in id order) the state of several Datastreams."""
         wanted = sorted(set(ids) - set(self._datastreams))
