@@ -305,21 +305,23 @@ class LiveFeed:
 
     async def _observations(self, ids: list[int]) -> list[tuple[int, dict[str, Any]]]:
         async with self.store.reader() as conn:
+            among, params = self.store.dialect.among("id", ids)
             rows = await conn.fetch(
                 f"SELECT {returning_columns(_OBSERVATION)}, tenant_id FROM observations "
-                f"WHERE id IN ({', '.join('?' for _ in ids)})", ids)
+                f"WHERE {among}", params)
         return [(int(r[-1]), decode_row(_OBSERVATION, r, self.store.dialect)) for r in rows]
 
     async def _moves(self, history_ids: list[int]) -> dict[int, list[Any]]:
         """Where the moved Things are now: [thing id, [lon, lat], time] per tenant."""
         out: dict[int, list[Any]] = defaultdict(list)
         decode = self.store.dialect.decode
+        among, params = self.store.dialect.among("h.id", history_ids)
         async with self.store.reader() as conn:
             rows = await conn.fetch(
                 "SELECT h.tenant_id, h.thing_id, h.time, l.location FROM historical_locations h "
                 "JOIN historical_locations_locations hl ON hl.historical_location_id = h.id "
                 "JOIN locations l ON l.id = hl.location_id "
-                f"WHERE h.id IN ({', '.join('?' for _ in history_ids)})", history_ids)
+                f"WHERE {among}", params)
         for row in rows:
             geometry = decode(JSON, row[3])
             if isinstance(geometry, dict) and geometry.get("type") == "Point":

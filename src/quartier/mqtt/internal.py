@@ -51,14 +51,15 @@ async def internal_changes(store: Store, events: Sequence[ChangeEvent],
         async with store.reader() as conn:
             for start in range(0, len(unread), 500):
                 part = unread[start:start + 500]
-                rows = await conn.fetch(f"SELECT id, datastream_id FROM observations WHERE id IN "
-                                        f"({', '.join('?' * len(part))})", part)
+                among, params = store.dialect.among("id", part)
+                rows = await conn.fetch(
+                    f"SELECT id, datastream_id FROM observations WHERE {among}", params)
                 observation_streams.update({int(r[0]): int(r[1]) for r in rows})
             if observation_streams:
                 wanted.setdefault("Datastream", set()).update(observation_streams.values())
             public: dict[str, set[int]] = {}
             for name, ids in wanted.items():
-                public[name] = await _public(conn, name, sorted(ids))
+                public[name] = await _public(conn, store, name, sorted(ids))
     finally:
         visibility.public_only.reset(token)
     for event in events:
@@ -73,14 +74,15 @@ async def internal_changes(store: Store, events: Sequence[ChangeEvent],
     return internal
 
 
-async def _public(conn: Any, name: str, ids: list[int]) -> set[int]:
+async def _public(conn: Any, store: Store, name: str, ids: list[int]) -> set[int]:
     etype = ENTITY_TYPES[name]
     condition = visibility.condition(etype, "t")
     out: set[int] = set()
     for start in range(0, len(ids), 500):
         part = ids[start:start + 500]
-        where = f"t.id IN ({', '.join('?' * len(part))})" + (f" AND {condition}" if condition else "")
-        rows = await conn.fetch(f"SELECT t.id FROM {etype.table} t WHERE {where}", part)
+        among, params = store.dialect.among("t.id", part)  # one statement for any count
+        where = among + (f" AND {condition}" if condition else "")
+        rows = await conn.fetch(f"SELECT t.id FROM {etype.table} t WHERE {where}", params)
         out.update(int(r[0]) for r in rows)
     return out
 

@@ -55,6 +55,7 @@ from quartier.mqtt.link import BrokerLink, Message
 from quartier.mqtt.select import LOG_TOPICS, SelectTopic, SelectTopics
 from quartier.mqtt.topics import Notice, create_subscriptions, notices, tenant_root
 from quartier.settings import Settings
+from quartier.store.dialect import Dialect
 from quartier.store.read import fetch_entities, id_scope
 
 log = logging.getLogger(__name__)
@@ -246,20 +247,21 @@ class MqttService:
                                                 id_scope(etype, chunk))
                     for row in rows:
                         out[(name, row["id"])] = row
-                await self._add_links(conn, etype, ids, out)
+                await self._add_links(conn, self.store.dialect, etype, ids, out)
         return out
 
     @staticmethod
-    async def _add_links(conn: Any, etype: Any, ids: list[int],
+    async def _add_links(conn: Any, dialect: Dialect, etype: Any, ids: list[int],
                          rows: dict[tuple[str, int], dict[str, Any]]) -> None:
         """The ids each new entity is linked to through link tables, under ``_LINKS``."""
         for rel in etype.relations:
             if rel.kind is not RelationKind.LINK_TABLE:
                 continue
             for chunk in _chunks(ids):
+                among, params = dialect.among(rel.link_self, chunk)
                 pairs = await conn.fetch(
                     f"SELECT {rel.link_self}, {rel.link_other} FROM {rel.link_table} "
-                    f"WHERE {rel.link_self} IN ({', '.join('?' * len(chunk))})", chunk)
+                    f"WHERE {among}", params)
                 for own, other in pairs:
                     row = rows.get((etype.name, int(own)))
                     if row is not None:
@@ -277,9 +279,9 @@ class MqttService:
         out: dict[int, str | None] = {}
         async with self.store.reader() as conn:
             for chunk in _chunks(ids):
+                among, params = self.store.dialect.among("id", chunk)
                 rows = await conn.fetch(
-                    "SELECT id, phenomenon_time_end FROM datastreams "
-                    f"WHERE id IN ({', '.join('?' * len(chunk))})", chunk)
+                    f"SELECT id, phenomenon_time_end FROM datastreams WHERE {among}", params)
                 for ds_id, end in rows:
                     value = self.store.dialect.decode(TIME, end)
                     out[int(ds_id)] = None if value is None else format_instant(value)

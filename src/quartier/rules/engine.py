@@ -274,9 +274,10 @@ class RuleEngine:
         async with self.store.reader() as conn:
             for start in range(0, len(ids), 5_000):
                 chunk = ids[start:start + 5_000]
+                among, params = self.store.dialect.among("id", chunk)
                 rows = await conn.fetch(
                     f"SELECT {returning_columns(_OBSERVATION)}, tenant_id FROM observations "
-                    f"WHERE id IN ({', '.join('?' for _ in chunk)})", chunk)
+                    f"WHERE {among}", params)
                 out += [(int(r[-1]), decode_row(_OBSERVATION, r, self.store.dialect)) for r in rows]
         return out
 
@@ -456,10 +457,11 @@ class RuleEngine:
         async with self.store.reader() as conn:
             for start in range(0, len(datastreams), 500):
                 chunk = datastreams[start:start + 500]
+                among, params = self.store.dialect.among("datastream_id", chunk)
                 rows = await conn.fetch(
-                    f"SELECT {columns}, tenant_id FROM observations WHERE datastream_id IN "
-                    f"({', '.join('?' for _ in chunk)}) AND phenomenon_time_start >= ? "
-                    "ORDER BY phenomenon_time_start", [*chunk, since])
+                    f"SELECT {columns}, tenant_id FROM observations WHERE {among} "
+                    "AND phenomenon_time_start >= ? ORDER BY phenomenon_time_start",
+                    [*params, since])
                 samples = [s for s in (self._observation_sample(int(r[-1]), decode_row(
                     _OBSERVATION, r, self.store.dialect)) for r in rows) if s is not None]
                 if samples:

@@ -30,6 +30,9 @@ class Dialect:
     lock_for_update = ""
     # Appended to a SELECT of one table's row that the transaction is about to change.
     lock_row = ""
+    # Appended to a SELECT of a Datastream or FeatureOfInterest that new Observations are
+    # about to point at: a concurrent delete waits for the commit (no foreign keys there).
+    lock_referenced = ""
     # Whether parameters need :meth:`encode` (SQLite: times and JSON as text).
     encodes = True
     # Whether old Observations are packed into observation_blocks (store/archive.py).
@@ -88,6 +91,7 @@ class PostgresDialect(Dialect):
     # the derived fields from a state another is about to change.
     lock_for_update = " FOR UPDATE OF d"
     lock_row = " FOR UPDATE"
+    lock_referenced = " FOR KEY SHARE"
     encodes = False
     archive = True
     concurrent_writers = 3

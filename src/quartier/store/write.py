@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 from shapely.geometry import shape
 
-from quartier.errors import BadRequest, NotFound, QuartierError
+from quartier.errors import BadRequest, Conflict, NotFound, QuartierError
 from quartier.model.changes import (
     Batch,
     ChangeEvent,
@@ -46,6 +46,9 @@ _FEATURE = ENTITY_TYPES["FeatureOfInterest"]
 _HISTORICAL_LOCATION = ENTITY_TYPES["HistoricalLocation"]
 _OBSERVATION = ENTITY_TYPES["Observation"]
 _TASK = ENTITY_TYPES["Task"]
+# What Observations point at; PostgreSQL keeps these references without foreign keys
+# (migration 0018), so a writer locks the rows it points new Observations at.
+_REFERENCED_BY_OBSERVATIONS = (ENTITY_TYPES["Datastream"], _FEATURE)
 
 
 @dataclass
@@ -114,6 +117,9 @@ class BatchWriter:
         # GeoJSON, not shapely: most areas are one point, compared as it is (extend_area)
         self._feature_geometry: dict[int, dict[str, Any]] = {}
         self._thing_feature: dict[int, int] = {}
+        # FeaturesOfInterest made from Locations that new Observations point at, not yet
+        # locked against a concurrent delete (:meth:`hold_features`).
+        self._unheld_features: set[int] = set()
         self._thing_locations: dict[int, list[int]] = {}
         self._archive_held = False
 
@@ -177,6 +183,8 @@ class BatchWriter:
         if key in self._known:
             return
         sql = f"SELECT 1 FROM {etype.table} WHERE id = ? AND tenant_id = ?"
+        if etype in _REFERENCED_BY_OBSERVATIONS:
+            sql += self.dialect.lock_referenced
         archived = etype is _OBSERVATION and self.dialect.archive
         if archived:
             await self._hold_archive()
@@ -348,6 +356,7 @@ class BatchWriter:
         if etype is _TASK:
             await tasking.check_task(self, fk_ids["TaskingCapability"], change.values)
         if etype is _OBSERVATION:
+            await self.hold_features()
             stored = await self.insert_rows(etype.table, [columns], returning_columns(etype))
             row = decode_row(etype, stored[0], self.dialect)
             self.rows[len(self._ids)] = row
@@ -598,8 +607,28 @@ class BatchWriter:
         )
         if feature_id not in self._feature_geometry:
             self._feature_geometry[feature_id] = geometry_json(state.location)
+        if ("FeatureOfInterest", feature_id) not in self._known:
+            self._unheld_features.add(feature_id)
         self._thing_feature[state.thing_id] = feature_id
         return feature_id
+
+    async def hold_features(self) -> None:
+        """Lock the FeaturesOfInterest made from Locations that this batch's Observations
+        point at, in one query, before they are written: a concurrent delete of one waits
+        for the commit (and then deletes these Observations too). One that was deleted
+        already is a 409: a retry makes a new one from the Location."""
+        unheld, self._unheld_features = self._unheld_features, set()
+        if not unheld or not self.dialect.lock_referenced:
+            return
+        among, params = self.dialect.among("id", sorted(unheld))
+        rows = await self.conn.fetch(
+            f"SELECT id FROM features WHERE {among}" + self.dialect.lock_referenced, params)
+        found = {int(r[0]) for r in rows}
+        missing = sorted(unheld - found)
+        if missing:
+            raise Conflict(f"FeatureOfInterest {missing[0]} was deleted while Observations were "
+                           "written to it; send them again")
+        self._known.update(("FeatureOfInterest", f) for f in found)
 
     async def _feature_from_location(self, location_id: int) -> int:
         # Locked, and read again: a concurrent writer may have made the feature since the
@@ -620,6 +649,7 @@ class BatchWriter:
         feature_id = await self._insert(
             _FEATURE.table, [("tenant_id", "?", self.tenant_id), *self.columns(_FEATURE, values)]
         )
+        self._known.add(("FeatureOfInterest", feature_id))  # made here: nobody can delete it
         await self.conn.execute(
             "UPDATE locations SET generated_feature_id = ? WHERE id = ?", (feature_id, location_id)
         )
