@@ -10,6 +10,10 @@ match within half a unit.
 The listener only notes which Datastreams got which value; the check reads the sent Tasks
 from the database, so it holds with several worker processes. An uplink that arrives
 before its Task is recorded as sent is not seen; the Task then fails after the timeout.
+
+While no Task waits for confirmation (as far as this process knows: it sent none since
+the last full check), values are kept for the next full check, at most a poll interval
+away, rather than looked up at every commit: ingest does not pay for Tasks nobody sent.
 """
 
 from __future__ import annotations
@@ -46,6 +50,9 @@ class Confirmations:
         self.wake = wake
         self._results: dict[int, Any] = {}  # Datastream id -> its newest value
         self._unread: list[int] = []  # Observation ids whose values the events lack
+        # Whether sent Tasks may wait for confirmation (any worker's: set at each full
+        # check from the database, and at once when this process sends one).
+        self.awaiting = True
 
     def listen(self, events: Sequence[ChangeEvent]) -> None:
         noted = False
@@ -62,11 +69,17 @@ class Confirmations:
         if noted:
             self.wake()
 
-    async def check(self) -> int:
+    async def check(self, full: bool = True) -> int:
         """Confirm the sent Tasks the values noted since the last check show; returns how
-        many were confirmed."""
+        many were confirmed. Unless ``full``, only when Tasks are known to wait."""
+        if not full and not self.awaiting:
+            return 0  # the values wait for the next full check
+        if full:
+            self.awaiting = await outbox.any_awaiting(self.store)
         results, self._results = self._results, {}
         unread, self._unread = self._unread, []
+        if not self.awaiting:
+            return 0  # no Task to confirm: the values are of no use
         if unread:
             results.update(await self._read(unread))
         if not results:
@@ -108,14 +121,14 @@ class Confirmations:
         async with self.store.reader() as conn:
             for start in range(0, len(datastream_ids), 500):
                 chunk = datastream_ids[start:start + 500]
+                among, params = self.store.dialect.among("id", chunk)
                 rows = await conn.fetch(
                     "SELECT t.id, t.tenant_id, t.tasking_parameters, c.properties, c.thing_id "
                     "FROM task_outcomes o JOIN tasks t ON t.id = o.task_id "
                     "JOIN tasking_capabilities c ON c.id = t.tasking_capability_id "
                     "WHERE o.stage = 'sent' AND NOT EXISTS (SELECT 1 FROM task_outcomes f "
                     "WHERE f.task_id = o.task_id AND f.stage = 'final') AND c.thing_id IN "
-                    f"(SELECT thing_id FROM datastreams WHERE id IN "
-                    f"({', '.join('?' for _ in chunk)})) ORDER BY t.id", chunk)
+                    f"(SELECT thing_id FROM datastreams WHERE {among}) ORDER BY t.id", params)
                 fields: dict[int, dict[str, int]] = {}
                 for row in rows:
                     thing_id = int(row[4])

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -35,6 +36,10 @@ class TaskDispatcher:
         self._wake = asyncio.Event()
         self.confirmations = Confirmations(store, self._wake.set)
         self._task: asyncio.Task[None] | None = None
+        # A full pass (send due Tasks, fail overdue ones) runs when a Task was created and
+        # every poll interval; new Observations alone only wake the confirmations.
+        self._due = True
+        self._next_full = 0.0
         self._sending: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
@@ -44,6 +49,7 @@ class TaskDispatcher:
     def _listen(self, events: Sequence[ChangeEvent]) -> None:
         self.confirmations.listen(events)
         if any(e.entity_type == "Task" and e.operation == "create" for e in events):
+            self._due = True
             self._wake.set()
 
     async def stop(self) -> None:
@@ -61,7 +67,11 @@ class TaskDispatcher:
 
     async def run_once(self) -> None:
         """One pass: confirm from new uplinks, send due Tasks, fail overdue ones."""
-        await self.confirmations.check()
+        full = self._due or time.monotonic() >= self._next_full
+        await self.confirmations.check(full)
+        if not full:
+            return
+        self._due, self._next_full = False, time.monotonic() + self.poll
         await send_claimed(lambda: outbox.claim(self.store), self._deliver, self._sending)
         wait = timedelta(seconds=self.settings.task_confirm_seconds)
         for tenant_id, task_id in await outbox.overdue(self.store, wait):
@@ -83,6 +93,7 @@ class TaskDispatcher:
             log.exception("tasking: sending Task %d failed unexpectedly", claimed.task_id)
             await self._failed_attempt(claimed, f"internal error ({type(exc).__name__})")
             return
+        self.confirmations.awaiting = True  # before the move: its uplink may come at once
         await outbox.move(self.store, claimed.tenant_id, claimed.task_id, "sent", "sent")
         await outbox.delivery_done(self.store, claimed.task_id, "sent")
 

@@ -88,6 +88,15 @@ async def retry_later(store: Store, claimed: Claimed, error: str, retry_base: fl
             (store.dialect.encode(TIME, now_utc() + wait), error[:2000], claimed.task_id))
 
 
+async def any_awaiting(store: Store) -> bool:
+    """Whether any sent Task waits for its confirmation (or its timeout)."""
+    async with store.reader() as conn:
+        return await conn.fetchval(
+            "SELECT 1 FROM task_outcomes o WHERE o.stage = 'sent' AND NOT EXISTS (SELECT 1 "
+            "FROM task_outcomes f WHERE f.task_id = o.task_id AND f.stage = 'final') LIMIT 1"
+        ) is not None
+
+
 async def overdue(store: Store, wait: timedelta, limit: int = 200) -> Sequence[tuple[int, int]]:
     """(tenant id, task id) of Tasks sent longer than ``wait`` ago and not decided yet."""
     async with store.reader() as conn:
