@@ -38,17 +38,19 @@ def _top(kinds: list[tuple[str, int]]) -> int:
 
 
 def _a_whole_wave(kinds: list[tuple[str, int]]) -> bool:
-    """Up one Meldestufe at a time to the alert's peak, then down to the all-clear: each
-    step down one or more levels (the water may fall through a band between two readings).
+    """Opened, then up to the alert's peak, then down to the all-clear: each step one or
+    more Meldestufen (the water may rise or fall through a band between two readings).
     How high a gauge's water rises depends on the simulated day's showers as well as on the
     wave (a brook may peak at Meldestufe 2 one day and 3 the next), so the peak is read from
     the history and checked elsewhere against the readings."""
     top = _top(kinds)
-    rise = [("opened", 1), *(("escalated", level) for level in range(2, top + 1))]
-    fall = kinds[len(rise):-1]
-    levels = [top, *(level for _, level in fall)]
-    return (kinds[:len(rise)] == rise and all(kind == "deescalated" for kind, _ in fall)
-            and all(a > b for a, b in pairwise(levels)) and levels[-1] == 1
+    peak = next(n for n, (_, level) in enumerate(kinds) if level == top)
+    rise, fall = kinds[:peak + 1], kinds[peak + 1:-1]
+    falling = [top, *(level for _, level in fall)]
+    return (kinds[0][0] == "opened" and all(kind == "escalated" for kind, _ in rise[1:])
+            and all(a < b for (_, a), (_, b) in pairwise(rise))
+            and all(kind == "deescalated" for kind, _ in fall)
+            and all(a > b for a, b in pairwise(falling)) and falling[-1] == 1
             and kinds[-1] == ("resolved", 1))
 
 

@@ -40,15 +40,19 @@ function tripsTable(vehicle, trips, showTrip) {
 export function tripsSection(day, vehicles, showTrip) {
   const select = h("select", { id: "trips-vehicle" }, vehicles.map((v) => h("option", { value: v.id }, v.name)));
   const box = h("div", { id: "trips-box", "aria-live": "polite" });
+  let latest = 0; // only the answer to the newest choice is shown (an older one may come later)
   async function load() {
+    const asked = ++latest;
     const vehicle = vehicles.find((v) => String(v.id) === select.value);
     if (!vehicle) { box.replaceChildren(h("p", {}, t("fleet.none"))); return; }
     box.replaceChildren(h("p", {}, t("loading")));
     const params = new URLSearchParams({ date: day, tz: timeZone(), vehicle: String(vehicle.id) });
     try {
       const found = await getJson(`/api/fleet/trips?${params}`);
-      box.replaceChildren(tripsTable(vehicle, found.vehicles[0]?.trips || [], showTrip));
-    } catch (error) { box.replaceChildren(h("p", { role: "alert" }, t("error", { message: error.message }))); }
+      if (asked === latest) box.replaceChildren(tripsTable(vehicle, found.vehicles[0]?.trips || [], showTrip));
+    } catch (error) {
+      if (asked === latest) box.replaceChildren(h("p", { role: "alert" }, t("error", { message: error.message })));
+    }
   }
   select.addEventListener("change", load);
   const element = h("section", { "aria-labelledby": "trips-heading", id: "fleet-trips" },
