@@ -141,6 +141,35 @@ def test_tts_downlink_then_the_uplink_confirms(app_client: TestClient) -> None:
     assert [t["@iot.id"] for t in listed["value"]] == [task]
 
 
+def test_an_uplink_confirms_a_task_this_worker_did_not_send(app_client: TestClient) -> None:
+    """With several workers, the uplink may reach one that did not send the Task and so
+    does not know that a Task waits: its values wait for the next full check, which
+    reads the sent Tasks from the database and confirms it (within the poll interval)."""
+    receiver = Receiver("authorization")
+    with serving(receiver.app) as url:
+        capability, secret = lamp(app_client, "tts", url, application="stadt-licht",
+                                  webhook="quartier")
+        created = app_client.post(f"/v1.1/TaskingCapabilities({capability})/Tasks",
+                                  json={"taskingParameters": {"switch": "off"}})
+        task = created.json()["@iot.id"]
+        wait_for(lambda: task_status(app_client, task)["status"] == "sent")
+    app = getattr(app_client.app, "app", app_client.app)  # unwrapped on the archived backend
+    confirmations = app.state.tasks.confirmations
+    confirmations.awaiting = False  # as in a worker that sent nothing
+    uplink = {"end_device_ids": {"device_id": "leuchte", "dev_eui": EUI,
+                                 "application_ids": {"application_id": "stadt-licht"}},
+              "correlation_ids": ["as:up:2"], "received_at": "2026-12-01T18:00:00Z",
+              "uplink_message": {"f_port": 2, "f_cnt": 8, "frm_payload": "",
+                                 "decoded_payload": {"state": "off", "dimming": 0},
+                                 "received_at": "2026-12-01T18:00:00Z"}}
+    stored = app_client.post("/api/lorawan/stadt/uplink", json=uplink,
+                             headers={"Authorization": f"Bearer {secret}"})
+    assert stored.status_code in (200, 201), stored.text
+    wait_for(lambda: task_status(app_client, task)["status"] == "confirmed", seconds=5)
+    # The next full check finds that nothing waits any more.
+    wait_for(lambda: confirmations.awaiting is False, seconds=5)
+
+
 def test_chirpstack_downlink_then_silence_fails_the_task(app_client: TestClient) -> None:
     receiver = Receiver("grpc-metadata-authorization")
     with serving(receiver.app) as url:
