@@ -390,12 +390,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pg-admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for the rows")
     parser.add_argument("--src", type=Path, default=None,
-                        help="run the server from this source tree (its src/) instead")
+                        help="run the server from this source tree instead: a folder that "
+                             "holds the quartier package, or a checkout whose src/ does")
     parser.add_argument("--profile", type=Path, default=None,
                         help="write a cProfile of the server (one worker) to this file")
     args = parser.parse_args(argv)
     if args.src is not None:
-        Server.source = args.src.resolve()
+        package = next((d for d in (args.src, args.src / "src") if (d / "quartier").is_dir()), None)
+        if package is None:  # else the installed quartier would run, and the comparison lie
+            parser.error(f"--src {args.src} holds no quartier package (nor does its src/)")
+        Server.source = package.resolve()
     Server.profile = args.profile.resolve() if args.profile else None
     args.broker_pid = None
     prefix = f"bench{secrets.token_hex(4)}/"

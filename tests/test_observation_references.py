@@ -13,7 +13,6 @@ import asyncio
 import asyncpg
 import pytest
 
-from quartier.errors import Conflict
 from quartier.model.changes import Batch, Delete, IdRef
 from quartier.model.entities import ENTITY_TYPES
 from quartier.settings import Settings
@@ -121,7 +120,7 @@ def test_deleting_a_thing_deletes_the_observations_of_its_datastreams(settings: 
 
 
 @POSTGRES
-def test_a_feature_deleted_before_it_is_locked_is_a_conflict(settings: Settings) -> None:
+def test_a_write_that_read_a_made_feature_holds_it_against_a_delete(settings: Settings) -> None:
     async def scenario() -> None:
         store = open_store(settings)
         await store.open()
@@ -129,19 +128,18 @@ def test_a_feature_deleted_before_it_is_locked_is_a_conflict(settings: Settings)
             tenant, (ds,) = await _seed(store)
             first = await store.write(tenant, _observation(ds, 1))
             feature = first.rows[0]["FeatureOfInterest"]
-            with pytest.raises(Conflict, match=f"FeatureOfInterest {feature} was deleted"):
-                async with store.transaction() as conn:
-                    writer = BatchWriter(conn, store.dialect, tenant)
-                    state = await writer.datastream(ds)
-                    assert await writer.observation_feature(state, None) == feature
-                    # Another connection deletes it between the read and the write.
-                    other = await asyncpg.connect(settings.database)
-                    try:
+            async with store.transaction() as conn:
+                writer = BatchWriter(conn, store.dialect, tenant)
+                state = await writer.datastream(ds)  # reads (and locks) the made feature
+                assert await writer.observation_feature(state, None) == feature
+                other = await asyncpg.connect(settings.database)
+                try:
+                    await other.execute("SET lock_timeout = '300ms'")
+                    with pytest.raises(asyncpg.LockNotAvailableError):
                         await other.execute("DELETE FROM features WHERE id = $1", feature)
-                    finally:
-                        await other.close()
-                    await writer.hold_features()
-            assert await _count(store, "datastream_id", ds) == 0  # the trigger took the first
+                finally:
+                    await other.close()
+            assert await _count(store, "feature_id", feature) == 1  # nothing was deleted
         finally:
             await store.close()
 

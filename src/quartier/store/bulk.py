@@ -77,7 +77,6 @@ async def write_observation_batch(writer: BatchWriter, batch: Batch) -> list[int
         datastream_ids.append(state.id)
         feature_ids.append(feature)
         writer.note_observation(state, feature, change.values)
-    await writer.hold_features()
     names, columns = writer.record_columns(_OBSERVATION, [c.values for c in creates])
     tenant = writer.tenant_id
     ids = await writer.copy_columns(
@@ -175,7 +174,6 @@ async def write_bulk_batches(writer: BatchWriter, batches: list[Batch]) -> list[
             continue
         outcome.events = writer.events[mark:]  # FeaturesOfInterest it made
         ready.extend(planned)
-    await writer.hold_features()
     rows = await _insert_rows([r[4] for r in ready], writer) if ready else []
     for (index, change, state, feature, _), row in zip(ready, rows, strict=True):
         writer.note_observation(state, feature, change.values)

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 from shapely.geometry import shape
 
-from quartier.errors import BadRequest, Conflict, NotFound, QuartierError
+from quartier.errors import BadRequest, NotFound, QuartierError
 from quartier.model.changes import (
     Batch,
     ChangeEvent,
@@ -117,9 +117,6 @@ class BatchWriter:
         # GeoJSON, not shapely: most areas are one point, compared as it is (extend_area)
         self._feature_geometry: dict[int, dict[str, Any]] = {}
         self._thing_feature: dict[int, int] = {}
-        # FeaturesOfInterest made from Locations that new Observations point at, not yet
-        # locked against a concurrent delete (:meth:`hold_features`).
-        self._unheld_features: set[int] = set()
         self._thing_locations: dict[int, list[int]] = {}
         self._archive_held = False
 
@@ -356,7 +353,6 @@ class BatchWriter:
         if etype is _TASK:
             await tasking.check_task(self, fk_ids["TaskingCapability"], change.values)
         if etype is _OBSERVATION:
-            await self.hold_features()
             stored = await self.insert_rows(etype.table, [columns], returning_columns(etype))
             row = decode_row(etype, stored[0], self.dialect)
             self.rows[len(self._ids)] = row
@@ -555,10 +551,13 @@ class BatchWriter:
         if not wanted:
             return
         among, params = self.dialect.among("d.id", wanted)
+        # The FeatureOfInterest made from the Location is locked as it is read (NULL when it
+        # was deleted meanwhile: then a new one is made), so no later query needs to.
         rows = await self.conn.fetch(
             "SELECT d.id, d.thing_id, d.phenomenon_time_start, d.phenomenon_time_end,"
             " d.result_time_start, d.result_time_end, d.observed_area,"
-            " l.id, l.location, l.generated_feature_id FROM datastreams d"
+            " l.id, l.location, (SELECT f.id FROM features f WHERE f.id = l.generated_feature_id"
+            f"{self.dialect.lock_referenced}) FROM datastreams d"
             " LEFT JOIN locations l ON l.id = ("
             "  SELECT min(tl.location_id) FROM things_locations tl WHERE tl.thing_id = d.thing_id)"
             f" WHERE {among} AND d.tenant_id = ? ORDER BY d.id"
@@ -579,6 +578,8 @@ class BatchWriter:
             )
             self._datastreams[state.id] = state
             self._known.add(("Datastream", state.id))
+            if row[9] is not None:
+                self._known.add(("FeatureOfInterest", int(row[9])))
 
     async def observation_feature(self, state: _DatastreamState, given: Ref | None) -> int:
         """The FeatureOfInterest of a new Observation: the given one, or the one made
@@ -607,32 +608,14 @@ class BatchWriter:
         )
         if feature_id not in self._feature_geometry:
             self._feature_geometry[feature_id] = geometry_json(state.location)
-        if ("FeatureOfInterest", feature_id) not in self._known:
-            self._unheld_features.add(feature_id)
         self._thing_feature[state.thing_id] = feature_id
         return feature_id
 
-    async def hold_features(self) -> None:
-        """Lock the FeaturesOfInterest made from Locations that this batch's Observations
-        point at, in one query, before they are written: a concurrent delete of one waits
-        for the commit (and then deletes these Observations too). One that was deleted
-        already is a 409: a retry makes a new one from the Location."""
-        unheld, self._unheld_features = self._unheld_features, set()
-        if not unheld or not self.dialect.lock_referenced:
-            return
-        among, params = self.dialect.among("id", sorted(unheld))
-        rows = await self.conn.fetch(
-            f"SELECT id FROM features WHERE {among}" + self.dialect.lock_referenced, params)
-        found = {int(r[0]) for r in rows}
-        missing = sorted(unheld - found)
-        if missing:
-            raise Conflict(f"FeatureOfInterest {missing[0]} was deleted while Observations were "
-                           "written to it; send them again")
-        self._known.update(("FeatureOfInterest", f) for f in found)
-
     async def _feature_from_location(self, location_id: int) -> int:
         # Locked, and read again: a concurrent writer may have made the feature since the
-        # Datastream was read (a waiting lock does not refresh the rows joined to it).
+        # Datastream was read (a waiting lock does not refresh the rows joined to it). The
+        # lock also holds the feature found: deleting it sets this row's reference to NULL,
+        # which waits for the lock (and then its trigger sees the Observations written).
         row = await self.conn.fetchrow(
             "SELECT name, description, encoding_type, location, properties,"
             " generated_feature_id FROM locations WHERE id = ?" + self.dialect.lock_row,
