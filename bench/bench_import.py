@@ -294,7 +294,9 @@ def cli_import(store: Store, path: Path, layout: str, datastream: int,
     with log.open("wb") as out, CpuMeter({"database": store.pg_pids}) as cpu:
         proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, env=env)
+        peak = 0.0
         while True:  # the CLI's database backend ends with it: sample it while it runs
+            peak = max(peak, high_water_mb(proc.pid))
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
@@ -306,7 +308,17 @@ def cli_import(store: Store, path: Path, layout: str, datastream: int,
         raise RuntimeError(f"quartier import csv failed ({proc.returncode}): {text[-2000:]}")
     seconds = cpu.seconds
     return (seconds, usage.ru_utime + usage.ru_stime,
-            cpu.result.get("database", 0.0) * seconds / 100, usage.ru_maxrss / 1024)
+            cpu.result.get("database", 0.0) * seconds / 100, peak)
+
+
+def high_water_mb(pid: int) -> float:
+    """A process's peak resident memory so far (VmHWM), in MB. Not ru_maxrss: a child's
+    counts the memory of this process it was forked from."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def http_import(store: Store, path: Path, datastream: int) -> tuple[float, float, float]:
