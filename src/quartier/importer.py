@@ -9,6 +9,7 @@ History is not announced over MQTT: it is not news.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import math
@@ -162,7 +163,9 @@ async def import_csv(
                                     (datastream_id, tenant_id))
     if found is None:
         raise NotFound(f"no Datastream with @iot.id {datastream_id}")
-    series = read_rows(lines, layout, report)
+    # In a thread: a million rows take seconds, in which the server's event loop serves
+    # other requests (the thread lets go of the GIL every few milliseconds).
+    series = await asyncio.to_thread(read_rows, lines, layout, report)
     if report.bad_count and not skip_bad_rows:
         return report
     async with store.transaction() as conn:
