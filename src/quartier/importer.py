@@ -21,14 +21,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from quartier.errors import BadRequest, NotFound
 from quartier.import_times import TimeReader, format_pattern
-from quartier.model.values import encode_result
 from quartier.store import Store
-from quartier.store.series_write import ObservationSeries, write_series
+from quartier.store.series_write import FLOAT_KIND, INT_KIND, ObservationSeries, write_series
 from quartier.store.write import BatchWriter
 
 CHUNK = 10_000
 MAX_REPORTED = 20  # bad rows listed in a report; the count covers all of them
-_INT_KIND, _FLOAT_KIND = encode_result(1)[0], encode_result(1.5)[0]
 _MAX_EXACT_INT = 2**53  # larger whole numbers are kept as JSON too (encode_result)
 
 
@@ -106,11 +104,11 @@ def read_rows(lines: Iterable[str], layout: CsvLayout, report: Report) -> Observ
         kind = type(value)
         if kind is float:
             add_number(value)
-            add_kind(_FLOAT_KIND)
+            add_kind(FLOAT_KIND)
             add_time(micros)
         elif kind is int and -_MAX_EXACT_INT < value < _MAX_EXACT_INT:
             add_number(float(value))
-            add_kind(_INT_KIND)
+            add_kind(INT_KIND)
             add_time(micros)
         else:
             add(micros, value)

@@ -28,7 +28,9 @@ from quartier.import_times import EPOCH, from_micros
 from quartier.model.values import JSON, encode_result
 from quartier.store.write import BatchWriter
 
-_INT_KIND, _FLOAT_KIND = encode_result(1)[0], encode_result(1.5)[0]
+# The result types of whole numbers (below 2**53) and decimals: ``kinds`` of a row whose
+# result is in ``numbers`` alone.
+INT_KIND, FLOAT_KIND = encode_result(1)[0], encode_result(1.5)[0]
 _HOUR = 3_600_000_000
 _MINUTES_SECONDS = [f"{s // 60:02d}:{s % 60:02d}" for s in range(3600)]  # "MM:SS" of the hour
 
@@ -52,7 +54,7 @@ class ObservationSeries:
     def add(self, micros: int, result: Any) -> None:
         """One row (the reader inlines this for numbers)."""
         kind, number, text, data = encode_result(result)
-        if kind in (_INT_KIND, _FLOAT_KIND):
+        if kind in (INT_KIND, FLOAT_KIND):
             self.numbers.append(number)  # type: ignore[arg-type]
         else:
             self.others[len(self.times)] = (number, text, data)
