@@ -234,11 +234,11 @@ class Store:
         if self.backend == "postgresql":
             asyncio.run(self._pg("TRUNCATE observations"))
         else:
-            with contextlib.closing(self._sqlite()) as db:
+            with contextlib.closing(self.sqlite()) as db:
                 db.execute("DELETE FROM observations")
                 db.execute("VACUUM")
 
-    def _sqlite(self) -> sqlite3.Connection:
+    def sqlite(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.folder / "quartier.sqlite3", timeout=60,
                              isolation_level=None)
         db.execute("PRAGMA foreign_keys=ON")
@@ -255,7 +255,7 @@ class Store:
     def query(self, sql: str, *args: Any) -> list[Any]:
         if self.backend == "postgresql":
             return list(asyncio.run(self._pg(sql, *args)))
-        with contextlib.closing(self._sqlite()) as db:
+        with contextlib.closing(self.sqlite()) as db:
             return db.execute(sql.replace("$1", "?"), args).fetchall()
 
     def check(self, datastream: int, rows: int, text_times: bool) -> int:
@@ -368,7 +368,7 @@ async def pg_baseline(store: Store, records: list[tuple[Any, ...]], foreign_keys
 def sqlite_baseline(store: Store, records: list[tuple[Any, ...]]) -> float:
     """executemany of the records into a copy of the observations table (its foreign
     keys, its indexes) in one transaction: seconds."""
-    with contextlib.closing(store._sqlite()) as db:
+    with contextlib.closing(store.sqlite()) as db:
         ddl = db.execute("SELECT sql FROM sqlite_master WHERE name = 'observations'").fetchone()[0]
         indexes = [r[0] for r in db.execute(
             "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'observations'"
