@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from typing import Any, Protocol
 
 # Bound parameters one statement may carry: below SQLite's limit of 32,766 (PostgreSQL
@@ -23,7 +23,7 @@ class Connection(Protocol):
         """Run a statement; return the number of rows it changed."""
         ...
 
-    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
 
     def stream(
         self, sql: str, params: Sequence[Any], chunk: int
@@ -36,6 +36,13 @@ class Connection(Protocol):
     ) -> list[int]:
         """Insert many rows of plain values the fastest way, given column by column (one
         sequence per name, all of the same length); their new ids, in row order."""
+        ...
+
+    async def copy_binary(
+        self, table: str, names: Sequence[str], data: AsyncIterable[bytes]
+    ) -> None:
+        """Insert rows given in PostgreSQL's binary COPY format (header, rows, trailer),
+        where :attr:`~quartier.store.dialect.Dialect.binary_copy` says the database takes it."""
         ...
 
     async def insert_columns(

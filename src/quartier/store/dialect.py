@@ -39,6 +39,8 @@ class Dialect:
     archive = False
     # Write transactions one process runs at once (SQLite has one writer anyway).
     concurrent_writers = 1
+    # Whether connections take rows in the database's own binary form (copy_binary).
+    binary_copy = False
 
     def sql(self, text: str) -> str:
         return text
@@ -95,6 +97,7 @@ class PostgresDialect(Dialect):
     encodes = False
     archive = True
     concurrent_writers = 3
+    binary_copy = True
 
     def sql(self, text: str) -> str:
         return _numbered(text)

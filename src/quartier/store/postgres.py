@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
@@ -50,7 +50,7 @@ class PostgresConnection:
         tail = status.rsplit(" ", 1)[-1]
         return int(tail) if tail.isdigit() else 0
 
-    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         await self.raw.executemany(self._sql(sql), rows)
 
     async def stream(
@@ -75,6 +75,13 @@ class PostgresConnection:
             table, columns=["id", *names], records=zip(ids, *columns, strict=True)
         )
         return ids
+
+    async def copy_binary(
+        self, table: str, names: Sequence[str], data: AsyncIterable[bytes]
+    ) -> None:
+        with _values_checked():
+            await self.raw.copy_to_table(table, source=data, columns=list(names),
+                                         format="binary")
 
     async def insert_columns(
         self, table: str, names: Sequence[str], columns: Sequence[Sequence[Any]], returning: str

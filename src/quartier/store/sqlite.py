@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -75,7 +75,7 @@ class SqliteConnection:
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         return int(await self._run(lambda: self._db().execute(sql, params).rowcount))
 
-    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         await self._run(lambda: self._db().executemany(sql, rows))
 
     async def stream(
@@ -93,6 +93,11 @@ class SqliteConnection:
     ) -> list[int]:
         rows = await self.insert_columns(table, names, columns, "id")
         return sorted(int(r[0]) for r in rows)  # ids are drawn in the order of the rows
+
+    async def copy_binary(
+        self, table: str, names: Sequence[str], data: AsyncIterable[bytes]
+    ) -> None:
+        raise NotImplementedError("SQLite has no binary COPY (Dialect.binary_copy)")
 
     async def insert_columns(
         self, table: str, names: Sequence[str], columns: Sequence[Sequence[Any]], returning: str
