@@ -126,8 +126,7 @@ class Confirmations:
                     "SELECT t.id, t.tenant_id, t.tasking_parameters, c.properties, c.thing_id "
                     "FROM task_outcomes o JOIN tasks t ON t.id = o.task_id "
                     "JOIN tasking_capabilities c ON c.id = t.tasking_capability_id "
-                    "WHERE o.stage = 'sent' AND NOT EXISTS (SELECT 1 FROM task_outcomes f "
-                    "WHERE f.task_id = o.task_id AND f.stage = 'final') AND c.thing_id IN "
+                    f"WHERE {outbox.AWAITING} AND c.thing_id IN "
                     f"(SELECT thing_id FROM datastreams WHERE {among}) ORDER BY t.id", params)
                 fields: dict[int, dict[str, int]] = {}
                 for row in rows:

@@ -26,6 +26,9 @@ CLAIM_FOR = timedelta(minutes=2)  # longer than one send may take
 MAX_BACKOFF = timedelta(hours=1)
 _TASK = ENTITY_TYPES["Task"]
 _UNDECIDED = "NOT EXISTS (SELECT 1 FROM task_outcomes o WHERE o.task_id = d.task_id)"
+# Of task_outcomes o: a Task that was sent and waits for its confirmation (or its timeout).
+AWAITING = ("o.stage = 'sent' AND NOT EXISTS (SELECT 1 FROM task_outcomes f "
+            "WHERE f.task_id = o.task_id AND f.stage = 'final')")
 
 
 class StageTaken(Conflict):
@@ -92,9 +95,7 @@ async def any_awaiting(store: Store) -> bool:
     """Whether any sent Task waits for its confirmation (or its timeout)."""
     async with store.reader() as conn:
         return await conn.fetchval(
-            "SELECT 1 FROM task_outcomes o WHERE o.stage = 'sent' AND NOT EXISTS (SELECT 1 "
-            "FROM task_outcomes f WHERE f.task_id = o.task_id AND f.stage = 'final') LIMIT 1"
-        ) is not None
+            f"SELECT 1 FROM task_outcomes o WHERE {AWAITING} LIMIT 1") is not None
 
 
 async def overdue(store: Store, wait: timedelta, limit: int = 200) -> Sequence[tuple[int, int]]:
@@ -102,7 +103,6 @@ async def overdue(store: Store, wait: timedelta, limit: int = 200) -> Sequence[t
     async with store.reader() as conn:
         rows = await conn.fetch(
             "SELECT t.tenant_id, o.task_id FROM task_outcomes o JOIN tasks t ON t.id = o.task_id "
-            "WHERE o.stage = 'sent' AND o.at < ? AND NOT EXISTS (SELECT 1 FROM task_outcomes f "
-            "WHERE f.task_id = o.task_id AND f.stage = 'final') ORDER BY o.at LIMIT ?",
+            f"WHERE {AWAITING} AND o.at < ? ORDER BY o.at LIMIT ?",
             (store.dialect.encode(TIME, now_utc() - wait), limit))
     return [(int(r[0]), int(r[1])) for r in rows]
