@@ -7,8 +7,23 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable
+from typing import TypeVar
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+async def within(seconds: float, awaitable: Awaitable[T]) -> tuple[bool, T | None]:
+    """(True, its result) when ``awaitable`` finishes within ``seconds``, else (False, None).
+    Not ``asyncio.wait_for``: on Python 3.11 that swallows a cancellation which arrives as
+    the awaited thing finishes, and a loop around it then runs on after its task was
+    cancelled (seen: a server's shutdown waiting for ever on the tasking dispatcher)."""
+    try:
+        async with asyncio.timeout(seconds):
+            return True, await awaitable
+    except TimeoutError:
+        return False, None
 
 
 async def keep_passing(one_pass: Callable[[], Awaitable[None]], wake: asyncio.Event, every: float,
@@ -23,8 +38,7 @@ async def keep_passing(one_pass: Callable[[], Awaitable[None]], wake: asyncio.Ev
             raise
         except Exception:
             log.exception("%s: a pass failed", what)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), every)
+        await within(every, wake.wait())
         wake.clear()
 
 

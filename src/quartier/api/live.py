@@ -17,7 +17,6 @@ Every path also works under ``/t/{tenant}``.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -28,6 +27,7 @@ from starlette.routing import Route
 
 from quartier.api.params import request_tenant, whole_number
 from quartier.api.responses import json_response
+from quartier.background import within
 from quartier.errors import BadRequest
 from quartier.live import CLOSED, LiveFeed, Message
 from quartier.model.times import format_instant, parse_instant
@@ -100,11 +100,11 @@ class DashboardApi:
                 yield sse(Message("hello", {"time": format_instant(datetime.now(UTC))},
                                   max([newest, after or 0, *(m.id or 0 for m in missed)])))
                 while True:
-                    try:
-                        message = await asyncio.wait_for(listener.queue.get(), KEEP_ALIVE)
-                    except TimeoutError:
+                    got, item = await within(KEEP_ALIVE, listener.queue.get())
+                    if not got or item is None:
                         yield b": keep-alive\n\n"
                         continue
+                    message = item
                     if message is CLOSED:
                         return
                     if message.id is not None:

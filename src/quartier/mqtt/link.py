@@ -34,6 +34,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
+from quartier.background import within
 from quartier.errors import SettingsError
 from quartier.mqtt import packets as p
 
@@ -136,8 +137,7 @@ class BrokerLink:
         up to :data:`MAX_QUEUED`, and nobody is held up.)"""
         while self.connected.is_set() and self.crowded():
             self._room.clear()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._room.wait(), 1.0)
+            await within(1.0, self._room.wait())
 
     def crowded(self) -> bool:
         """Whether :meth:`room` would wait now (a cheap test before awaiting it)."""
@@ -269,8 +269,7 @@ class BrokerLink:
         """Ping when idle; give the connection up when the broker has been silent for
         one and a half keep-alive periods."""
         while True:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(asyncio.shield(wire.closed), KEEPALIVE / 2)
+            if (await within(KEEPALIVE / 2, asyncio.shield(wire.closed)))[0]:
                 return
             now = time.monotonic()
             if now - wire.last_read > KEEPALIVE * 1.5:
