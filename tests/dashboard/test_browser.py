@@ -466,6 +466,52 @@ def test_the_parking_view_shows_each_lot_live(town: Town, page: Any) -> None:
     playwright_api.expect(row.locator(".free")).to_have_text(str(lot["free"] - 1))
 
 
+def test_a_late_reread_does_not_undo_a_newer_live_value(town: Town, page: Any) -> None:
+    """On (re)connecting, the parking page reads the lots again; when that answer comes
+    after a newer live value (a slow server), the older states must not come back."""
+    held: list[tuple[Any, Any]] = []
+    seen = 0
+
+    def lots_route(route: Any) -> None:
+        nonlocal seen
+        seen += 1
+        if seen == 2:  # the re-read on the stream's hello: read now, answered later
+            held.append((route, route.fetch()))
+        else:
+            route.continue_()
+
+    dropped = []
+
+    def live_route(route: Any) -> None:  # the first stream is refused: the page reconnects
+        if not dropped:
+            dropped.append(route)
+            route.abort()
+        else:
+            route.continue_()
+
+    page.route("**/api/parking/lots", lots_route)
+    page.route("**/api/live*", live_route)
+    page.goto(f"{town.base}/#/parking")
+    deadline = time.monotonic() + 15
+    while not held:
+        assert time.monotonic() < deadline, "the page did not read the lots again on hello"
+        page.wait_for_timeout(100)
+    lots = town.api("GET", "/api/parking/lots")["value"]
+    lot = next(lot for lot in lots if any(state is False for _d, state, _t in lot["bayStates"]))
+    bay = next(d for d, state, _t in lot["bayStates"] if state is False)
+    row = page.locator(f"tr[data-lot='{lot['lot']}']")
+    playwright_api.expect(row.locator(".occupied")).to_have_text(str(lot["occupied"]))
+    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    town.api("POST", f"/v1.1/Datastreams({bay})/Observations", json={"phenomenonTime": now, "result": True})
+    playwright_api.expect(row.locator(".occupied")).to_have_text(str(lot["occupied"] + 1))
+    route, stale = held[0]
+    route.fulfill(response=stale)  # the older read arrives last
+    page.wait_for_timeout(1500)  # the page redraws changed lots once a second
+    playwright_api.expect(row.locator(".occupied")).to_have_text(str(lot["occupied"] + 1))
+    page.unroute("**/api/parking/lots")
+    page.unroute("**/api/live*")
+
+
 def test_a_rule_is_created_in_administration_and_a_bad_one_is_explained(town: Town, page: Any) -> None:
     page.goto(f"{town.base}/#/admin/rules")
     playwright_api.expect(page.locator("h1")).to_have_text("Administration: Rules")

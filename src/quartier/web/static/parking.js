@@ -63,7 +63,12 @@ function point(lot) {
 
 export async function parkingPage(main, config) {
   const answer = await getJson("/api/parking/lots");
-  const lots = answer.value.map((lot) => ({ ...lot, states: new Map(lot.bayStates.map(([d, s]) => [d, s])) }));
+  // Each bay's state and the time of the reading it comes from: a re-read that answers
+  // after a newer live value must not put the older state back.
+  const lots = answer.value.map((lot) => ({ ...lot, states: new Map(lot.bayStates.map(([d, s]) => [d, s])),
+    stamps: new Map(lot.bayStates.map(([d, , at]) => [d, at])) }));
+  // (Times are compared as instants: their texts have 0, 3 or 6 fractional digits.)
+  const newer = (lot, d, at) => !lot.stamps.get(d) || (at && Date.parse(at) >= Date.parse(lot.stamps.get(d)));
   const lotOf = new Map();
   for (const lot of lots) for (const d of lot.states.keys()) lotOf.set(d, lot);
   let day = new Map();
@@ -133,7 +138,9 @@ export async function parkingPage(main, config) {
         const lot = lotOf.get(datastream);
         if (!lot) continue;
         const before = level(figures(lot))[0];
+        if (!newer(lot, datastream, time)) continue;
         lot.states.set(datastream, occupied(result));
+        lot.stamps.set(datastream, time);
         if (!lot.updated || time > lot.updated) lot.updated = time;
         dirty.add(lot);
         if (level(figures(lot))[0] === "full" && before !== "full") announce(t("park.nowFull", { name: lot.name }));
@@ -145,8 +152,12 @@ export async function parkingPage(main, config) {
       for (const item of fresh.value) {
         const lot = lots.find((l) => l.lot === item.lot);
         if (!lot) continue;
-        for (const [d, s] of item.bayStates) lot.states.set(d, s);
-        lot.updated = item.updated;
+        for (const [d, s, at] of item.bayStates) {
+          if (!newer(lot, d, at)) continue; // a live value came after this read
+          lot.states.set(d, s);
+          lot.stamps.set(d, at);
+        }
+        if (!lot.updated || (item.updated && Date.parse(item.updated) > Date.parse(lot.updated))) lot.updated = item.updated;
         dirty.add(lot);
       }
     }),
