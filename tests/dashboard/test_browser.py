@@ -444,6 +444,19 @@ def test_the_environment_view_rates_every_station(town: Town, page: Any) -> None
     screenshot(page, "environment")
 
 
+def _a_car_arrives(town: Town, page: Any, lots: list[dict[str, Any]]) -> tuple[Any, dict[str, Any]]:
+    """A free bay of a lot reports a car; once the lot's row shows one more occupied
+    (live, without a reload): (that row, the lot as it was before)."""
+    lot = next(lot for lot in lots if any(state is False for _d, state, _t in lot["bayStates"]))
+    bay = next(d for d, state, _t in lot["bayStates"] if state is False)
+    row = page.locator(f"tr[data-lot='{lot['lot']}']")
+    playwright_api.expect(row.locator(".occupied")).to_have_text(str(lot["occupied"]))
+    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    town.api("POST", f"/v1.1/Datastreams({bay})/Observations", json={"phenomenonTime": now, "result": True})
+    playwright_api.expect(row.locator(".occupied")).to_have_text(str(lot["occupied"] + 1))
+    return row, lot
+
+
 def test_the_parking_view_shows_each_lot_live(town: Town, page: Any) -> None:
     page.goto(f"{town.base}/#/parking")
     rows = page.locator("#lots tbody tr")
@@ -456,13 +469,7 @@ def test_the_parking_view_shows_each_lot_live(town: Town, page: Any) -> None:
     playwright_api.expect(page.locator("#chart-parking canvas")).to_have_count(1)
     screenshot(page, "parking")
     # A free bay reports a car: its lot's row counts one more occupied, without a reload.
-    lot = next(lot for lot in lots if any(state is False for _d, state, _t in lot["bayStates"]))
-    bay = next(d for d, state, _t in lot["bayStates"] if state is False)
-    row = page.locator(f"tr[data-lot='{lot['lot']}']")
-    playwright_api.expect(row.locator(".occupied")).to_have_text(str(lot["occupied"]))
-    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-    town.api("POST", f"/v1.1/Datastreams({bay})/Observations", json={"phenomenonTime": now, "result": True})
-    playwright_api.expect(row.locator(".occupied")).to_have_text(str(lot["occupied"] + 1))
+    row, lot = _a_car_arrives(town, page, lots)
     playwright_api.expect(row.locator(".free")).to_have_text(str(lot["free"] - 1))
 
 
@@ -497,13 +504,7 @@ def test_a_late_reread_does_not_undo_a_newer_live_value(town: Town, page: Any) -
         assert time.monotonic() < deadline, "the page did not read the lots again on hello"
         page.wait_for_timeout(100)
     lots = town.api("GET", "/api/parking/lots")["value"]
-    lot = next(lot for lot in lots if any(state is False for _d, state, _t in lot["bayStates"]))
-    bay = next(d for d, state, _t in lot["bayStates"] if state is False)
-    row = page.locator(f"tr[data-lot='{lot['lot']}']")
-    playwright_api.expect(row.locator(".occupied")).to_have_text(str(lot["occupied"]))
-    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-    town.api("POST", f"/v1.1/Datastreams({bay})/Observations", json={"phenomenonTime": now, "result": True})
-    playwright_api.expect(row.locator(".occupied")).to_have_text(str(lot["occupied"] + 1))
+    row, lot = _a_car_arrives(town, page, lots)
     route, stale = held[0]
     route.fulfill(response=stale)  # the older read arrives last
     page.wait_for_timeout(1500)  # the page redraws changed lots once a second
