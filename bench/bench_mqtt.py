@@ -4,6 +4,8 @@ by ``quartier serve --mqtt`` in PostgreSQL.
 * ``baseline``: the broker and paho alone. Publisher processes send ``--messages``
   messages of the same size (QoS 1) to a topic; a bare paho subscriber (QoS 1) counts
   them. Messages/s from the first to the last received.
+* ``C baseline``: the same through Mosquitto's C subscriber ``mosquitto_sub`` (QoS 1),
+  for what the broker itself manages when its subscriber costs little.
 * ``ingest``: a fresh database and a server started with ``--mqtt``; ``--datastreams``
   Datastreams (one per simulated device) made over HTTP; then the publishers send
   ``--messages`` Observations, round robin over the devices, to
@@ -206,6 +208,24 @@ def baseline(broker: tuple[str, int], prefix: str, count: int, size: int,
     if received != count:
         raise RuntimeError(f"baseline: {received} of {count} messages arrived")
     return count / (last - start), _cpu_seconds(meter)
+
+
+def c_baseline(broker: tuple[str, int], prefix: str, count: int, size: int,
+               publishers: int, raw: bool) -> float | None:
+    """Messages/s through the broker to Mosquitto's own C subscriber (``mosquitto_sub``,
+    QoS 1): what the broker manages when the subscriber costs little; None without it."""
+    if shutil.which("mosquitto_sub") is None:
+        return None
+    topic = f"{prefix}c-baseline"
+    host, port = broker
+    sub = subprocess.Popen(["mosquitto_sub", "-h", host, "-p", str(port), "-t", topic, "-q", "1",
+                            "-C", str(count), "-F", "%U"], stdout=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    start, _ = run_publishers(broker, [(topic, b"x" * size)] * count, publishers, raw)
+    stamps = sub.communicate(timeout=300)[0].split()  # the arrival time of each message
+    if len(stamps) != count:
+        raise RuntimeError(f"C baseline: {len(stamps)} of {count} messages arrived")
+    return count / (float(stamps[-1]) - start)
 
 
 def _cpu_seconds(meter: CpuMeter) -> dict[str, float]:
@@ -417,6 +437,8 @@ def main(argv: list[str] | None = None) -> int:
             base_rate, base_cpu = baseline(host_port(args.broker), prefix, args.messages,
                                            len(sample), args.publishers, not args.paho_publishers,
                                            args.broker_pid)
+            c_rate = c_baseline(host_port(args.broker), prefix, args.messages, len(sample),
+                                args.publishers, not args.paho_publishers)
             result = ingest(args, prefix, Path(tmp))
         finally:
             if broker is not None:
@@ -430,11 +452,13 @@ def main(argv: list[str] | None = None) -> int:
     base_broker = base_cpu.get("broker")
     base_note = ("" if base_broker is None else
                  f"; baseline broker {base_broker / args.messages * 1e6:.1f} µs/message")
+    c_row = ("" if c_rate is None else
+             f"| broker + mosquitto_sub (C client) | {args.messages:,} | {c_rate:,.0f} |\n")
     print(f"\n| run | messages | msgs/s |\n|---|---:|---:|\n"
           f"| broker + bare paho subscriber (baseline) | {args.messages:,} | {base_rate:,.0f} |\n"
+          f"{c_row}"
           f"| MQTT → quartier → PostgreSQL, {args.workers} worker(s), announcements at QoS "
-          f"{args.announce_qos} | {wanted:,} | "
-          f"{result['rate']:,.0f} |\n\n"
+          f"{args.announce_qos} | {wanted:,} | {result['rate']:,.0f} |\n\n"
           f"ratio: {result['rate'] / base_rate:.2f}; {result['seconds']:.1f} s; server RSS "
           f"{result['rss_first']:.0f} MB at the start, {result['rss_peak']:.0f} MB peak, "
           f"{result['rss_last']:.0f} MB at the end; CPU {cpu}\n"
