@@ -3,6 +3,7 @@ protection of cookie-authenticated writes, and the audit log, on both storage ba
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -11,7 +12,10 @@ from typing import Any
 import pytest
 
 from conftest import AnonymousClient, TestClient, create_tenant, make_app, thing_body
+from quartier.auth.roles import Role
+from quartier.auth.users import UserBook, UserChange
 from quartier.settings import Settings
+from quartier.store import open_store
 
 PASSWORD = "correct horse battery"
 BACKENDS = pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
@@ -321,6 +325,58 @@ def test_admins_manage_users_and_the_audit_log_names_them(platform: Platform) ->
     assert ("users.update", "/api/users/weber") in by_chef
     assert ("session.create", "/api/session") in by_chef
     assert all(PASSWORD not in str(r["detail"]) for r in rows)
+
+
+@BACKENDS
+def test_the_last_enabled_admin_can_be_neither_demoted_nor_disabled(platform: Platform) -> None:
+    platform.user("chef", "admin")
+    platform.user("weber", "editor")
+    for change in ({"role": "editor"}, {"disabled": True}, {"role": "viewer", "disabled": True}):
+        error = _error(platform.admin.patch("/api/users/chef", json=change), 409)
+        assert "last enabled admin" in error["message"]
+    assert platform.admin.get("/api/users/chef").json()["role"] == "admin"
+    assert platform.admin.get("/api/users/chef").json()["disabled"] is None
+    # Other changes of the last admin, and changes of other accounts, go through.
+    assert platform.admin.patch("/api/users/chef", json={"role": "admin"}).status_code == 200
+    assert platform.admin.patch("/api/users/weber", json={"disabled": True}).status_code == 200
+    # With a second enabled admin, either may go; then the other is the last one.
+    assert platform.admin.patch("/api/users/weber", json={"role": "admin", "disabled": False}
+                                ).status_code == 200
+    assert platform.admin.patch("/api/users/chef", json={"role": "operator"}).status_code == 200
+    _error(platform.admin.patch("/api/users/weber", json={"disabled": True}), 409)
+    # The rule is per tenant: another tenant's admins do not count.
+    platform.user("nordchef", "admin", tenant="/t/nord")
+    _error(platform.admin.patch("/t/nord/api/users/nordchef", json={"role": "viewer"}), 409)
+    assert platform.admin.get("/api/users/weber").json()["role"] == "admin"
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_two_admins_demoting_each_other_at_once_leave_one_admin(settings: Settings) -> None:
+    """Each demotion alone is allowed; run together, the second waits for the first and
+    then finds itself demoting the last admin."""
+
+    async def scenario() -> list[object]:
+        store = open_store(settings)
+        await store.open()
+        try:
+            tenant = await store.tenant_id("default")
+            assert tenant is not None
+            users = UserBook(store)
+            for name in ("chef", "vize"):
+                await users.create(tenant, name, Role.ADMIN, PASSWORD, "test")
+            outcomes = await asyncio.gather(
+                users.change(tenant, "chef", UserChange(role=Role.EDITOR)),
+                users.change(tenant, "vize", UserChange(disabled=True)),
+                return_exceptions=True)
+            left = [u["name"] for u in await users.listing(tenant)
+                    if u["role"] == "admin" and u["disabled_at"] is None]
+            assert len(left) == 1
+            return outcomes
+        finally:
+            await store.close()
+
+    outcomes = asyncio.run(scenario())
+    assert sorted(type(o).__name__ for o in outcomes) == ["Conflict", "dict"]
 
 
 @BACKENDS

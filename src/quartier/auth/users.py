@@ -1,7 +1,9 @@
 """Local user accounts of a tenant: a name, a role and a password hash; disabled, never deleted
 (the audit log names them for good).
 
-Changing a password or disabling an account ends the account's sessions at once.
+Changing a password or disabling an account ends the account's sessions at once. A tenant
+keeps at least one enabled admin account once it has one: its last admin can be neither
+demoted nor disabled (409), so that nobody locks the town out of its own dashboard.
 """
 
 from __future__ import annotations
@@ -88,11 +90,20 @@ class UserBook:
         password_hash = None if change.password is None else await passwords.hashed(change.password)
         dialect = self.store.dialect
         async with self.store.transaction() as conn:
+            # The tenant's enabled admins, locked: two admins demoting each other at once
+            # must not both succeed.
+            admins = {str(r[0]) for r in await conn.fetch(
+                "SELECT name FROM users WHERE tenant_id = ? AND role = ? AND disabled_at IS NULL"
+                f" ORDER BY id{dialect.lock_row}", (tenant_id, Role.ADMIN.label))}
             before = await conn.fetchrow(
                 f"SELECT {_COLUMNS} FROM users WHERE tenant_id = ? AND name = ?", (tenant_id, name))
             if before is None:
                 raise NotFound(f"no user {name!r}")
             user = self._describe(before)
+            demoted = change.role is not None and change.role is not Role.ADMIN
+            if admins == {name} and (demoted or change.disabled):
+                raise Conflict(f"{name!r} is the tenant's last enabled admin: make another "
+                               "account admin first")
             if change.role is not None:
                 await conn.execute("UPDATE users SET role = ? WHERE id = ?", (change.role.label, user["id"]))
             if change.disabled is not None and change.disabled != (user["disabled_at"] is not None):
