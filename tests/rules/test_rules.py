@@ -21,6 +21,7 @@ from conftest import (
     sensor_body,
     thing_body,
 )
+from quartier.model.values import JSON
 from quartier.settings import Settings
 
 TIMEOUT = 20.0
@@ -130,11 +131,65 @@ def test_a_level_must_hold_for_its_duration(client: TestClient, api: Api) -> Non
     ds = gauge(api)
     make_rule(client, {"name": "dauer", "target": {"datastream": ds},
                        "condition": {"type": "threshold", "above": 50, "for": "PT20M"}})
+    # The engine's "now" held back to just after these values, so that only values move
+    # the level here (the clock's part is the next test).
+    engine_of(client).clock = lambda: time.time() - 29 * 60
     post_values(api, ds, [(60, 55), (50, 40), (45, 55), (30, 56)])  # 15 minutes above, then 5 so far
-    time.sleep(0.5)
+    wait_for(lambda: _pending(client), "the pending level")
+    _check_held(client)
     assert alerts(client) == []
     post_values(api, ds, [(20, 57)])  # 25 minutes above since (45)
     wait_for(lambda: alerts(client), "the alert after 20 minutes")
+
+
+def test_a_level_that_held_for_its_duration_opens_its_alert_on_the_clock(
+    client: TestClient, api: Api,
+) -> None:
+    """The last value stands until the next one: a gauge that reports every 15 minutes
+    raises a 20-minute alert once 20 minutes have passed, not with its next report."""
+    ds, other = gauge(api), gauge(api, "Pegel zwei")
+    make_rule(client, {"name": "dauer", "target": {"datastream": ds},
+                       "condition": {"type": "threshold", "above": 50, "for": "PT20M"}})
+    make_rule(client, {"name": "dauer-zwei", "target": {"datastream": other},
+                       "condition": {"type": "threshold", "above": 50, "for": "PT20M"}})
+    post_values(api, ds, [(15, 55), (12, 57)])  # above for 15 minutes so far
+    post_values(api, other, [(15, 55), (10, 40), (8, 58)])  # cleared, above again 8 minutes
+    wait_for(lambda: len(_pending(client)) == 2, "both pending levels")
+    _check_held(client)
+    assert alerts(client) == []
+    _check_held(client, ahead=6)  # 21 minutes after the first high value of the first gauge
+    found = alerts(client)
+    assert [(a["rule"], a["level"], a["value"]) for a in found] == [("dauer", 1, 57)]
+    assert history(client, found[0]["id"]) == ["opened"]
+    assert len(_pending(client)) == 1  # the second gauge's: 14 minutes only
+    _check_held(client, ahead=6)  # a second look changes nothing
+    assert len(alerts(client)) == 1
+    # The next value goes on from the level the clock reached: no second alert.
+    post_values(api, ds, [(1, 59)])
+    wait_for(lambda: alerts(client)[0]["value"] == 59, "the alert's new value")
+    assert len(alerts(client)) == 1 and history(client, found[0]["id"]) == ["opened"]
+
+
+def _pending(client: TestClient) -> list[Any]:
+    """The rule states that wait for a level to hold."""
+    engine = engine_of(client)
+
+    async def read() -> list[Any]:
+        async with engine.store.reader() as conn:
+            rows = await conn.fetch("SELECT state FROM rule_states")
+        return [engine.store.dialect.decode(JSON, r[0]) for r in rows]
+
+    assert client.portal is not None
+    return [s for s in client.portal.call(read) if s.get("pending")]
+
+
+def _check_held(client: TestClient, ahead: float = 0.0) -> None:
+    """One look of the engine's clock at the pending levels, ``ahead`` minutes from now."""
+    engine = engine_of(client)
+    if ahead:
+        engine.clock = lambda: time.time() + ahead * 60
+    assert client.portal is not None
+    client.portal.call(engine.check_held)
 
 
 def test_reporting_levels_escalate_one_alert_and_ease_back(client: TestClient, api: Api) -> None:

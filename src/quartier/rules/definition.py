@@ -22,7 +22,8 @@ Conditions:
   or ``{"property": "stages"}`` (the levels from each Datastream's own properties, so
   one rule serves gauges with thresholds of their own); ``hysteresis`` (the value must come
   back this far before a level clears) and ``for`` (how long a level must hold before it
-  counts, ISO 8601 duration); ``floor``: values at or below it say nothing (a lamp
+  counts, ISO 8601 duration; the last value stands until the next, and the engine's clock
+  reaches the level once the time has passed); ``floor``: values at or below it say nothing (a lamp
   switched off draws only its standby power, which is no "too little");
 * ``rate``: ``rise`` (or ``fall``) by at least this much ``within`` a duration;
 * ``stale``: no Observation for ``after`` (checked on a clock);

@@ -136,6 +136,7 @@ class RuleEngine:
                     self.missed = False
                     await self.catch_up()
                 await self.check_stale()
+                await self.check_held()
             except Exception:
                 log.exception("the rules clock failed; trying again")
 
@@ -368,6 +369,8 @@ class RuleEngine:
                 continue
             old = int(state.get("level") or 0)
             state = advance(state, verdict, sample.t, rule.condition.hold)
+            if state["pending"] is not None:  # the value the clock's alert would show
+                state["pending"]["value"] = sample.value
             alert_id = await self._follow(conn, watch, old, int(state["level"] or 0), alert_id,
                                           sample)
         if (state.get("level"), state.get("pending"), alert_id) != before:
@@ -487,6 +490,43 @@ class RuleEngine:
                 samples.append((f"datastream:{ds_id}", int(quiet > rule.condition.within), quiet))
             await self._stale_levels(rule, samples, now)
 
+    async def check_held(self) -> None:
+        """Reach the levels whose ``for`` has passed with no value since that clears them:
+        the last value stands until the next one, so a gauge that reports every 15 minutes
+        raises a ``for: PT10M`` alert 10 minutes after its first high value, not 15."""
+        holding = {(w.rule.id, w.subject): w for watches in self.watches.values()
+                   for w in watches if w.rule.condition.hold > 0}
+        if not holding:
+            return
+        now = self.clock()
+        rule_ids = sorted({rule_id for rule_id, _ in holding if rule_id is not None})
+        async with self.store.reader() as conn:
+            among, params = self.store.dialect.among("rule_id", rule_ids)
+            rows = await conn.fetch(f"SELECT rule_id, subject, state FROM rule_states WHERE {among}",
+                                    params)
+        due = [holding[key] for key, state in
+               (((int(r[0]), str(r[1])), self.store.dialect.decode(JSON, r[2])) for r in rows)
+               if key in holding and _held(state, holding[key].rule.condition.hold, now)]
+        if not due:
+            return
+        async with self.store.transaction() as conn:
+            states = await self._states(conn, [(w.rule.id, w.subject) for w in due])
+            for watch in due:
+                assert watch.rule.id is not None
+                stored = states.get((watch.rule.id, watch.subject))
+                if stored is None or not _held(stored[0], watch.rule.condition.hold, now):
+                    continue  # another worker was first, or a value came meanwhile
+                state, alert_id = stored
+                pending = state["pending"]
+                sample = Sample(int(watch.rule.tenant_id or 0), watch.subject,
+                                float(state["t"]), pending.get("value"))
+                alert_id = await self._follow(conn, watch, int(state.get("level") or 0),
+                                              int(pending["level"]), alert_id, sample)
+                await self._save(conn, watch.rule.id, watch.subject,
+                                 {"level": pending["level"], "pending": None, "t": state["t"]},
+                                 alert_id)
+        self._tell()
+
     async def _stale_levels(self, rule: Rule, samples: list[tuple[str, int, float]], now: float) -> None:
         async with self.store.transaction() as conn:
             states = await self._states(conn, [(rule.id, s) for s, _, _ in samples])
@@ -559,6 +599,15 @@ def _subjects(rule: Rule, streams: _Streams, things: list[tuple[int, int, Any]]
                 continue  # this Datastream gives no levels: not watched
         out.append((f"datastream:{d.id}", limits))
     return out
+
+
+def _held(state: Any, hold: float, now: float) -> bool:
+    """Whether a state's pending level has held for ``hold`` seconds by ``now``."""
+    if not isinstance(state, dict):
+        return False
+    pending = state.get("pending")
+    return (isinstance(pending, dict) and state.get("t") is not None
+            and now - float(pending["since"]) >= hold)
 
 
 def _reach(condition: Condition) -> float:
