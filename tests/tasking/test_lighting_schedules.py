@@ -4,6 +4,7 @@ often the clock looks), and the compliance check lists the lamps that disagree."
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -172,3 +173,59 @@ def test_a_schedule_is_changed_in_place_and_a_bad_change_writes_nothing(client: 
     missing = client.put("/api/lighting/schedules/nirgends", json={**NIGHT, "name": "nirgends"})
     assert missing.status_code == 404
     assert client.get("/api/lighting/schedules/nirgends").status_code == 404
+
+
+def _lighting(client: TestClient) -> Any:
+    app = client.app
+    while not hasattr(app, "state") or not hasattr(app.state, "lighting"):
+        app = app.app
+    return app.state.lighting
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_an_event_whose_tasks_could_not_be_written_is_sent_by_the_next_run(
+    client: TestClient, api: Api,
+) -> None:
+    """The claim of an event and its Tasks commit together: when the Tasks fail (here a
+    trigger that refuses them, as a crash or a lost database would), the next run sends
+    the event, and it is still sent once."""
+    a, b = lamp(api, "Leuchte A", "Altstadt"), lamp(api, "Leuchte B", "Altstadt")
+    assert client.post("/api/lighting/schedules", json=NIGHT).status_code == 201
+    on = next(e for e in clock.day_events(NIGHT, BERLIN, date(2026, 12, 5)) if e.kind == "on")
+    lighting = _lighting(client)
+
+    async def sql(text: str) -> None:
+        async with lighting.store.transaction() as conn:
+            await conn.execute(text, ())
+
+    assert client.portal is not None
+    client.portal.call(sql, "CREATE FUNCTION refuse_tasks() RETURNS trigger LANGUAGE plpgsql AS "
+                            "$$ BEGIN RAISE EXCEPTION 'no Tasks now'; END $$")
+    client.portal.call(sql, "CREATE TRIGGER refuse BEFORE INSERT ON tasks "
+                            "FOR EACH ROW EXECUTE FUNCTION refuse_tasks()")
+    with pytest.raises(Exception, match="no Tasks now"):
+        run(client, on.at + timedelta(minutes=1))
+    assert tasks(api) == []
+    client.portal.call(sql, "DROP TRIGGER refuse ON tasks")
+    sent = run(client, on.at + timedelta(minutes=2))
+    assert [(s["event"], sorted(t["thingId"] for t in s["tasks"])) for s in sent] == [
+        ("on", sorted([a["thing"], b["thing"]]))]
+    assert run(client, on.at + timedelta(minutes=3)) == []
+    assert len(tasks(api)) == 2
+
+
+def test_two_workers_looking_at_once_send_each_event_once(client: TestClient, api: Api) -> None:
+    lamp(api, "Leuchte A", "Altstadt")
+    lamp(api, "Leuchte B", "Altstadt")
+    assert client.post("/api/lighting/schedules", json=NIGHT).status_code == 201
+    on = next(e for e in clock.day_events(NIGHT, BERLIN, date(2026, 12, 5)) if e.kind == "on")
+    lighting = _lighting(client)
+
+    async def both() -> list[Any]:
+        return list(await asyncio.gather(*(lighting.run_schedules(on.at + timedelta(minutes=1))
+                                           for _ in range(2))))
+
+    assert client.portal is not None
+    sent = client.portal.call(both)
+    assert sorted(len(s) for s in sent) == [0, 1]
+    assert len(tasks(api)) == 2

@@ -9,11 +9,11 @@ Targets: ``{"thing": id}``, ``{"cabinet": "SK-01", "circuit": "1"}``, ``{"distri
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from quartier.errors import BadRequest, NotFound
-from quartier.model.changes import Batch, NewRef
+from quartier.model.changes import Batch, NewRef, Record
 from quartier.model.entities import ENTITY_TYPES
 from quartier.model.parse import known_members, parse_create, parse_id
 from quartier.store import Store
@@ -66,8 +66,9 @@ async def lamps(store: Store, tenant_id: int, target: dict[str, Any],
 
 
 async def command(store: Store, tenant_id: int, things: list[int],
-                  parameters: dict[str, Any]) -> dict[str, Any]:
-    """One Task per lamp, in one transaction: all of them or (400) none."""
+                  parameters: dict[str, Any], records: Sequence[Record] = ()) -> dict[str, Any]:
+    """One Task per lamp, in one transaction: all of them or (400) none; ``records`` are
+    written in the same transaction (a schedule's claim of its event)."""
     async with store.reader() as conn:
         rows = await conn.fetch(
             "SELECT thing_id, min(id) FROM tasking_capabilities WHERE tenant_id = ? AND thing_id "
@@ -83,6 +84,7 @@ async def command(store: Store, tenant_id: int, things: list[int],
                                        "TaskingCapability": {"@iot.id": capability}}, into=batch)
         assert isinstance(root, NewRef)
         roots.append((thing, capability, root))
+    batch.records.extend(records)
     result = await store.write(tenant_id, batch)
     return {
         "tasks": [{"taskId": result.ids[root.index], "thingId": thing,

@@ -8,9 +8,10 @@ a target, turned into Tasks at the switching times, and a compliance check.
 
 :func:`run_due` (every minute in each worker) sends each event that came due within the
 last :data:`CATCH_UP` as a lighting command (one Task per lamp, through
-:mod:`commands`); an event is claimed in ``lighting_schedule_runs`` first, so it goes out
-once even with several workers (and, should the process die between the claim and the
-Tasks, not at all rather than twice). Dimming events go to lamps that should burn then.
+:mod:`commands`); each lamp's event is claimed in ``lighting_schedule_runs`` in the
+transaction that makes its Task, so it goes out once even with several workers, and a
+process that dies before the commit leaves it to the next minute's run. Dimming events
+go to lamps that should burn then.
 :func:`compliance` lists the lamps whose latest reported state disagrees with the
 schedule more than ``grace`` minutes after its last switching event.
 """
@@ -24,7 +25,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from quartier.errors import BadRequest, NotFound, QuartierError
+from quartier.errors import BadRequest, Conflict, NotFound, QuartierError
+from quartier.model.changes import Record
 from quartier.model.parse import known_members, parse_id
 from quartier.model.times import format_instant
 from quartier.model.values import JSON, TIME
@@ -144,33 +146,52 @@ async def _run_one(store: Store, schedule_id: int, tenant_id: int, name: str,
                 due[(event.kind, event.at)].append(lamp.id)
     sent = []
     for (kind, at), things in sorted(due.items(), key=lambda item: item[0][1]):
-        claimed = await _claim(store, schedule_id, kind, at, things)
-        if not claimed:
+        wanted = await _unclaimed(store, schedule_id, kind, at, things)
+        if not wanted:
             continue
         parameters = clock.parameters(definition, clock.Event(kind, at))
+        claims = [Record("lighting_schedule_runs", {
+            "schedule_id": schedule_id, "thing_id": thing, "kind": kind,
+            "at": store.dialect.encode(TIME, at)},
+            unique=_Claimed(f"{kind} at {format_instant(at)} is sent already")) for thing in wanted]
         try:
-            result = await commands.command(store, tenant_id, claimed, parameters)
-        except BadRequest as exc:  # no lamp can take Tasks: nothing to send
+            result = await commands.command(store, tenant_id, wanted, parameters, claims)
+        except _Claimed:  # another worker sent it meanwhile (the next run takes what is left)
+            continue
+        except BadRequest as exc:  # no lamp can take Tasks: nothing to send, and no retry
             log.warning("lighting schedule %s: %s", name, exc.message)
+            await _claim(store, schedule_id, kind, at, wanted)
             continue
         sent.append({"schedule": name, "event": kind, "at": format_instant(at),
                      "parameters": parameters, **result})
     return sent
 
 
+class _Claimed(Conflict):
+    """A lamp's event was claimed (and its Task made) by another worker meanwhile."""
+
+
+async def _unclaimed(store: Store, schedule_id: int, kind: str, at: datetime,
+                     things: list[int]) -> list[int]:
+    """The lamps whose event no one has sent yet."""
+    async with store.reader() as conn:
+        among, params = store.dialect.among("thing_id", things)
+        taken = {int(r[0]) for r in await conn.fetch(
+            "SELECT thing_id FROM lighting_schedule_runs WHERE schedule_id = ? AND kind = ? "
+            f"AND at = ? AND {among}",
+            [schedule_id, kind, store.dialect.encode(TIME, at), *params])}
+    return [t for t in things if t not in taken]
+
+
 async def _claim(store: Store, schedule_id: int, kind: str, at: datetime,
-                 things: list[int]) -> list[int]:
-    """The lamps whose event this worker claims (those no one claimed before)."""
-    out = []
+                 things: list[int]) -> None:
+    """Mark the lamps' event as done without sending anything."""
     async with store.transaction() as conn:
         for thing in things:
-            got = await conn.fetchval(
+            await conn.execute(
                 "INSERT INTO lighting_schedule_runs (schedule_id, thing_id, kind, at) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING thing_id",
+                "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (schedule_id, thing, kind, store.dialect.encode(TIME, at)))
-            if got is not None:
-                out.append(thing)
-    return out
 
 
 # -- compliance ------------------------------------------------------------------------
