@@ -168,7 +168,7 @@ def main() -> None:
         help="an administrator URL of the PostgreSQL server")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
-        sys.exit("wrk is needed: apt-get install -y wrk")
+        sys.exit("wrk is needed: scripts/setup.sh --bench (or apt-get install -y wrk)")
 
     name = f"quartier_bench_lorawan_{uuid.uuid4().hex[:8]}"
     data_dir = Path(tempfile.mkdtemp(prefix="quartier-bench-lorawan-"))

@@ -505,7 +505,7 @@ def run_wrk(base: str, mode: str, datastreams: list[int], connections: int, seco
             first_ms: int = 0) -> WrkRun:
     wrk = shutil.which("wrk")
     if wrk is None:
-        raise RuntimeError("wrk is not installed (Debian: apt-get install -y wrk)")
+        raise RuntimeError("wrk is not installed: scripts/setup.sh --bench (or apt-get install -y wrk)")
     root = base.rsplit("/v1.1", 1)[0]
     command = [wrk, "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
                "-s", str(LUA_SCRIPT), root, "--", mode, ",".join(map(str, datastreams)),

@@ -3,11 +3,14 @@
 # a virtual environment in .venv, and the package itself. Safe to run again.
 #   scripts/setup.sh          what running Quartier needs
 #   scripts/setup.sh --test   plus what the test suite needs (PostGIS, test tools)
+#   scripts/setup.sh --bench  plus what the benchmarks in bench/ need (wrk, mosquitto_sub)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want_test=false
+want_bench=false
 [ "${1:-}" = "--test" ] && want_test=true
+[ "${1:-}" = "--bench" ] && want_test=true && want_bench=true
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 
@@ -53,6 +56,11 @@ fi
 if $want_test; then
     # The dashboard's browser tests drive Debian's Chromium through Playwright.
     apt_install chromium
+fi
+
+if $want_bench; then
+    # HTTP load (bench_sensorthings, bench_lorawan) and the MQTT benchmark's C subscriber.
+    apt_install wrk mosquitto-clients
 fi
 
 # The dashboard's front-end libraries come from the npm registry, pinned by
