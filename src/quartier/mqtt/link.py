@@ -124,8 +124,7 @@ class BrokerLink:
             wire.write(p.disconnect(props))
             wire.flush()
             wire.close()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(asyncio.shield(wire.closed), 5.0)
+            await within(5.0, asyncio.shield(wire.closed))
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -246,7 +245,10 @@ class BrokerLink:
         props = p.properties((p.SESSION_EXPIRY, SESSION_SECONDS),
                              (p.RECEIVE_MAXIMUM, RECEIVE_MAXIMUM))
         wire.write(p.connect(self.client_id, KEEPALIVE, False, props, self._user, self._password))
-        session_present, reason, answer = await asyncio.wait_for(asyncio.shield(wire.connack), 10)
+        answered, connack = await within(10.0, asyncio.shield(wire.connack))
+        if not answered or connack is None:
+            raise TimeoutError("no CONNACK within 10 s")
+        session_present, reason, answer = connack
         if reason >= 0x80:
             log.warning("the MQTT broker at %s:%d refused the connection: reason %#x %s",
                         self.host, self.port, reason, answer.get(p.REASON_STRING, ""))
