@@ -7,10 +7,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import pytest
 
 from conftest import Api, TestClient, full_thing_body, location_body
 from quartier.retention import Expired, run_retention
+from quartier.settings import Settings
 from quartier.store import Store
 
 NOW = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
@@ -151,3 +153,36 @@ def test_nothing_older_stays_in_archive_blocks(api: Api, town: dict[str, int],
 
     first = asyncio.run(oldest())
     assert first is None or first >= CUTOFF
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_a_datastream_another_worker_is_expiring_is_left_to_it(api: Api, town: dict[str, int],
+                                                              settings: Settings) -> None:
+    """Every worker runs the retention job; one that finds a Datastream taken (its lock
+    held, as the other worker's transaction holds it) goes on without waiting and without
+    doing it twice."""
+    client = api.client
+    assert client.put("/api/datastreams/1/retention", json={"days": 5}).status_code == 200
+
+    async def other_worker() -> tuple[Any, Any]:
+        conn = await asyncpg.connect(settings.database)
+        busy = conn.transaction()
+        await busy.start()
+        await conn.execute("SELECT pg_advisory_xact_lock($1::int, $2::int)", 0x5245_5444, 1)
+        return conn, busy
+
+    async def done_with(held: tuple[Any, Any]) -> None:
+        await held[1].rollback()
+        await held[0].close()
+
+    assert client.portal is not None
+    held = client.portal.call(other_worker)
+    try:
+        skipped = _retain(client)
+    finally:
+        client.portal.call(done_with, held)
+    assert skipped.observations == 0 and skipped.historical_locations == 1  # the Thing was free
+    assert len(_times(api, "Datastreams(1)/Observations")) == 4
+    done = _retain(client)
+    assert done.observations == 2 and done.historical_locations == 0
+    assert sorted(_times(api, "Datastreams(1)/Observations")) == sorted(_iso(t) for t in NEW)

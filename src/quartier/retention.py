@@ -89,7 +89,8 @@ class Expired:
 
 async def run_retention(store: Store, now: datetime | None = None) -> Expired:
     """Delete everything older than its retention, in every tenant: one transaction per
-    Datastream and per Thing, so that writes go on meanwhile."""
+    Datastream and per Thing, so that writes go on meanwhile; one that another worker is
+    expiring at the same moment is left to it."""
     now = now or now_utc()
     done = Expired()
     async with store.reader() as conn:
@@ -101,11 +102,31 @@ async def run_retention(store: Store, now: datetime | None = None) -> Expired:
             "WHERE retention_days IS NOT NULL GROUP BY thing_id ORDER BY thing_id")
     for tenant_id, datastream_id, days in datastreams:
         async with store.transaction() as conn:
+            if await _taken(store, conn, _DATASTREAM_LOCKS, int(datastream_id)):
+                continue
             done.observations += await expire_observations(
                 conn, store.dialect, int(tenant_id), int(datastream_id),
                 now - timedelta(days=int(days)))
     for thing_id, days in things:
         async with store.transaction() as conn:
+            if await _taken(store, conn, _THING_LOCKS, int(thing_id)):
+                continue
             done.historical_locations += await expire_track(
                 conn, store.dialect, int(thing_id), now - timedelta(days=int(days)))
     return done
+
+
+# The two key spaces of the advisory locks (PostgreSQL) by which a worker takes one
+# Datastream's or Thing's expiry for the length of its transaction.
+_DATASTREAM_LOCKS = 0x5245_5444  # "RETD"
+_THING_LOCKS = 0x5245_5454  # "RETT"
+
+
+async def _taken(store: Store, conn: Any, space: int, key: int) -> bool:
+    """Whether another worker is expiring this Datastream or Thing right now (every worker
+    runs the job): then this one goes on to the next rather than doing it again. SQLite
+    has one writer at a time anyway."""
+    if store.dialect.name != "postgresql":
+        return False
+    return not await conn.fetchval("SELECT pg_try_advisory_xact_lock(?::int, ?::int)",
+                                   (space, key % 2_147_483_647))
