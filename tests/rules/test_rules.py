@@ -164,10 +164,17 @@ def test_a_level_that_held_for_its_duration_opens_its_alert_on_the_clock(
     assert len(_pending(client)) == 1  # the second gauge's: 14 minutes only
     _check_held(client, ahead=6)  # a second look changes nothing
     assert len(alerts(client)) == 1
+    # A last value older than the engine's hour of news raises nothing on the clock.
+    _check_held(client, ahead=53)  # the second gauge's last value 61 minutes ago
+    assert len(alerts(client)) == 1 and len(_pending(client)) == 1
+    _check_held(client, ahead=51)  # 59 minutes ago: still news
+    assert sorted(a["rule"] for a in alerts(client)) == ["dauer", "dauer-zwei"]
+    engine_of(client).clock = time.time
     # The next value goes on from the level the clock reached: no second alert.
     post_values(api, ds, [(1, 59)])
-    wait_for(lambda: alerts(client)[0]["value"] == 59, "the alert's new value")
-    assert len(alerts(client)) == 1 and history(client, found[0]["id"]) == ["opened"]
+    wait_for(lambda: [a["value"] for a in alerts(client) if a["rule"] == "dauer"] == [59],
+             "the alert's new value")
+    assert len(alerts(client)) == 2 and history(client, found[0]["id"]) == ["opened"]
 
 
 def _pending(client: TestClient) -> list[Any]:

@@ -506,7 +506,7 @@ class RuleEngine:
                                     params)
         due = [holding[key] for key, state in
                (((int(r[0]), str(r[1])), self.store.dialect.decode(JSON, r[2])) for r in rows)
-               if key in holding and _held(state, holding[key].rule.condition.hold, now)]
+               if key in holding and _held(state, holding[key].rule.condition.hold, now, self.horizon)]
         if not due:
             return
         async with self.store.transaction() as conn:
@@ -514,7 +514,7 @@ class RuleEngine:
             for watch in due:
                 assert watch.rule.id is not None
                 stored = states.get((watch.rule.id, watch.subject))
-                if stored is None or not _held(stored[0], watch.rule.condition.hold, now):
+                if stored is None or not _held(stored[0], watch.rule.condition.hold, now, self.horizon):
                     continue  # another worker was first, or a value came meanwhile
                 state, alert_id = stored
                 pending = state["pending"]
@@ -601,13 +601,15 @@ def _subjects(rule: Rule, streams: _Streams, things: list[tuple[int, int, Any]]
     return out
 
 
-def _held(state: Any, hold: float, now: float) -> bool:
-    """Whether a state's pending level has held for ``hold`` seconds by ``now``."""
+def _held(state: Any, hold: float, now: float, horizon: float) -> bool:
+    """Whether a state's pending level has held for ``hold`` seconds by ``now``, on a
+    last value that is still news (no older than ``horizon`` seconds: a device silent
+    for days raises no alert from its last value; staleness rules are for that)."""
     if not isinstance(state, dict):
         return False
-    pending = state.get("pending")
-    return (isinstance(pending, dict) and state.get("t") is not None
-            and now - float(pending["since"]) >= hold)
+    pending, seen = state.get("pending"), state.get("t")
+    return (isinstance(pending, dict) and seen is not None
+            and now - float(pending["since"]) >= hold and now - float(seen) <= horizon)
 
 
 def _reach(condition: Condition) -> float:
