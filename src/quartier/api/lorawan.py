@@ -57,8 +57,11 @@ class LorawanApi:
             Route(prefix + "/api/lorawan/integrations/{name}", self.integration, methods=["GET"]),
             Route(prefix + "/api/lorawan/integrations/{name}", self.delete_integration,
                   methods=["DELETE"]),
-            Route(prefix + "/api/lorawan/{name}/uplink", self.uplink, methods=["POST"]),
         ]
+
+    def webhook_routes(self, prefix: str) -> list[Route]:
+        """The network servers' uplink webhooks (busy: the app tries them early)."""
+        return [Route(prefix + "/api/lorawan/{name}/uplink", self.uplink, methods=["POST"])]
 
     async def _tenant(self, request: Request) -> int:
         return await request_tenant(self.store, request)
