@@ -1,5 +1,6 @@
 """The order of the app's routes: the busiest (the SensorThings API, the uplink webhooks)
-are tried first, and that changes no match, since no other route matches their paths."""
+are tried first, and that changes no match, since no other route matches their paths.
+And the root that links start with, kept per request origin."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import re
 from pathlib import Path
 from typing import Any
 
+from starlette.requests import Request
 from starlette.routing import BaseRoute, Match, Route
 
+from quartier.api.params import public_root
 from quartier.app import build_app
 from quartier.settings import Settings
 
@@ -58,3 +61,25 @@ def test_no_other_route_matches_a_path_of_the_busiest(tmp_path: Path) -> None:
         scope = _scope(_sample_path(route), "POST" if "uplink" in route.path else "GET")
         assert route.matches(scope)[0] is Match.FULL, route.path
         assert all(r.matches(scope)[0] is Match.NONE for r in others), route.path
+
+
+def test_the_public_root_is_what_starlette_makes_of_the_request(tmp_path: Path) -> None:
+    """public_root keeps the root per scheme, server, Host and root path; each is the
+    base URL Starlette builds, and a configured --base-url wins."""
+    settings = Settings(data_dir=tmp_path)
+    cases = [
+        ("http", ("127.0.0.1", 8080), b"127.0.0.1:8080", ""),
+        ("https", ("10.0.0.2", 443), None, ""),
+        ("http", ("10.0.0.2", 80), None, "/quartier"),
+        ("https", ("::1", 8443), None, ""),
+        ("http", ["127.0.0.1", 8000], None, ""),  # as some servers give it: a list
+        ("http", ("127.0.0.1", 8080), b"daten.lindbrueck.de", "/stadt"),
+        ("http", ("127.0.0.1", 8080), b"bad host:x", ""),
+    ]
+    for scheme, server, host, root_path in cases * 2:  # the second round from the cache
+        scope = {"type": "http", "scheme": scheme, "server": server, "path": "/v1.1/Things",
+                 "root_path": root_path, "query_string": b"", "method": "GET",
+                 "headers": [(b"host", host)] if host is not None else []}
+        assert public_root(settings, Request(scope)) == str(Request(scope).base_url).rstrip("/")
+    configured = Settings(data_dir=tmp_path, base_url="https://daten.example.org/")
+    assert public_root(configured, Request(_scope("/v1.1/Things", "GET"))) == "https://daten.example.org"

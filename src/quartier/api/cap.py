@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from quartier.api.params import request_tenant
+from quartier.api.params import public_root, request_tenant
 from quartier.api.responses import json_response
 from quartier.errors import BadRequest, NotFound
 from quartier.model.values import JSON
@@ -43,7 +43,7 @@ class CapApi:
         ]
 
     def _base(self, request: Request) -> str:
-        return self.settings.base_url.rstrip("/") or str(request.base_url).rstrip("/")
+        return public_root(self.settings, request)
 
     def _url(self, request: Request, message_id: int) -> str:
         tenant = request.path_params.get("tenant")

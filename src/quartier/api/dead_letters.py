@@ -18,7 +18,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from quartier import deadletters
-from quartier.api.params import request_tenant, whole_number
+from quartier.api.params import public_root, request_tenant, whole_number
 from quartier.api.responses import json_response
 from quartier.api.sensorthings.handlers import SensorThingsApi
 from quartier.errors import BadRequest, NotFound, QuartierError, Unprocessable
@@ -62,7 +62,7 @@ class DeadLetterApi:
             if lorawan:
                 stored: Any = await self._retry_uplink(letter)
             else:
-                root = self.api.settings.base_url.rstrip("/") or str(request.base_url).rstrip("/")
+                root = public_root(self.api.settings, request)
                 reply = await ingest.create_from_message(
                     self.api, self.api.settings.mqtt_prefix, root, letter["address"],
                     letter["rawPayload"],

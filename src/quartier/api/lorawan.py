@@ -22,7 +22,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from quartier.api.body import JSON_TYPE, media_type, read_bytes, read_json
-from quartier.api.params import request_tenant, whole_number
+from quartier.api.params import public_root, request_tenant, whole_number
 from quartier.api.responses import json_response
 from quartier.errors import BadRequest, NotFound, UnsupportedMediaType
 from quartier.lorawan import integrations, profiles
@@ -154,8 +154,7 @@ class LorawanApi:
                                                         await self._json(request))
         prefix = request.url.path.removesuffix("/integrations")
         body = {**integration.as_json(), "secret": secret,
-                "webhook": (self.settings.base_url.rstrip("/") or str(request.base_url).rstrip("/"))
-                + f"{prefix}/{integration.name}/uplink"}
+                "webhook": public_root(self.settings, request) + f"{prefix}/{integration.name}/uplink"}
         return json_response(body, 201, {"Location": f"{request.url.path}/{integration.name}"})
 
     async def integrations(self, request: Request) -> Response:
@@ -182,7 +181,7 @@ class LorawanApi:
         if stored.ignored is not None:
             return json_response({"ignored": stored.ignored}, 202)
         assert stored.device is not None
-        root = self.settings.base_url.rstrip("/") or str(request.base_url).rstrip("/")
+        root = public_root(self.settings, request)
         base = root + request.scope["path"].partition("/api/")[0] + "/v1.1"
         return json_response({
             "devEui": stored.device.dev_eui, "duplicate": stored.duplicate,

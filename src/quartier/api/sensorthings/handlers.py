@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from quartier.api.body import JSON_PATCH_TYPE, accepted_types, media_type, read_json
-from quartier.api.params import request_tenant
+from quartier.api.params import public_root, request_tenant
 from quartier.api.responses import json_response
 from quartier.api.sensorthings import csv_format, data_array, geojson
 from quartier.api.sensorthings.batch import batch_endpoint
@@ -103,7 +103,7 @@ class SensorThingsApi:
     async def context(self, request: Request) -> Context:
         tenant_id = await request_tenant(self.store, request)
         version = request.path_params["version"]
-        root = self.settings.base_url.rstrip("/") or str(request.base_url).rstrip("/")
+        root = public_root(self.settings, request)
         prefix = f"/t/{request.path_params['tenant']}" if "tenant" in request.path_params else ""
         return Context(self.store, self.settings, tenant_id, f"{root}{prefix}/{version}",
                        region=self.store.is_region(tenant_id))
