@@ -229,3 +229,27 @@ def test_two_workers_looking_at_once_send_each_event_once(client: TestClient, ap
     sent = client.portal.call(both)
     assert sorted(len(s) for s in sent) == [0, 1]
     assert len(tasks(api)) == 2
+
+
+def test_an_event_for_lamps_that_take_no_tasks_is_marked_done_once(client: TestClient,
+                                                                   api: Api) -> None:
+    """Nothing to send (no TaskingCapability): the event is marked as done all the same,
+    so that the next minute's run does not try it again."""
+    api.create("Things", {"name": "Leuchte alt", "description": "luminaire",
+                          "properties": {"kind": "streetlight", "district": "Altstadt"},
+                          "Locations": [location_body("Leuchte alt", {
+                              "type": "Point", "coordinates": list(BERLIN)})]})
+    assert client.post("/api/lighting/schedules", json=NIGHT).status_code == 201
+    on = next(e for e in clock.day_events(NIGHT, BERLIN, date(2026, 12, 5)) if e.kind == "on")
+    lighting = _lighting(client)
+
+    async def marked() -> int:
+        async with lighting.store.reader() as conn:
+            return int(await conn.fetchval("SELECT count(*) FROM lighting_schedule_runs", ()))
+
+    assert client.portal is not None
+    assert run(client, on.at + timedelta(minutes=1)) == []
+    assert client.portal.call(marked) == 1
+    assert run(client, on.at + timedelta(minutes=2)) == []
+    assert client.portal.call(marked) == 1
+    assert tasks(api) == []

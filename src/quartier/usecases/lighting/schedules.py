@@ -18,6 +18,7 @@ schedule more than ``grace`` minutes after its last switching event.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections import defaultdict
@@ -26,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from quartier.errors import BadRequest, Conflict, NotFound, QuartierError
-from quartier.model.changes import Record
+from quartier.model.changes import Batch, Record
 from quartier.model.parse import known_members, parse_id
 from quartier.model.times import format_instant
 from quartier.model.values import JSON, TIME
@@ -160,7 +161,8 @@ async def _run_one(store: Store, schedule_id: int, tenant_id: int, name: str,
             continue
         except BadRequest as exc:  # no lamp can take Tasks: nothing to send, and no retry
             log.warning("lighting schedule %s: %s", name, exc.message)
-            await _claim(store, schedule_id, kind, at, wanted)
+            with contextlib.suppress(_Claimed):
+                await store.write(tenant_id, Batch(records=claims))
             continue
         sent.append({"schedule": name, "event": kind, "at": format_instant(at),
                      "parameters": parameters, **result})
@@ -181,17 +183,6 @@ async def _unclaimed(store: Store, schedule_id: int, kind: str, at: datetime,
             f"AND at = ? AND {among}",
             [schedule_id, kind, store.dialect.encode(TIME, at), *params])}
     return [t for t in things if t not in taken]
-
-
-async def _claim(store: Store, schedule_id: int, kind: str, at: datetime,
-                 things: list[int]) -> None:
-    """Mark the lamps' event as done without sending anything."""
-    async with store.transaction() as conn:
-        for thing in things:
-            await conn.execute(
-                "INSERT INTO lighting_schedule_runs (schedule_id, thing_id, kind, at) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                (schedule_id, thing, kind, store.dialect.encode(TIME, at)))
 
 
 # -- compliance ------------------------------------------------------------------------
