@@ -10,8 +10,8 @@ from quartier.settings import Settings
 from quartier.store import Store
 
 # Public roots by what makes them (scheme, server, Host header, root path): Starlette's
-# request.base_url parses and builds a URL each time, about 10 µs of every SensorThings
-# request and uplink. Bounded, since the Host header is the client's.
+# request.base_url builds a URL each time (4.7 µs of every SensorThings request and
+# uplink, 1.1 from here). Bounded, since the Host header is the client's.
 _ROOTS: dict[tuple[object, ...], str] = {}
 _ROOTS_KEPT = 256
 
