@@ -912,6 +912,10 @@ def test_select_topics_carry_the_get_answer_with_that_select(
         thing = api.create("Things", full_thing_body())
         ds = api.ok(f"Things({thing})/Datastreams")["value"][0]["@iot.id"]
         nord_thing = Api(client, "/t/nord/v1.1").create("Things", full_thing_body("Nord"))
+        # These Things are announced after their commit; once announced, they cannot reach
+        # the $select topics subscribed to below (each announcement looks them up as it goes).
+        listener.wait_count(f"{root}Things", 1)
+        listener.wait_count(f"{nord_root}Things", 1)
         # (topic, path below the root, $select): collections, an entity, navigation paths,
         # with and without ids and links; two $select topics of one collection.
         wanted = [
